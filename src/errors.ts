@@ -1,0 +1,51 @@
+import { GraphQLError } from 'graphql';
+
+/**
+ * The error codes of the public contract (`extensions.code`). Nothing but an
+ * AppError's message and code is ever shown to a client; anything else is
+ * masked as INTERNAL_SERVER_ERROR.
+ */
+export const ERROR_CODES = [
+  'BAD_USER_INPUT',
+  'NO_SUCH_BUCKET',
+  'NO_SUCH_KEY',
+  'NO_SUCH_UPLOAD',
+  'BUCKET_ALREADY_EXISTS',
+  'BUCKET_NOT_EMPTY',
+  'INVALID_PART',
+  'PAYLOAD_TOO_LARGE',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'BACKEND_UNAVAILABLE',
+  'INTERNAL_SERVER_ERROR',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** The HTTP status each code maps to on the plain HTTP routes (/objects). */
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  BAD_USER_INPUT: 400,
+  NO_SUCH_BUCKET: 404,
+  NO_SUCH_KEY: 404,
+  NO_SUCH_UPLOAD: 404,
+  BUCKET_ALREADY_EXISTS: 409,
+  BUCKET_NOT_EMPTY: 409,
+  INVALID_PART: 400,
+  PAYLOAD_TOO_LARGE: 413,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  BACKEND_UNAVAILABLE: 503,
+  INTERNAL_SERVER_ERROR: 500,
+};
+
+export class AppError extends GraphQLError {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}) {
+    super(message, { extensions: { ...extensions, code } });
+    this.name = 'AppError';
+    this.code = code;
+  }
+}
+
+export const badInput = (argument: string, message: string) =>
+  new AppError('BAD_USER_INPUT', `${argument}: ${message}`, { argument });
