@@ -66,8 +66,7 @@ const int = (min: number, max: number) =>
 const url = z
   .string()
   .trim()
-  .url('must be a URL such as http://127.0.0.1:9000')
-  .refine((u) => /^https?:$/.test(new URL(u).protocol), 'must be an http or https URL')
+  .pipe(z.url({ protocol: /^https?$/, error: 'must be an http or https URL such as http://127.0.0.1:9000' }))
   .transform((u) => u.replace(/\/+$/, ''));
 
 const roleSchema = z.enum(['read', 'write', 'admin']);

@@ -1,0 +1,31 @@
+# syntax=docker/dockerfile:1
+# Build: docker build -t s3-graphql .
+# Run against a store:   docker run -p 4000:4000 -e S3_ENDPOINT=http://rustfs:9000 \
+#   -e S3_ACCESS_KEY_ID=… -e S3_SECRET_ACCESS_KEY=… -e API_KEYS_FILE=/run/secrets/api-keys s3-graphql
+# Run with the embedded store (data in the volume): docker run -p 4000:4000 -v s3data:/data \
+#   -e API_KEYS_FILE=/run/secrets/api-keys s3-graphql
+
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+FROM node:24-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=4000 \
+    DATA_DIR=/data
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+RUN mkdir -p /data && chown node:node /data
+USER node
+VOLUME ["/data"]
+EXPOSE 4000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||4000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+CMD ["node", "dist/index.js"]

@@ -1,0 +1,143 @@
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseByteSize } from '../src/config.js';
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('loadConfig', () => {
+  it('has working defaults: embedded store on loopback', () => {
+    const c = loadConfig({});
+    expect(c.port).toBe(4000);
+    expect(c.host).toBe('127.0.0.1');
+    expect(c.store.endpoint).toBeUndefined();
+    expect(c.store.region).toBe('us-east-1');
+    expect(c.store.forcePathStyle).toBe(true);
+    expect(c.store.checksum).toBe('when_required');
+    expect(c.dataDir).toBe('./data');
+    expect(c.embeddedPort).toBe(9000);
+    expect(c.maxUploadBytes).toBe(5 * 1024 ** 3);
+    expect(c.logLevel).toBe('info');
+    expect(c.graphiql).toBe(true);
+    expect(c.introspection).toBe(true);
+  });
+
+  it('reads a real store and defaults the public endpoint to it', () => {
+    const c = loadConfig({
+      S3_ENDPOINT: 'http://127.0.0.1:9000/',
+      S3_ACCESS_KEY_ID: 'id',
+      S3_SECRET_ACCESS_KEY: 'secret',
+      S3_FORCE_PATH_STYLE: 'false',
+      S3_CHECKSUM: 'when_supported',
+      MAX_UPLOAD_BYTES: '512MiB',
+    });
+    expect(c.store.endpoint).toBe('http://127.0.0.1:9000');
+    expect(c.store.publicEndpoint).toBe('http://127.0.0.1:9000');
+    expect(c.store.forcePathStyle).toBe(false);
+    expect(c.store.checksum).toBe('when_supported');
+    expect(c.maxUploadBytes).toBe(512 * 1024 ** 2);
+  });
+
+  it('accepts the RUSTFS_* aliases', () => {
+    const c = loadConfig({
+      RUSTFS_ENDPOINT: 'http://127.0.0.1:9000',
+      RUSTFS_ACCESS_KEY: 'rustfsadmin',
+      RUSTFS_SECRET_KEY: 'rustfssecret',
+    });
+    expect(c.store.endpoint).toBe('http://127.0.0.1:9000');
+    expect(c.store.accessKeyId).toBe('rustfsadmin');
+    expect(c.store.secretAccessKey).toBe('rustfssecret');
+  });
+
+  it('names every problem on its own line, without echoing secrets', () => {
+    const p = problems({
+      PORT: 'eighty',
+      S3_ENDPOINT: 'not a url',
+      S3_CHECKSUM: 'always',
+      MAX_UPLOAD_BYTES: 'lots',
+      S3_SECRET_ACCESS_KEY: '',
+      LOG_LEVEL: 'loud',
+    });
+    expect(p.map((l) => l.split(':')[0]).sort()).toEqual(
+      ['LOG_LEVEL', 'MAX_UPLOAD_BYTES', 'PORT', 'S3_CHECKSUM', 'S3_ENDPOINT'].sort(),
+    );
+    expect(p.find((l) => l.startsWith('PORT'))).toContain('"eighty"');
+  });
+
+  it('requires credentials with an endpoint', () => {
+    expect(problems({ S3_ENDPOINT: 'http://127.0.0.1:9000' })).toEqual([
+      'S3_ACCESS_KEY_ID: required when S3_ENDPOINT is set',
+      'S3_SECRET_ACCESS_KEY: required when S3_ENDPOINT is set',
+    ]);
+  });
+
+  it('refuses an alias that conflicts with its variable', () => {
+    const p = problems({ S3_ACCESS_KEY_ID: 'a', RUSTFS_ACCESS_KEY: 'b', S3_SECRET_ACCESS_KEY: 'c' });
+    expect(p).toContain('RUSTFS_ACCESS_KEY: conflicts with S3_ACCESS_KEY_ID; set only one of them');
+  });
+
+  it('refuses a non-loopback HOST without keys or ALLOW_ANONYMOUS', () => {
+    expect(problems({ HOST: '0.0.0.0' })[0]).toMatch(/^HOST: 0\.0\.0\.0 is not a loopback address/);
+    expect(loadConfig({ HOST: '0.0.0.0', ALLOW_ANONYMOUS: 'true' }).allowAnonymous).toBe(true);
+    expect(loadConfig({ HOST: '::1' }).host).toBe('::1');
+  });
+
+  it('reads API keys inline and from a file, turning GraphiQL and introspection off by default', () => {
+    const token = 'a-token-of-enough-length';
+    const inline = JSON.stringify({ keys: [{ name: 'reader', token, grants: [{ bucket: '*', role: 'read' }] }] });
+    const c = loadConfig({ API_KEYS: inline, HOST: '0.0.0.0' });
+    expect(c.apiKeys).toHaveLength(1);
+    expect(c.graphiql).toBe(false);
+    expect(c.introspection).toBe(false);
+    expect(loadConfig({ API_KEYS: inline, GRAPHIQL: 'true' }).graphiql).toBe(true);
+
+    const dir = mkdtempSync(join(tmpdir(), 's3gql-config-'));
+    try {
+      const file = join(dir, 'keys.json');
+      const sha = createHash('sha256').update(token).digest('hex');
+      writeFileSync(
+        file,
+        JSON.stringify({ keys: [{ name: 'w', tokenSha256: sha.toUpperCase(), grants: [{ bucket: 'p', role: 'write' }] }] }),
+      );
+      expect(loadConfig({ API_KEYS_FILE: file }).apiKeys[0]!.tokenSha256).toBe(sha);
+      expect(problems({ API_KEYS_FILE: join(dir, 'missing.json') })[0]).toMatch(/^API_KEYS_FILE: cannot read .* \(ENOENT\)$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('explains malformed API keys without showing them', () => {
+    expect(problems({ API_KEYS: '{nope' })).toEqual([
+      'API_KEYS: not valid JSON (expected {"keys":[{"name":…,"token":…,"grants":[…]}]})',
+    ]);
+    const p = problems({
+      API_KEYS: JSON.stringify({
+        keys: [{ name: 'x', token: 'short', grants: [{ bucket: '*', role: 'owner' }] }],
+      }),
+    });
+    expect(p.some((l) => l.includes('keys.0.token') && l.includes('at least 16'))).toBe(true);
+    expect(p.some((l) => l.includes('keys.0.grants.0.role'))).toBe(true);
+    expect(p.join('\n')).not.toContain('short');
+  });
+});
+
+describe('parseByteSize', () => {
+  it('reads plain numbers and units', () => {
+    expect(parseByteSize('1024')).toBe(1024);
+    expect(parseByteSize('5GiB')).toBe(5 * 1024 ** 3);
+    expect(parseByteSize('10 mb')).toBe(10_000_000);
+    expect(parseByteSize('1.5k')).toBe(1536);
+    expect(parseByteSize('5 parsecs')).toBeUndefined();
+    expect(parseByteSize('-1')).toBeUndefined();
+  });
+});
