@@ -1,0 +1,106 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { ApiKeyConfig, Role } from './config.js';
+import { AppError } from './errors.js';
+
+export type { Role };
+
+const RANK: Record<Role, number> = { read: 1, write: 2, admin: 3 };
+
+/** Who is calling, and what they may do. Roles nest: read < write < admin. */
+export interface Caller {
+  /** The API key's name; null for an anonymous caller. */
+  readonly name: string | null;
+  /** May this caller act with `role` on `bucket`? */
+  can(bucket: string, role: Role): boolean;
+  /** Does this caller hold any grant on `bucket` (so it may see it in `buckets`)? */
+  canSee(bucket: string): boolean;
+  /** May this caller act with `role` on some bucket (used before a bucket is known)? */
+  hasAnyRole(role: Role): boolean;
+}
+
+const everything: Caller = {
+  name: null,
+  can: () => true,
+  canSee: () => true,
+  hasAnyRole: () => true,
+};
+
+class KeyCaller implements Caller {
+  constructor(
+    readonly name: string,
+    private readonly grants: ApiKeyConfig['grants'],
+  ) {}
+
+  private rank(bucket: string): number {
+    let best = 0;
+    for (const g of this.grants) {
+      if (g.bucket === '*' || g.bucket === bucket) best = Math.max(best, RANK[g.role]);
+    }
+    return best;
+  }
+
+  can(bucket: string, role: Role) {
+    return this.rank(bucket) >= RANK[role];
+  }
+
+  canSee(bucket: string) {
+    return this.rank(bucket) > 0;
+  }
+
+  hasAnyRole(role: Role) {
+    return this.grants.some((g) => RANK[g.role] >= RANK[role]);
+  }
+}
+
+const digest = (token: string) => createHash('sha256').update(token, 'utf8').digest();
+
+/**
+ * The configured API keys. Tokens are kept only as SHA-256 digests and
+ * compared in constant time; with no keys configured every caller has every
+ * right (the server then listens on loopback only, or ALLOW_ANONYMOUS says so).
+ */
+export class Keyring {
+  private readonly keys: { digest: Buffer; caller: KeyCaller }[];
+
+  constructor(
+    keys: ApiKeyConfig[],
+    private readonly allowAnonymous: boolean,
+  ) {
+    this.keys = keys.map((k) => ({
+      digest: k.token !== undefined ? digest(k.token) : Buffer.from(k.tokenSha256!, 'hex'),
+      caller: new KeyCaller(k.name, k.grants),
+    }));
+  }
+
+  get enabled() {
+    return this.keys.length > 0;
+  }
+
+  /** The caller for an Authorization header value; throws UNAUTHENTICATED. */
+  authenticate(authorization: string | null | undefined): Caller {
+    if (!this.enabled) return everything;
+    if (authorization === undefined || authorization === null || authorization.trim() === '') {
+      if (this.allowAnonymous) return everything;
+      throw new AppError('UNAUTHENTICATED', 'An API key is required: send Authorization: Bearer <token>.');
+    }
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (!match) throw new AppError('UNAUTHENTICATED', 'The Authorization header must be "Bearer <token>".');
+    const presented = digest(match[1]!);
+    let found: Caller | undefined;
+    for (const key of this.keys) {
+      if (timingSafeEqual(presented, key.digest)) found ??= key.caller;
+    }
+    if (!found) throw new AppError('UNAUTHENTICATED', 'Unknown API key.');
+    return found;
+  }
+}
+
+/** Throws FORBIDDEN unless the caller holds `role` on `bucket`. */
+export function requireRole(caller: Caller, bucket: string, role: Role): void {
+  if (!caller.can(bucket, role)) {
+    throw new AppError('FORBIDDEN', `This API key may not ${role === 'read' ? 'read' : role === 'write' ? 'write to' : 'administer'} bucket "${bucket}".`, {
+      bucket,
+      role,
+    });
+  }
+}

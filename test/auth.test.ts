@@ -1,0 +1,66 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { Keyring, requireRole } from '../src/auth.js';
+import type { AppError } from '../src/errors.js';
+
+const code = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (err) {
+    return (err as AppError).code;
+  }
+  return 'OK';
+};
+
+describe('Keyring', () => {
+  const readerToken = 'reader-token-0123456789';
+  const writerToken = 'writer-token-0123456789';
+  const ring = new Keyring(
+    [
+      { name: 'reader', token: readerToken, grants: [{ bucket: '*', role: 'read' }] },
+      {
+        name: 'writer',
+        tokenSha256: createHash('sha256').update(writerToken).digest('hex'),
+        grants: [
+          { bucket: 'photos', role: 'write' },
+          { bucket: 'admin-only', role: 'admin' },
+        ],
+      },
+    ],
+    false,
+  );
+
+  it('finds keys by token or by its sha256', () => {
+    expect(ring.authenticate(`Bearer ${readerToken}`).name).toBe('reader');
+    expect(ring.authenticate(`bearer   ${writerToken}`).name).toBe('writer');
+  });
+
+  it('refuses missing, malformed and unknown tokens', () => {
+    expect(code(() => ring.authenticate(undefined))).toBe('UNAUTHENTICATED');
+    expect(code(() => ring.authenticate('Basic abc'))).toBe('UNAUTHENTICATED');
+    expect(code(() => ring.authenticate('Bearer nope'))).toBe('UNAUTHENTICATED');
+  });
+
+  it('nests roles per bucket and wildcard', () => {
+    const reader = ring.authenticate(`Bearer ${readerToken}`);
+    expect(reader.can('anything', 'read')).toBe(true);
+    expect(reader.can('anything', 'write')).toBe(false);
+    const writer = ring.authenticate(`Bearer ${writerToken}`);
+    expect(writer.can('photos', 'read')).toBe(true);
+    expect(writer.can('photos', 'write')).toBe(true);
+    expect(writer.can('photos', 'admin')).toBe(false);
+    expect(writer.can('admin-only', 'admin')).toBe(true);
+    expect(writer.canSee('other')).toBe(false);
+    expect(writer.hasAnyRole('admin')).toBe(true);
+    expect(reader.hasAnyRole('write')).toBe(false);
+    expect(code(() => requireRole(writer, 'other', 'read'))).toBe('FORBIDDEN');
+    expect(code(() => requireRole(writer, 'photos', 'write'))).toBe('OK');
+  });
+
+  it('lets everyone in when no keys are configured, and anonymous callers when allowed', () => {
+    expect(new Keyring([], false).authenticate(undefined).can('x', 'admin')).toBe(true);
+    const open = new Keyring([{ name: 'r', token: readerToken, grants: [{ bucket: '*', role: 'read' }] }], true);
+    expect(open.authenticate(undefined).can('x', 'admin')).toBe(true);
+    expect(code(() => open.authenticate('Bearer wrong-token-value'))).toBe('UNAUTHENTICATED');
+  });
+});
