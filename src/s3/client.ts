@@ -1,0 +1,139 @@
+import { createHash } from 'node:crypto';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { S3Client } from '@aws-sdk/client-s3';
+import { HttpRequest } from '@smithy/protocol-http';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { StoreSettings } from '../config.js';
+import { httpStatusOf } from './errors.js';
+
+/** One finished store command, for metrics and tests. */
+export interface StoreCallEvent {
+  /** The SDK command name without `Command`, e.g. `ListObjectsV2`. */
+  operation: string;
+  outcome: 'ok' | 'error';
+  /** Wall time of the command, retries included, until the response headers arrived. */
+  seconds: number;
+}
+
+export type ResolvedStoreSettings = StoreSettings & {
+  endpoint: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+};
+
+export interface CreateS3ClientOptions {
+  /** Called once per command sent (not for presigning, which sends nothing). */
+  onCall?: (event: StoreCallEvent) => void;
+  /**
+   * A client only used to presign URLs: it signs for `publicEndpoint`, the
+   * host clients use (the Host header is part of the signature).
+   */
+  forPresign?: boolean;
+  /**
+   * Where the SDK and its HTTP handler write warnings (socket pool exhausted,
+   * a streamed request that cannot be retried). Default: dropped, so nothing
+   * reaches the console outside the server's own log.
+   */
+  logger?: StoreLogger;
+}
+
+/** The SDK's logger shape; a pino logger fits it. */
+export interface StoreLogger {
+  debug(...content: unknown[]): void;
+  info(...content: unknown[]): void;
+  warn(...content: unknown[]): void;
+  error(...content: unknown[]): void;
+}
+
+const silentLogger: StoreLogger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
+
+/**
+ * The S3 client: path-style addressing, static credentials, a keep-alive
+ * socket pool of `maxSockets`, connect/request/idle timeouts, the SDK's
+ * standard retries with backoff, and checksum behaviour from the settings
+ * (`WHEN_REQUIRED` by default, which stores without aws-chunked support need).
+ */
+export function createS3Client(settings: ResolvedStoreSettings, opts: CreateS3ClientOptions = {}): S3Client {
+  const checksum = settings.checksum === 'when_supported' ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED';
+  const agentOptions = { keepAlive: true, maxSockets: settings.maxSockets };
+  const endpoint = opts.forPresign ? (settings.publicEndpoint ?? settings.endpoint) : settings.endpoint;
+  const logger = opts.logger ?? silentLogger;
+
+  const client = new S3Client({
+    endpoint,
+    region: settings.region,
+    forcePathStyle: settings.forcePathStyle,
+    credentials: { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey },
+    maxAttempts: settings.maxAttempts,
+    retryMode: 'standard',
+    logger,
+    requestChecksumCalculation: checksum,
+    responseChecksumValidation: checksum,
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: settings.connectTimeoutMs,
+      // Until the response headers arrive (a streamed body is not limited by it).
+      requestTimeout: settings.requestTimeoutMs,
+      throwOnRequestTimeout: true,
+      // No byte in either direction for this long: the connection is dead.
+      socketTimeout: settings.requestTimeoutMs,
+      httpAgent: new HttpAgent(agentOptions),
+      httpsAgent: new HttpsAgent(agentOptions),
+      logger,
+    }),
+  });
+
+  addDeleteObjectsContentMd5(client);
+  if (opts.onCall && !opts.forPresign) addCallReporter(client, opts.onCall);
+  return client;
+}
+
+/**
+ * DeleteObjects must carry Content-MD5 on MinIO and other stores, but the SDK
+ * only sends a CRC32 checksum now (aws-sdk-js-v3#6819, minio#20849). This
+ * adds the MD5 of the serialised body before the request is signed.
+ */
+function addDeleteObjectsContentMd5(client: S3Client): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const request = args.request;
+      if (context.commandName === 'DeleteObjectsCommand' && HttpRequest.isInstance(request)) {
+        const body: unknown = request.body;
+        if (typeof body === 'string' || body instanceof Uint8Array) {
+          const hasMd5 = Object.keys(request.headers).some((h) => h.toLowerCase() === 'content-md5');
+          if (!hasMd5) request.headers['content-md5'] = createHash('md5').update(body).digest('base64');
+        }
+      }
+      return next(args);
+    },
+    { step: 'build', name: 's3GraphqlDeleteObjectsContentMd5', priority: 'low' },
+  );
+}
+
+/** Reports every command's name, outcome and duration (retries included). */
+function addCallReporter(client: S3Client, onCall: (event: StoreCallEvent) => void): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const operation = (context.commandName ?? 'Unknown').replace(/Command$/, '');
+      const started = process.hrtime.bigint();
+      const report = (outcome: StoreCallEvent['outcome']) => {
+        onCall({ operation, outcome, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+      };
+      try {
+        const result = await next(args);
+        report('ok');
+        return result;
+      } catch (err) {
+        // 304 Not Modified is a successful conditional GET, which the SDK throws.
+        report(httpStatusOf(err) === 304 ? 'ok' : 'error');
+        throw err;
+      }
+    },
+    { step: 'initialize', name: 's3GraphqlCallReporter', priority: 'high' },
+  );
+}
