@@ -1,0 +1,84 @@
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import type { Config, StoreSettings } from './config.js';
+import { startEmbeddedStore, type EmbeddedStore } from './embedded/index.js';
+import { Metrics } from './metrics.js';
+import { createS3Client } from './s3/client.js';
+import { Store } from './s3/store.js';
+import { createServer } from './server.js';
+import { createYogaApp } from './yoga.js';
+
+export interface AppDeps {
+  config: Config;
+  store: Store;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export interface App extends AppDeps {
+  server: Server;
+  /** The embedded store when no S3_ENDPOINT is configured. */
+  embedded: EmbeddedStore | undefined;
+  /** The store settings in use (with the embedded store's address and keys filled in). */
+  storeSettings: StoreSettings & { endpoint: string; accessKeyId: string; secretAccessKey: string };
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the whole application from its settings: the embedded store when no
+ * endpoint is configured, the one S3 client pair, the store layer, metrics,
+ * Yoga and the HTTP server. Nothing listens on the API port yet.
+ */
+export async function createApp(config: Config, logger: Logger): Promise<App> {
+  let embedded: EmbeddedStore | undefined;
+  let settings = config.store;
+  if (settings.endpoint === undefined) {
+    embedded = await startEmbeddedStore({
+      dataDir: config.dataDir,
+      port: config.embeddedPort,
+      credentials:
+        settings.accessKeyId !== undefined && settings.secretAccessKey !== undefined
+          ? { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey }
+          : undefined,
+      logger: logger.child({ component: 'embedded-store' }),
+    });
+    settings = {
+      ...settings,
+      endpoint: embedded.endpoint,
+      publicEndpoint: settings.publicEndpoint ?? embedded.endpoint,
+      accessKeyId: embedded.credentials.accessKeyId,
+      secretAccessKey: embedded.credentials.secretAccessKey,
+    };
+  }
+  const storeSettings = settings as App['storeSettings'];
+
+  const metrics = new Metrics();
+  const onCall = metrics.storeCall.bind(metrics);
+  const s3Logger = logger.child({ component: 's3' });
+  const client = createS3Client(storeSettings, { onCall, logger: s3Logger });
+  const presignClient = createS3Client(storeSettings, { onCall, forPresign: true, logger: s3Logger });
+  const store = new Store(client, presignClient, {
+    partSize: config.uploadPartSize,
+    queueSize: config.uploadQueueSize,
+    maxUploadBytes: config.maxUploadBytes,
+  });
+  const deps: AppDeps = { config, store, logger, metrics };
+  const yoga = createYogaApp(deps);
+  const server = createServer({ ...deps, yoga });
+
+  return {
+    ...deps,
+    server,
+    embedded,
+    storeSettings,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      client.destroy();
+      presignClient.destroy();
+      await embedded?.close();
+    },
+  };
+}

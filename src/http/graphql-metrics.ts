@@ -1,0 +1,29 @@
+import { getOperationAST } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { GraphQLOperationEvent, Metrics } from '../metrics.js';
+
+const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
+  typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+
+/**
+ * A Yoga plugin that reports every executed GraphQL operation to the metrics:
+ * its name (capped by `Metrics`), type, outcome (`error` when the result
+ * carries errors) and execution time. Add it to `createYoga({ plugins })`.
+ */
+export function useOperationMetrics<TContext extends Record<string, any> = {}>(metrics: Metrics): Plugin<TContext> {
+  return {
+    onExecute({ args }) {
+      const started = process.hrtime.bigint();
+      const operation = getOperationAST(args.document, args.operationName ?? undefined);
+      const name = operation?.name?.value ?? null;
+      const type: GraphQLOperationEvent['type'] = operation?.operation ?? 'unknown';
+      return {
+        onExecuteDone({ result }) {
+          const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+          const failed = !isAsyncIterable(result) && (result.errors?.length ?? 0) > 0;
+          metrics.graphqlOperation({ name, type, outcome: failed ? 'error' : 'ok', seconds });
+        },
+      };
+    },
+  };
+}

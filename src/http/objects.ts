@@ -1,0 +1,283 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Transform, pipeline, type TransformCallback } from 'node:stream';
+import type { Logger } from 'pino';
+import { requireRole, type Caller } from '../auth.js';
+import { AppError, badInput } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import type { GetOptions, GetResult, ObjectHead, Store } from '../s3/store.js';
+import { bucketName, objectKey } from '../validation.js';
+import { sendError, statusOf } from './respond.js';
+
+export const OBJECTS_PREFIX = '/objects/';
+
+/**
+ * Headers of every object answer: the browser must not guess a type (an
+ * uploaded HTML file must not run as a page of this origin), and a page
+ * served from here gets no scripts and an origin of its own.
+ */
+const SAFETY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'content-security-policy': "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox",
+} as const;
+
+/**
+ * The bucket and key of `/objects/{bucket}/{key...}`: every segment is
+ * percent-decoded on its own, so a key may hold `/` (as a separator or as
+ * `%2F`), `+` (a literal plus), `%` (as `%25`), spaces and any Unicode.
+ */
+export function parseObjectPath(pathname: string): { bucket: string; key: string } {
+  const rest = pathname.slice(OBJECTS_PREFIX.length);
+  const slash = rest.indexOf('/');
+  const rawBucket = slash === -1 ? rest : rest.slice(0, slash);
+  const rawKey = slash === -1 ? '' : rest.slice(slash + 1);
+  const decode = (segment: string, argument: string) => {
+    try {
+      return decodeURIComponent(segment);
+    } catch {
+      throw badInput(argument, 'is not validly percent-encoded UTF-8');
+    }
+  };
+  const bucket = bucketName(decode(rawBucket, 'bucket'), 'bucket');
+  if (rawKey === '') throw badInput('key', 'is missing: the path is /objects/{bucket}/{key}');
+  const key = objectKey(
+    rawKey
+      .split('/')
+      .map((segment) => decode(segment, 'key'))
+      .join('/'),
+    'key',
+  );
+  return { bucket, key };
+}
+
+/** A single `bytes=` range (S3 serves one range per request); anything else is ignored, as HTTP allows. */
+export function singleRange(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const match = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
+  if (!match) return undefined;
+  const [, first, last] = match as unknown as [string, string, string];
+  if (first === '' && last === '') return undefined;
+  if (first !== '' && last !== '' && BigInt(first) > BigInt(last)) return undefined;
+  return `bytes=${first}-${last}`;
+}
+
+/** An HTTP date, or undefined when the header is missing or not a date (then it is ignored). */
+function httpDate(header: string | undefined): Date | undefined {
+  if (header === undefined) return undefined;
+  const time = Date.parse(header);
+  return Number.isNaN(time) ? undefined : new Date(time);
+}
+
+const headerValue = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join(', ') : value);
+
+const opaqueTag = (tag: string) => tag.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
+
+/** Does an If-Match / If-None-Match list name `etag` (weak comparison; `*` matches any)? */
+function listMatches(header: string, etag: string): boolean {
+  return header.split(',').some((tag) => tag.trim() === '*' || opaqueTag(tag) === etag);
+}
+
+/**
+ * The answer the conditional headers ask for given the object's current
+ * state (RFC 9110, section 13.2.2): 412, 304, or undefined to serve it.
+ */
+export function preconditionStatus(
+  headers: IncomingMessage['headers'],
+  etag: string,
+  lastModified: Date | undefined,
+): 304 | 412 | undefined {
+  const seconds = (d: Date) => Math.floor(d.getTime() / 1000);
+  const ifMatch = headers['if-match'];
+  const ifUnmodifiedSince = httpDate(headers['if-unmodified-since']);
+  if (ifMatch !== undefined) {
+    if (!listMatches(ifMatch, etag)) return 412;
+  } else if (ifUnmodifiedSince && lastModified && seconds(lastModified) > seconds(ifUnmodifiedSince)) {
+    return 412;
+  }
+  const ifNoneMatch = headers['if-none-match'];
+  const ifModifiedSince = httpDate(headers['if-modified-since']);
+  if (ifNoneMatch !== undefined) {
+    if (listMatches(ifNoneMatch, etag)) return 304;
+  } else if (ifModifiedSince && lastModified && seconds(lastModified) <= seconds(ifModifiedSince)) {
+    return 304;
+  }
+  return undefined;
+}
+
+/** RFC 6266 / 8187 `attachment` disposition with the key's last segment as the file name. */
+export function attachmentDisposition(key: string): string {
+  const name = key.slice(key.lastIndexOf('/') + 1) || 'download';
+  const fallback = name.replace(/[^\x20-\x7e]|["\\%]/g, '_');
+  const encoded = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`;
+}
+
+/** Header values as the store gave them, dropped when they could not be sent as HTTP header text. */
+const headerText = (value: string | undefined) =>
+  value !== undefined && value !== '' && /^[\t\x20-\x7e]*$/.test(value) ? value : undefined;
+
+interface Representation {
+  etag?: string | undefined;
+  lastModified?: Date | undefined;
+  contentType?: string | undefined;
+  contentLength?: number | undefined;
+  cacheControl?: string | undefined;
+  contentEncoding?: string | undefined;
+  contentDisposition?: string | undefined;
+}
+
+function representationHeaders(r: Representation, key: string, download: boolean): Record<string, string> {
+  const headers: Record<string, string> = { ...SAFETY_HEADERS, 'accept-ranges': 'bytes' };
+  if (r.etag) headers.etag = `"${r.etag}"`;
+  if (r.lastModified) headers['last-modified'] = r.lastModified.toUTCString();
+  headers['content-type'] = headerText(r.contentType) ?? 'application/octet-stream';
+  if (r.contentLength !== undefined) headers['content-length'] = String(r.contentLength);
+  const cacheControl = headerText(r.cacheControl);
+  if (cacheControl) headers['cache-control'] = cacheControl;
+  const contentEncoding = headerText(r.contentEncoding);
+  if (contentEncoding) headers['content-encoding'] = contentEncoding;
+  const disposition = download ? attachmentDisposition(key) : headerText(r.contentDisposition);
+  if (disposition) headers['content-disposition'] = disposition;
+  return headers;
+}
+
+/** Headers a 304 repeats (RFC 9110, section 15.4.5). */
+function notModifiedHeaders(r: Representation): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (r.etag) headers.etag = `"${r.etag}"`;
+  if (r.lastModified) headers['last-modified'] = r.lastModified.toUTCString();
+  const cacheControl = headerText(r.cacheControl);
+  if (cacheControl) headers['cache-control'] = cacheControl;
+  return headers;
+}
+
+/**
+ * An If-Range validator as a store precondition: a strong ETag becomes
+ * If-Match, an HTTP date If-Unmodified-Since. A weak or malformed validator
+ * can never match (RFC 9110, section 13.1.5): null, meaning "send it all".
+ */
+function ifRangeCondition(header: string): Pick<GetOptions, 'ifMatch' | 'ifUnmodifiedSince'> | null {
+  const validator = header.trim();
+  if (/^"[^"]*"$/.test(validator)) return { ifMatch: validator };
+  const date = httpDate(validator);
+  return date ? { ifUnmodifiedSince: date } : null;
+}
+
+/** Counts the bytes of a download into the metrics as they pass. */
+class DownloadCounter extends Transform {
+  constructor(private readonly metrics: Metrics) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.metrics.bytesDownloaded(chunk.length);
+    callback(null, chunk);
+  }
+}
+
+export interface ObjectRouteDeps {
+  store: Store;
+  metrics: Metrics;
+}
+
+const preconditionFailed = () =>
+  new AppError('BAD_USER_INPUT', 'A precondition (If-Match or If-Unmodified-Since) failed.', { httpStatus: 412 });
+
+/**
+ * `GET` / `HEAD /objects/{bucket}/{key}` for an authenticated caller with
+ * `read` on the bucket: streams the object with its validators, honours a
+ * single Range (206), If-None-Match / If-Modified-Since (304) and If-Match /
+ * If-Unmodified-Since (412); `?download=1` asks the browser to save it.
+ * Throws AppError before the response starts; the caller answers those.
+ */
+export async function serveObject(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  query: URLSearchParams,
+  caller: Caller,
+  deps: ObjectRouteDeps,
+  log: Logger,
+): Promise<void> {
+  const { bucket, key } = parseObjectPath(path);
+  requireRole(caller, bucket, 'read');
+  const download = ['1', 'true'].includes(query.get('download') ?? '');
+
+  if (req.method === 'HEAD') {
+    const head = await deps.store.headObject(bucket, key);
+    if (!head) throw new AppError('NO_SUCH_KEY', `object ${JSON.stringify(key)} in bucket ${JSON.stringify(bucket)} does not exist`);
+    const r = fromHead(head);
+    const precondition = preconditionStatus(req.headers, r.etag ?? '', r.lastModified);
+    if (precondition === 412) throw preconditionFailed();
+    if (precondition === 304) {
+      res.writeHead(304, notModifiedHeaders(r)).end();
+      return;
+    }
+    res.writeHead(200, representationHeaders(r, key, download)).end();
+    return;
+  }
+
+  const headers = req.headers;
+  const conditions: GetOptions = {
+    ifMatch: headers['if-match'],
+    ifNoneMatch: headers['if-none-match'],
+    ifUnmodifiedSince: headers['if-match'] === undefined ? httpDate(headers['if-unmodified-since']) : undefined,
+    ifModifiedSince: headers['if-none-match'] === undefined ? httpDate(headers['if-modified-since']) : undefined,
+  };
+  // If-Range: the range only if the object is still the version the client has, else all of it.
+  // It goes to the store as a precondition with the range; when that fails, the whole object is fetched.
+  let range = singleRange(headers.range);
+  let ifRange: Pick<GetOptions, 'ifMatch' | 'ifUnmodifiedSince'> | undefined;
+  const ifRangeHeader = headerValue(headers['if-range']);
+  if (range && ifRangeHeader !== undefined && conditions.ifMatch === undefined && conditions.ifUnmodifiedSince === undefined) {
+    const condition = ifRangeCondition(ifRangeHeader);
+    if (condition) ifRange = condition;
+    else range = undefined;
+  }
+  let result: GetResult;
+  try {
+    try {
+      result = await deps.store.getObject(bucket, key, { ...conditions, ...ifRange, range });
+    } catch (err) {
+      if (!(ifRange && err instanceof AppError && statusOf(err) === 412)) throw err;
+      result = await deps.store.getObject(bucket, key, conditions);
+    }
+  } catch (err) {
+    const size = err instanceof AppError && statusOf(err) === 416 ? err.extensions.objectSize : undefined;
+    if (typeof size !== 'number') throw err;
+    sendError(res, err, log, { 'content-range': `bytes */${size}` });
+    return;
+  }
+
+  if (result.status === 304) {
+    result.body?.destroy();
+    res.writeHead(304, notModifiedHeaders(result)).end();
+    return;
+  }
+  const out = representationHeaders(result, key, download);
+  if (result.status === 206 && result.contentRange) out['content-range'] = result.contentRange;
+  res.writeHead(result.status, out);
+  if (!result.body) {
+    res.end();
+    return;
+  }
+  pipeline(result.body, new DownloadCounter(deps.metrics), res, (err) => {
+    if (!err) return;
+    // The response closed before the end: the client went away; anything else is the store's stream failing.
+    if ((err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') {
+      log.debug({ bucket, key }, 'client went away during a download');
+    }
+    else log.warn({ bucket, key, err: { message: err.message } }, 'download stream failed');
+  });
+}
+
+function fromHead(head: ObjectHead): Representation {
+  return {
+    etag: head.etag,
+    lastModified: head.lastModified,
+    contentType: head.contentType,
+    contentLength: head.size,
+    cacheControl: head.cacheControl,
+    contentEncoding: head.contentEncoding,
+    contentDisposition: head.contentDisposition,
+  };
+}

@@ -1,0 +1,181 @@
+import { randomUUID } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { Keyring } from './auth.js';
+import type { Config } from './config.js';
+import type { ServerContext } from './context.js';
+import { AppError } from './errors.js';
+import { CSRF_MESSAGE, isCsrfSuspect, mediaType } from './http/csrf.js';
+import { OBJECTS_PREFIX, serveObject } from './http/objects.js';
+import { errorBody, sendError, sendJson } from './http/respond.js';
+import { MAX_FILES_PER_REQUEST, parseMultipart } from './http/upload.js';
+import type { Metrics } from './metrics.js';
+import type { Store } from './s3/store.js';
+
+/** How long /readyz waits for the store before answering 503. */
+export const READY_TIMEOUT_MS = 2_000;
+/** A connection with no byte in either direction for this long is closed (Yoga lifts it for /graphql). */
+export const IDLE_TIMEOUT_MS = 120_000;
+
+export const GRAPHQL_PATH = '/graphql';
+
+/**
+ * What the server needs of the Yoga instance: `handle(req, res, context)`
+ * answers a Node request (it writes the response) with `context` merged
+ * into Yoga's server context.
+ */
+export interface GraphQLHandler {
+  handle(req: IncomingMessage, res: ServerResponse, context: ServerContext): Promise<void> | void;
+}
+
+export interface ServerDeps {
+  config: Config;
+  store: Store;
+  logger: Logger;
+  metrics: Metrics;
+  yoga: GraphQLHandler;
+}
+
+/** Route names, the `route` label of the request metrics: a small fixed set. */
+type Route = 'healthz' | 'readyz' | 'metrics' | 'objects' | 'graphql' | 'unknown';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The client's `x-request-id` when it is well formed, else a new UUID. */
+export function requestIdOf(req: IncomingMessage): string {
+  const header = req.headers['x-request-id'];
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+}
+
+const methodNotAllowed = (res: ServerResponse, allow: string) =>
+  sendJson(res, 405, errorBody('BAD_USER_INPUT', `This route accepts ${allow.replace(', ', ' and ')} only.`), { allow });
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new AppError('BACKEND_UNAVAILABLE', message)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The HTTP server: for every request a request id (the client's
+ * `x-request-id` when well formed, echoed back), then `/healthz`, `/readyz`,
+ * `/metrics`, `GET`/`HEAD /objects/{bucket}/{key}`, and `/graphql`, where
+ * CSRF is checked before any body byte is read and multipart uploads are
+ * parsed with graphql-upload-minimal so files stream to the resolvers; every
+ * other request to /graphql is Yoga's. Any other path is a 404. One log line
+ * and one metrics sample per request. It does not listen yet.
+ */
+export function createServer(deps: ServerDeps): Server {
+  const { config, store, logger, metrics, yoga } = deps;
+  const keyring = new Keyring(config.apiKeys, config.allowAnonymous);
+
+  async function route(req: IncomingMessage, res: ServerResponse, path: string, query: string, requestId: string, log: Logger) {
+    const method = req.method ?? 'GET';
+    const readOnly = method === 'GET' || method === 'HEAD';
+
+    if (path === '/healthz') {
+      if (!readOnly) return methodNotAllowed(res, 'GET, HEAD');
+      return sendJson(res, 200, { status: 'ok' });
+    }
+
+    if (path === '/readyz') {
+      if (!readOnly) return methodNotAllowed(res, 'GET, HEAD');
+      try {
+        await withTimeout(store.ping(), READY_TIMEOUT_MS, `the object store did not answer within ${READY_TIMEOUT_MS} ms`);
+        return sendJson(res, 200, { status: 'ok' });
+      } catch (err) {
+        const message = err instanceof AppError ? err.message : 'the object store is not available';
+        log.warn({ err: { message } }, 'not ready');
+        return sendJson(res, 503, { status: 'unavailable', message });
+      }
+    }
+
+    if (path === '/metrics') {
+      if (!readOnly) return methodNotAllowed(res, 'GET, HEAD');
+      const text = await metrics.exposition();
+      res.writeHead(200, {
+        'content-type': metrics.contentType,
+        'content-length': String(Buffer.byteLength(text)),
+        'cache-control': 'no-store',
+      });
+      res.end(method === 'HEAD' ? undefined : text);
+      return;
+    }
+
+    if (path.startsWith(OBJECTS_PREFIX)) {
+      if (!readOnly) return methodNotAllowed(res, 'GET, HEAD');
+      const caller = keyring.authenticate(req.headers.authorization);
+      return serveObject(req, res, path, new URLSearchParams(query), caller, { store, metrics }, log);
+    }
+
+    if (path === GRAPHQL_PATH) {
+      if (isCsrfSuspect(method, req.headers)) {
+        return sendJson(res, 403, errorBody('FORBIDDEN', CSRF_MESSAGE));
+      }
+      const context: ServerContext = { requestId };
+      const contentType = req.headers['content-type'];
+      if (method === 'POST' && contentType !== undefined && mediaType(contentType) === 'multipart/form-data') {
+        // Known before a byte of the upload is read: a bad key costs no body.
+        context.caller = keyring.authenticate(req.headers.authorization);
+        res.once('close', metrics.uploadStarted());
+        const operations = await parseMultipart(req, res, {
+          maxFileSize: config.maxUploadBytes,
+          maxFiles: MAX_FILES_PER_REQUEST,
+          metrics,
+        });
+        // whatwg-node takes a parsed `body` as the JSON request (Upload values and all).
+        (req as IncomingMessage & { body?: unknown }).body = operations;
+        // Yoga must not judge the request by the size of the files it carries.
+        delete req.headers['content-length'];
+      }
+      await yoga.handle(req, res, context);
+      return;
+    }
+
+    sendJson(res, 404, errorBody('BAD_USER_INPUT', 'There is nothing at this path: the routes are /graphql, /objects/{bucket}/{key}, /healthz, /readyz and /metrics.'));
+  }
+
+  const server = createHttpServer(
+    {
+      // An upload may take long; idle connections are closed by the socket timeout instead.
+      requestTimeout: 0,
+    },
+    (req, res) => {
+      const started = process.hrtime.bigint();
+      const requestId = requestIdOf(req);
+      res.setHeader('x-request-id', requestId);
+      const log = logger.child({ requestId });
+      const rawUrl = req.url ?? '/';
+      const cut = rawUrl.indexOf('?');
+      // The raw path: /objects keys are decoded segment by segment, never normalised.
+      const path = cut === -1 ? rawUrl : rawUrl.slice(0, cut);
+      const query = cut === -1 ? '' : rawUrl.slice(cut + 1);
+      const name = routeName(path);
+      const method = req.method ?? 'GET';
+
+      res.once('close', () => {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        const status = res.headersSent ? res.statusCode : 0;
+        metrics.httpRequest(name, method, status, seconds);
+        const line = { method, route: name, path, status, ms: Math.round(seconds * 1000) };
+        if (res.writableFinished) log.info(line, 'request');
+        else log.info({ ...line, aborted: true }, 'request ended before its response was complete');
+      });
+
+      route(req, res, path, query, requestId, log).catch((err: unknown) => sendError(res, err, log));
+    },
+  );
+  server.setTimeout(IDLE_TIMEOUT_MS);
+  return server;
+}
+
+function routeName(path: string): Route {
+  if (path === '/healthz') return 'healthz';
+  if (path === '/readyz') return 'readyz';
+  if (path === '/metrics') return 'metrics';
+  if (path.startsWith(OBJECTS_PREFIX)) return 'objects';
+  if (path === GRAPHQL_PATH) return 'graphql';
+  return 'unknown';
+}
