@@ -1,0 +1,227 @@
+import type { Readable } from 'node:stream';
+import type { FileUpload } from 'graphql-upload-minimal';
+import { requireRole } from '../auth.js';
+import { headKey, type BucketInfo, type Context } from '../context.js';
+import { AppError, badInput } from '../errors.js';
+import type { DeleteResult, ObjectHead, ObjectSummary, PresignResult } from '../s3/store.js';
+import * as v from '../validation.js';
+
+/** An object as a field's parent: a listing entry, or a HEAD result with content type and metadata. */
+export type ObjectValue = ObjectSummary | ObjectHead;
+
+export type PresignMethod = 'GET' | 'PUT';
+
+export interface MetadataEntry {
+  key: string;
+  value: string;
+}
+
+export interface PresignedUrl extends PresignResult {
+  method: PresignMethod;
+}
+
+const isHead = (object: ObjectValue): object is ObjectHead => 'metadata' in object;
+
+/** HEAD through this request's loader: null when the key does not exist. */
+export function headObject(bucket: string, key: string, ctx: Context): Promise<ObjectHead | null> {
+  return ctx.loaders.head.load(headKey(bucket, key));
+}
+
+/** The full HEAD of a listed object, loaded (once per request and key) only when a field needs it. */
+async function headOf(object: ObjectValue, ctx: Context): Promise<ObjectHead | null> {
+  return isHead(object) ? object : headObject(object.bucket, object.key, ctx);
+}
+
+/**
+ * Query.object: one object, null when the key does not exist. The store
+ * throws NO_SUCH_BUCKET when the bucket does not exist.
+ */
+export async function getObject(args: { bucket: string; key: string }, ctx: Context): Promise<ObjectHead | null> {
+  const bucket = v.bucketName(args.bucket, 'bucket');
+  const key = v.objectKey(args.key, 'key');
+  requireRole(ctx.caller, bucket, 'read');
+  return headObject(bucket, key, ctx);
+}
+
+/** Object.id: unique across buckets. */
+export const objectIdOf = (object: ObjectValue): string => v.objectId(object.bucket, object.key);
+
+/** Object.bucket: the object exists, so its bucket does; nothing is fetched unless its fields need it. */
+export const objectBucket = (object: ObjectValue): BucketInfo => ({ name: object.bucket });
+
+/** Object.contentType. */
+export async function objectContentType(object: ObjectValue, ctx: Context): Promise<string | null> {
+  return (await headOf(object, ctx))?.contentType ?? null;
+}
+
+/** Object.metadata, by key. */
+export async function objectMetadata(object: ObjectValue, ctx: Context): Promise<MetadataEntry[]> {
+  const head = await headOf(object, ctx);
+  return Object.entries(head?.metadata ?? {})
+    .map(([key, value]) => ({ key, value }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+/** Object.downloadPath: where this server streams the object (`/objects/{bucket}/{key}`). */
+export function objectDownloadPath(object: ObjectValue): string {
+  const key = object.key.split('/').map(encodeURIComponent).join('/');
+  return `/objects/${encodeURIComponent(object.bucket)}/${key}`;
+}
+
+/** Object.url: a presigned GET. */
+export async function objectUrl(object: ObjectValue, args: { expiresIn?: number | null | undefined }, ctx: Context): Promise<string> {
+  const seconds = v.expiresIn(args.expiresIn, 'expiresIn');
+  requireRole(ctx.caller, object.bucket, 'read');
+  return (await ctx.store.presignGet(object.bucket, object.key, seconds)).url;
+}
+
+export interface UploadObjectArgs {
+  bucket: string;
+  key: string;
+  file: Promise<FileUpload>;
+  contentType?: string | null | undefined;
+  metadata?: readonly MetadataEntry[] | null | undefined;
+}
+
+/**
+ * What a failed file part becomes: an AppError as it is; graphql-upload-minimal's
+ * HTTP errors as PAYLOAD_TOO_LARGE (413) or BAD_USER_INPUT; anything else is
+ * left for masking.
+ */
+function fileError(err: unknown, maxBytes: number): unknown {
+  if (err instanceof AppError) return err;
+  const status = typeof err === 'object' && err !== null ? (err as { status?: unknown }).status : undefined;
+  if (status === 413) {
+    return new AppError('PAYLOAD_TOO_LARGE', `file: larger than the upload limit of ${maxBytes} bytes`, { argument: 'file' });
+  }
+  if (typeof status === 'number' && status >= 400 && status < 500 && err instanceof Error) {
+    return badInput('file', err.message);
+  }
+  return err;
+}
+
+/**
+ * Mutation.uploadObject: validates every argument, waits for the file part,
+ * takes its stream once and streams it into the store (in parts when large),
+ * at most `maxUploadBytes`. The `contentType` argument wins over the type the
+ * client gave the file part.
+ */
+export async function uploadObject(args: UploadObjectArgs, ctx: Context): Promise<ObjectHead> {
+  const bucket = v.bucketName(args.bucket, 'bucket');
+  const key = v.objectKey(args.key, 'key');
+  const contentType = v.contentType(args.contentType, 'contentType');
+  const metadata = v.metadata(args.metadata, 'metadata');
+  requireRole(ctx.caller, bucket, 'write');
+
+  const maxBytes = ctx.config.maxUploadBytes;
+  let file: FileUpload;
+  let body: Readable;
+  try {
+    file = await args.file;
+    body = file.createReadStream();
+  } catch (err) {
+    throw fileError(err, maxBytes);
+  }
+
+  // The stream's own failure explains a failed upload better than the store's view of it.
+  let bodyError: unknown;
+  const abort = new AbortController();
+  body.once('error', (err) => {
+    bodyError = err;
+    abort.abort(err);
+  });
+  // A bare busboy stream stops at its size limit and then ends as if it were whole.
+  body.once('limit', () => body.destroy(fileError({ status: 413 }, maxBytes) as Error));
+
+  const claimed = file.mimetype && v.isContentType(file.mimetype) ? file.mimetype : undefined;
+  try {
+    const head = await ctx.store.uploadStream(bucket, key, body, {
+      contentType: contentType ?? claimed,
+      metadata,
+      maxBytes,
+      signal: abort.signal,
+    });
+    ctx.loaders.objectChanged(bucket, key, head);
+    return head;
+  } catch (err) {
+    throw fileError(bodyError ?? err, maxBytes);
+  } finally {
+    if (!body.destroyed && !body.readableEnded) body.destroy();
+  }
+}
+
+/** Mutation.deleteObject: deleting a missing key succeeds, as in S3. */
+export async function deleteObject(args: { bucket: string; key: string }, ctx: Context): Promise<boolean> {
+  const bucket = v.bucketName(args.bucket, 'bucket');
+  const key = v.objectKey(args.key, 'key');
+  requireRole(ctx.caller, bucket, 'write');
+  await ctx.store.deleteObject(bucket, key);
+  ctx.loaders.objectChanged(bucket, key, null);
+  return true;
+}
+
+/** Mutation.deleteObjects: 1..1000 keys in one request. */
+export async function deleteObjects(args: { bucket: string; keys: readonly string[] }, ctx: Context): Promise<DeleteResult> {
+  const bucket = v.bucketName(args.bucket, 'bucket');
+  const keys = v.deletionKeys(args.keys, 'keys');
+  requireRole(ctx.caller, bucket, 'write');
+  const result = await ctx.store.deleteObjects(bucket, keys);
+  ctx.loaders.objectsChanged();
+  return result;
+}
+
+/** Mutation.deletePrefix: every key under a non-empty prefix, however many. */
+export async function deletePrefix(args: { bucket: string; prefix: string }, ctx: Context): Promise<DeleteResult> {
+  const bucket = v.bucketName(args.bucket, 'bucket');
+  const prefix = v.deletionPrefix(args.prefix, 'prefix');
+  requireRole(ctx.caller, bucket, 'write');
+  const result = await ctx.store.deletePrefix(bucket, prefix);
+  ctx.loaders.objectsChanged();
+  return result;
+}
+
+export interface CopyObjectArgs {
+  sourceBucket: string;
+  sourceKey: string;
+  bucket: string;
+  key: string;
+}
+
+/** Mutation.copyObject: a server-side copy (reads the source, writes the target). */
+export async function copyObject(args: CopyObjectArgs, ctx: Context): Promise<ObjectHead> {
+  const sourceBucket = v.bucketName(args.sourceBucket, 'sourceBucket');
+  const sourceKey = v.objectKey(args.sourceKey, 'sourceKey');
+  const bucket = v.bucketName(args.bucket, 'bucket');
+  const key = v.objectKey(args.key, 'key');
+  requireRole(ctx.caller, sourceBucket, 'read');
+  requireRole(ctx.caller, bucket, 'write');
+  const head = await ctx.store.copyObject({ bucket: sourceBucket, key: sourceKey }, { bucket, key });
+  ctx.loaders.objectChanged(bucket, key, head);
+  return head;
+}
+
+export interface PresignArgs {
+  bucket: string;
+  key: string;
+  method?: PresignMethod | null | undefined;
+  expiresIn?: number | null | undefined;
+  contentType?: string | null | undefined;
+}
+
+/** Mutation.presign: a GET (read) or PUT (write) URL straight to the store. */
+export async function presign(args: PresignArgs, ctx: Context): Promise<PresignedUrl> {
+  const bucket = v.bucketName(args.bucket, 'bucket');
+  const key = v.objectKey(args.key, 'key');
+  const method = args.method ?? 'GET';
+  const seconds = v.expiresIn(args.expiresIn, 'expiresIn');
+  const contentType = v.contentType(args.contentType, 'contentType');
+  if (method === 'GET' && contentType !== undefined) {
+    throw badInput('contentType', 'applies only to PUT (a GET downloads the stored Content-Type)');
+  }
+  requireRole(ctx.caller, bucket, method === 'GET' ? 'read' : 'write');
+  const signed =
+    method === 'GET'
+      ? await ctx.store.presignGet(bucket, key, seconds)
+      : await ctx.store.presignPut(bucket, key, seconds, { contentType });
+  return { ...signed, method };
+}

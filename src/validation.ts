@@ -1,0 +1,263 @@
+import { badInput } from './errors.js';
+
+/**
+ * Argument rules of the GraphQL API. Each check is a pure function that
+ * either returns the (normalised) value or throws BAD_USER_INPUT naming the
+ * argument, so a request that breaks a rule never reaches the store.
+ */
+
+export const MAX_KEY_BYTES = 1024;
+export const MAX_EXPIRES_IN = 604_800;
+export const MAX_PAGE_SIZE = 1000;
+export const DEFAULT_PAGE_SIZE = 100;
+export const DEFAULT_EXPIRES_IN = 3600;
+export const MAX_DELETE_KEYS = 1000;
+/** S3's limit on user metadata: the UTF-8 bytes of every key and value together. */
+export const MAX_METADATA_BYTES = 2048;
+
+const utf8Length = (text: string) => Buffer.byteLength(text, 'utf8');
+
+const IPV4 = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
+const BUCKET_CHARS = /^[a-z0-9.-]+$/;
+const BUCKET_EDGES = /^[a-z0-9](?:.*[a-z0-9])?$/;
+const RESERVED_PREFIXES = ['xn--', 'sthree-', 'amzn-s3-demo-'];
+const RESERVED_SUFFIXES = ['-s3alias', '--ol-s3', '.mrap', '--x-s3', '--table-s3'];
+
+/** Why `name` is not a valid S3 bucket name, or undefined when it is. */
+export function bucketNameProblem(name: string): string | undefined {
+  if (name.length < 3 || name.length > 63) return 'must be 3 to 63 characters long';
+  if (!BUCKET_CHARS.test(name)) return 'may contain only lower-case letters, digits, dots and hyphens';
+  if (!BUCKET_EDGES.test(name)) return 'must start and end with a letter or digit';
+  if (name.includes('..')) return 'must not contain two adjacent dots';
+  if (IPV4.test(name)) return 'must not be formatted as an IP address';
+  const prefix = RESERVED_PREFIXES.find((p) => name.startsWith(p));
+  if (prefix) return `must not start with "${prefix}"`;
+  const suffix = RESERVED_SUFFIXES.find((s) => name.endsWith(s));
+  if (suffix) return `must not end with "${suffix}"`;
+  return undefined;
+}
+
+/** A bucket name by S3's naming rules. */
+export function bucketName(name: string, argument = 'name'): string {
+  const problem = bucketNameProblem(name);
+  if (problem) throw badInput(argument, problem);
+  return name;
+}
+
+const LONE_SURROGATE = /\p{Cs}/u;
+
+function wellFormed(text: string, argument: string): void {
+  if (LONE_SURROGATE.test(text)) throw badInput(argument, 'must be valid Unicode (no lone surrogates)');
+}
+
+/** An object key: 1 to 1024 bytes of UTF-8. */
+export function objectKey(key: string, argument = 'key'): string {
+  wellFormed(key, argument);
+  const bytes = utf8Length(key);
+  if (bytes === 0) throw badInput(argument, 'must not be empty');
+  if (bytes > MAX_KEY_BYTES) throw badInput(argument, `must be at most ${MAX_KEY_BYTES} bytes of UTF-8 (got ${bytes})`);
+  return key;
+}
+
+/** A listing prefix: may be empty (then undefined), at most 1024 bytes. */
+export function listPrefix(prefix: string | null | undefined, argument = 'prefix'): string | undefined {
+  if (prefix === null || prefix === undefined || prefix === '') return undefined;
+  wellFormed(prefix, argument);
+  const bytes = utf8Length(prefix);
+  if (bytes > MAX_KEY_BYTES) throw badInput(argument, `must be at most ${MAX_KEY_BYTES} bytes of UTF-8 (got ${bytes})`);
+  return prefix;
+}
+
+/** A listing delimiter: empty means none; at most 1024 bytes. */
+export function delimiter(value: string | null | undefined, argument = 'delimiter'): string | undefined {
+  return listPrefix(value, argument);
+}
+
+/** The prefix of deletePrefix: never empty, so it cannot empty a bucket by accident. */
+export function deletionPrefix(prefix: string, argument = 'prefix'): string {
+  if (prefix === '') throw badInput(argument, 'must not be empty (use deleteBucket with force to empty a bucket)');
+  return objectKey(prefix, argument);
+}
+
+/** Presigned-URL lifetime in seconds: 1..604800 (seven days, S3's maximum). */
+export function expiresIn(value: number | null | undefined, argument = 'expiresIn'): number {
+  const seconds = value ?? DEFAULT_EXPIRES_IN;
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_EXPIRES_IN) {
+    throw badInput(argument, `must be between 1 and ${MAX_EXPIRES_IN} seconds (got ${seconds})`);
+  }
+  return seconds;
+}
+
+/** Page size: 1..1000 (S3's MaxKeys limit). */
+export function pageSize(value: number | null | undefined, argument = 'first'): number {
+  const first = value ?? DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
+    throw badInput(argument, `must be between 1 and ${MAX_PAGE_SIZE} (got ${first})`);
+  }
+  return first;
+}
+
+/** Keys for deleteObjects: 1..1000 of them (S3's DeleteObjects limit), each a valid key. */
+export function deletionKeys(keys: readonly string[], argument = 'keys'): string[] {
+  if (keys.length === 0) throw badInput(argument, 'must name at least one key');
+  if (keys.length > MAX_DELETE_KEYS) {
+    throw badInput(argument, `must name at most ${MAX_DELETE_KEYS} keys (got ${keys.length})`);
+  }
+  keys.forEach((key, i) => objectKey(key, `${argument}[${i}]`));
+  return [...keys];
+}
+
+// RFC 9110 token characters: the only ones allowed in a header name.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// Visible US-ASCII, space and tab: what S3 stores in a header value unchanged.
+const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
+
+/**
+ * User metadata (x-amz-meta-*): keys are HTTP token characters and stored
+ * lower-case; values are US-ASCII header text; keys and values together take
+ * at most 2 KiB. Returns a plain record, or undefined when none was given.
+ */
+export function metadata(
+  entries: readonly { key: string; value: string }[] | null | undefined,
+  argument = 'metadata',
+): Record<string, string> | undefined {
+  if (entries === null || entries === undefined) return undefined;
+  const result: Record<string, string> = {};
+  let bytes = 0;
+  entries.forEach(({ key, value }, i) => {
+    if (!TOKEN.test(key)) {
+      throw badInput(`${argument}[${i}].key`, 'must be a non-empty HTTP header token (letters, digits and !#$%&\'*+-.^_`|~)');
+    }
+    if (!HEADER_VALUE.test(value)) {
+      throw badInput(`${argument}[${i}].value`, 'must be printable US-ASCII text (S3 stores metadata as HTTP headers)');
+    }
+    const name = key.toLowerCase();
+    if (Object.hasOwn(result, name)) throw badInput(`${argument}[${i}].key`, `"${name}" is given twice (keys are case-insensitive)`);
+    result[name] = value;
+    bytes += utf8Length(name) + utf8Length(value);
+  });
+  if (bytes > MAX_METADATA_BYTES) {
+    throw badInput(argument, `keys and values must total at most ${MAX_METADATA_BYTES} bytes (got ${bytes})`);
+  }
+  return result;
+}
+
+const MEDIA_TYPE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+\/[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:\s*;[\t\x20-\x7e]*)?$/;
+
+/** A Content-Type header value such as `text/plain; charset=utf-8`, at most 1024 characters. */
+export function contentType(value: string | null | undefined, argument = 'contentType'): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (value.length > 1024 || !MEDIA_TYPE.test(value)) {
+    throw badInput(argument, 'must be a media type such as "text/plain; charset=utf-8"');
+  }
+  return value;
+}
+
+/** True when `value` would pass `contentType` (used for the type a client's file part claims). */
+export const isContentType = (value: string) => value.length <= 1024 && MEDIA_TYPE.test(value);
+
+// ---- cursors ----
+
+/** Where a page starts: after a key (StartAfter) or at a continuation token. */
+export type PageStart = { startAfter: string } | { continuationToken: string };
+
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+const encodeCursor = (tag: 'k' | 't', value: string) => Buffer.from(`${tag}:${value}`, 'utf8').toString('base64url');
+
+/** The cursor of a key: a page `after` it starts with the next key. */
+export const keyCursor = (key: string) => encodeCursor('k', key);
+
+/** The cursor of a continuation token returned by the store. */
+export const tokenCursor = (token: string) => encodeCursor('t', token);
+
+/** Decodes an `after` cursor; anything this API did not produce is BAD_USER_INPUT. */
+export function pageStart(after: string | null | undefined, argument = 'after'): PageStart | undefined {
+  if (after === null || after === undefined) return undefined;
+  const invalid = () => badInput(argument, 'is not a cursor returned by this API');
+  if (!BASE64URL.test(after)) throw invalid();
+  const bytes = Buffer.from(after, 'base64url');
+  if (bytes.toString('base64url') !== after) throw invalid();
+  const text = bytes.toString('utf8');
+  if (!Buffer.from(text, 'utf8').equals(bytes)) throw invalid();
+  const value = text.slice(2);
+  if (text.startsWith('k:') && value !== '' && utf8Length(value) <= MAX_KEY_BYTES) return { startAfter: value };
+  if (text.startsWith('t:') && value !== '') return { continuationToken: value };
+  throw invalid();
+}
+
+// ---- ids ----
+
+/** A stable id of an object, unique across buckets: base64url of bucket, NUL, key. */
+export const objectId = (bucket: string, key: string) => Buffer.from(`${bucket}\u0000${key}`, 'utf8').toString('base64url');
+
+/** A stable id of a multipart upload: base64url of bucket, NUL, key, NUL, upload id. */
+export const multipartUploadId = (bucket: string, key: string, uploadId: string) =>
+  Buffer.from(`${bucket}\u0000${key}\u0000${uploadId}`, 'utf8').toString('base64url');
+
+// ---- multipart ----
+
+/** S3's limits: part numbers 1..10000, so at most 10000 parts. */
+export const MAX_PART_NUMBER = 10_000;
+export const MAX_UPLOAD_ID_LENGTH = 1024;
+export const MAX_ETAG_LENGTH = 1024;
+/** The longest age abortStale accepts, in seconds: the largest GraphQL Int (about 68 years). */
+export const MAX_AGE_SECONDS = 2 ** 31 - 1;
+
+const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
+const ETAG_CHARS = /^[\x21\x23-\x7e]+$/;
+
+/** A part number: 1..10000. */
+export function partNumber(value: number, argument = 'partNumber'): number {
+  if (!Number.isInteger(value) || value < 1 || value > MAX_PART_NUMBER) {
+    throw badInput(argument, `must be between 1 and ${MAX_PART_NUMBER} (got ${value})`);
+  }
+  return value;
+}
+
+/** An upload id as the store gave it: 1..1024 visible US-ASCII characters. */
+export function uploadId(value: string, argument = 'uploadId'): string {
+  if (value.length === 0) throw badInput(argument, 'must not be empty');
+  if (value.length > MAX_UPLOAD_ID_LENGTH || !VISIBLE_ASCII.test(value)) {
+    throw badInput(argument, `must be the upload id the store gave: at most ${MAX_UPLOAD_ID_LENGTH} visible US-ASCII characters`);
+  }
+  return value;
+}
+
+/** A part's ETag, with or without its surrounding quotes; returned without them. */
+export function etag(value: string, argument = 'etag'): string {
+  const bare = value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
+  if (bare.length === 0 || bare.length > MAX_ETAG_LENGTH || !ETAG_CHARS.test(bare)) {
+    throw badInput(argument, "must be the part's ETag as the store returned it (e.g. from the ETag header of the part's PUT)");
+  }
+  return bare;
+}
+
+/**
+ * The parts a completion names: undefined when none were given (the server
+ * lists them), else 1..10000 parts, each part number once, in ascending order.
+ */
+export function completedParts(
+  parts: readonly { partNumber: number; etag: string }[] | null | undefined,
+  argument = 'parts',
+): { partNumber: number; etag: string }[] | undefined {
+  if (parts === null || parts === undefined) return undefined;
+  if (parts.length === 0) throw badInput(argument, 'must name at least one part (or leave parts out to complete with every uploaded part)');
+  if (parts.length > MAX_PART_NUMBER) throw badInput(argument, `must name at most ${MAX_PART_NUMBER} parts (got ${parts.length})`);
+  const seen = new Set<number>();
+  const result = parts.map((p, i) => {
+    const n = partNumber(p.partNumber, `${argument}[${i}].partNumber`);
+    if (seen.has(n)) throw badInput(`${argument}[${i}].partNumber`, `part ${n} is named twice`);
+    seen.add(n);
+    return { partNumber: n, etag: etag(p.etag, `${argument}[${i}].etag`) };
+  });
+  return result.sort((a, b) => a.partNumber - b.partNumber);
+}
+
+/** An age in whole seconds: 0..MAX_AGE_SECONDS. */
+export function ageSeconds(value: number, argument = 'olderThanSeconds'): number {
+  if (!Number.isInteger(value) || value < 0 || value > MAX_AGE_SECONDS) {
+    throw badInput(argument, `must be a whole number of seconds between 0 and ${MAX_AGE_SECONDS} (got ${value})`);
+  }
+  return value;
+}
