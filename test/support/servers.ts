@@ -1,0 +1,128 @@
+/**
+ * Starting and stopping child-process servers for tests, on loopback only.
+ * Used by `test/global-setup.ts` for moto; usable by any test that needs a
+ * server of its own (e.g. a second moto to simulate an outage).
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const LOOPBACK = '127.0.0.1';
+
+/** A port free on 127.0.0.1 right now (the OS picks it via listen(0)). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, LOOPBACK, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => (port ? resolve(port) : reject(new Error('listen(0) gave no port'))));
+    });
+  });
+}
+
+/**
+ * Resolves once `url` answers any HTTP response; rejects after `timeoutMs`,
+ * or as soon as `alive()` returns false (the server process died).
+ */
+export async function waitForHttp(url: string, timeoutMs: number, alive: () => boolean = () => true): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (!alive()) throw new Error(`the server for ${url} exited before answering`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      await res.body?.cancel();
+      return;
+    } catch (err) {
+      lastError = err;
+    }
+    await sleep(100);
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms (${String(lastError)})`);
+}
+
+/** Sends SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
+export async function stopProcess(child: ChildProcess, graceMs = 5_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Whether `python3` exists and can import every module named. */
+export function pythonHas(...modules: string[]): Promise<boolean> {
+  return new Promise((resolve) => {
+    execFile('python3', ['-c', modules.map((m) => `import ${m}`).join('; ')], { timeout: 30_000 }, (err) => resolve(!err));
+  });
+}
+
+export interface RunningMoto {
+  endpoint: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * `python3 -m moto.server`, plus a thread that ends moto when its stdin
+ * closes, so a moto never outlives the test process that started it (even one
+ * killed without running its teardown).
+ */
+const MOTO_SERVER = [
+  'import os, sys, threading',
+  'from moto.server import main',
+  'def exit_when_parent_goes():',
+  '    sys.stdin.buffer.read()',
+  '    os._exit(0)',
+  'threading.Thread(target=exit_when_parent_goes, daemon=True).start()',
+  'main(sys.argv[1:])',
+].join('\n');
+
+/**
+ * Starts moto's S3 server on a free loopback port and waits until it answers.
+ * moto accepts any credentials and does not check signatures. Its output is
+ * kept (the last 4 KiB) only to explain a failed start. A port taken between
+ * choosing and binding it is retried on another port.
+ */
+export async function startMoto(timeoutMs = 60_000): Promise<RunningMoto> {
+  let lastError: Error | undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await startMotoOnce(await freePort(), timeoutMs);
+    } catch (err) {
+      lastError = err as Error;
+      if (!/Address already in use|EADDRINUSE/i.test(lastError.message)) throw lastError;
+    }
+  }
+  throw lastError!;
+}
+
+async function startMotoOnce(port: number, timeoutMs: number): Promise<RunningMoto> {
+  const child = spawn('python3', ['-c', MOTO_SERVER, '-H', LOOPBACK, '-p', String(port)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, PYTHONUNBUFFERED: '1' },
+  });
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString('utf8')).slice(-4096);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  let spawnError: Error | undefined;
+  child.on('error', (err) => (spawnError = err));
+  const endpoint = `http://${LOOPBACK}:${port}`;
+  try {
+    await waitForHttp(`${endpoint}/`, timeoutMs, () => !spawnError && child.exitCode === null && child.signalCode === null);
+  } catch (err) {
+    await stopProcess(child);
+    throw new Error(`moto did not start on port ${port}: ${spawnError?.message ?? (err as Error).message}\n${output}`);
+  }
+  // Stop collecting: moto logs every request, and nobody reads it past start-up.
+  child.stdout?.removeListener('data', keep).resume();
+  child.stderr?.removeListener('data', keep).resume();
+  return { endpoint, port, stop: () => stopProcess(child) };
+}
