@@ -1,0 +1,271 @@
+import type { Readable } from 'node:stream';
+import type { FileUpload } from 'graphql-upload-minimal';
+import { forbiddenError, requireRole } from '../auth.js';
+import type { BucketInfo, Context } from '../context.js';
+import { AppError, badInput } from '../errors.js';
+import type { MultipartUploadInfo, ObjectHead, PartInfo } from '../s3/store.js';
+import { spool } from '../spool.js';
+import { abortStaleUploads } from '../stale-uploads.js';
+import * as v from '../validation.js';
+import type { MetadataEntry, PresignedUrl } from './object.js';
+
+/** The parent of the fields of `Mutation.multipart`: the group has no state of its own. */
+export type MultipartGroup = Record<string, never>;
+
+/** Mutation.multipart. */
+export const multipartGroup = (): MultipartGroup => ({});
+
+/**
+ * The largest part `uploadPart` accepts: MAX_PART_BYTES (default 5 GiB, S3's
+ * maximum part size), and never more than MAX_UPLOAD_BYTES, the limit of any
+ * one file in a multipart request.
+ */
+export const maxPartBytes = (ctx: Context): number => Math.min(ctx.config.maxPartBytes, ctx.config.maxUploadBytes);
+
+const tooLarge = (limit: number) =>
+  new AppError('PAYLOAD_TOO_LARGE', `file: the part is larger than the limit of ${limit} bytes`, { argument: 'file' });
+
+/**
+ * What a failed file part becomes: an AppError as it is (the HTTP layer's
+ * upload errors are AppErrors: PAYLOAD_TOO_LARGE past MAX_UPLOAD_BYTES,
+ * BAD_USER_INPUT when the client disconnected); graphql-upload-minimal's own
+ * HTTP errors by their status; anything else is left for masking.
+ */
+function fileError(err: unknown, limit: number): unknown {
+  if (err instanceof AppError) return err;
+  const status = typeof err === 'object' && err !== null ? (err as { status?: unknown }).status : undefined;
+  if (status === 413) return tooLarge(limit);
+  if (typeof status === 'number' && status >= 400 && status < 500 && err instanceof Error) return badInput('file', err.message);
+  return err;
+}
+
+// ---- MultipartUpload, UploadedPart ----
+
+/** MultipartUpload.id: unique across buckets, keys and uploads. */
+export const uploadIdOf = (upload: MultipartUploadInfo): string =>
+  v.multipartUploadId(upload.bucket, upload.key, upload.uploadId);
+
+/** MultipartUpload.bucket. */
+export const uploadBucket = (upload: MultipartUploadInfo): BucketInfo => ({ name: upload.bucket });
+
+/** MultipartUpload.parts: every part uploaded so far (ListParts, all pages). */
+export async function uploadParts(upload: MultipartUploadInfo, ctx: Context): Promise<PartInfo[]> {
+  requireRole(ctx.caller, upload.bucket, 'read');
+  return ctx.store.listParts(upload.bucket, upload.key, upload.uploadId);
+}
+
+/** Bucket.multipartUploads: open uploads (ListMultipartUploads, all pages), in key order. */
+export async function bucketUploads(
+  bucket: BucketInfo,
+  args: { prefix?: string | null | undefined },
+  ctx: Context,
+): Promise<MultipartUploadInfo[]> {
+  const prefix = v.listPrefix(args.prefix, 'prefix');
+  requireRole(ctx.caller, bucket.name, 'read');
+  return ctx.store.listMultipartUploads(bucket.name, { prefix });
+}
+
+// ---- the mutations of the group ----
+
+interface UploadRef {
+  bucket: string;
+  key: string;
+  uploadId: string;
+}
+
+/** The bucket, key and upload id arguments, validated. */
+function uploadRef(args: UploadRef): UploadRef {
+  return {
+    bucket: v.bucketName(args.bucket, 'bucket'),
+    key: v.objectKey(args.key, 'key'),
+    uploadId: v.uploadId(args.uploadId, 'uploadId'),
+  };
+}
+
+export interface CreateArgs {
+  bucket: string;
+  key: string;
+  contentType?: string | null | undefined;
+  metadata?: readonly MetadataEntry[] | null | undefined;
+}
+
+/** multipart.create: starts an upload; the object gets the content type and metadata given here. */
+export async function create(args: CreateArgs, ctx: Context): Promise<MultipartUploadInfo> {
+  const bucket = v.bucketName(args.bucket, 'bucket');
+  const key = v.objectKey(args.key, 'key');
+  const contentType = v.contentType(args.contentType, 'contentType');
+  const metadata = v.metadata(args.metadata, 'metadata');
+  requireRole(ctx.caller, bucket, 'write');
+  const upload = await ctx.store.createMultipartUpload(bucket, key, { contentType, metadata });
+  ctx.logger.debug({ bucket, key, uploadId: upload.uploadId }, 'multipart upload created');
+  return upload;
+}
+
+export interface UploadPartArgs extends UploadRef {
+  partNumber: number;
+  file: Promise<FileUpload>;
+  size?: number | null | undefined;
+}
+
+/**
+ * multipart.uploadPart: streams one part to the store. UploadPart needs the
+ * part's length before its first byte, and the multipart request does not
+ * carry it, so:
+ * - with `size`, the part streams straight through (a file of another
+ *   length fails with BAD_USER_INPUT and stores nothing);
+ * - without it, the part is spooled first (see `src/spool.ts`: up to 8 MiB
+ *   in memory, beyond that in a private temporary file that is deleted when
+ *   the call ends, however it ends) and then sent with its length.
+ * Either way at most `maxPartBytes(ctx)` bytes: more is PAYLOAD_TOO_LARGE.
+ */
+export async function uploadPart(args: UploadPartArgs, ctx: Context): Promise<PartInfo> {
+  const { bucket, key, uploadId } = uploadRef(args);
+  const partNumber = v.partNumber(args.partNumber, 'partNumber');
+  const limit = maxPartBytes(ctx);
+  const size = args.size ?? undefined;
+  if (size !== undefined) {
+    if (!Number.isSafeInteger(size) || size < 0) throw badInput('size', `must be a whole number of bytes (got ${size})`);
+    if (size > limit) throw tooLarge(limit);
+  }
+  requireRole(ctx.caller, bucket, 'write');
+
+  let body: Readable;
+  try {
+    body = (await args.file).createReadStream();
+  } catch (err) {
+    throw fileError(err, limit);
+  }
+  // The stream's own failure (too large, client gone) explains a failed part better than the store's view of it.
+  let bodyError: unknown;
+  body.once('error', (err) => {
+    bodyError ??= err;
+  });
+
+  try {
+    if (size !== undefined) {
+      return await ctx.store.uploadPart(bucket, key, uploadId, partNumber, body, size);
+    }
+    const spooled = await spool(body, { maxBytes: limit });
+    try {
+      return await ctx.store.uploadPart(bucket, key, uploadId, partNumber, spooled.open(), spooled.length);
+    } finally {
+      await spooled.dispose();
+    }
+  } catch (err) {
+    throw fileError(bodyError ?? err, limit);
+  } finally {
+    if (!body.destroyed && !body.readableEnded) body.destroy();
+  }
+}
+
+export interface PresignPartArgs extends UploadRef {
+  partNumber: number;
+  expiresIn?: number | null | undefined;
+}
+
+/**
+ * multipart.presignPart: a PUT URL for one part, signed here without asking
+ * the store anything (so signing each part just before it is sent is cheap).
+ */
+export async function presignPart(args: PresignPartArgs, ctx: Context): Promise<PresignedUrl> {
+  const { bucket, key, uploadId } = uploadRef(args);
+  const partNumber = v.partNumber(args.partNumber, 'partNumber');
+  const seconds = v.expiresIn(args.expiresIn, 'expiresIn');
+  requireRole(ctx.caller, bucket, 'write');
+  const signed = await ctx.store.presignUploadPart(bucket, key, uploadId, partNumber, seconds);
+  return { ...signed, method: 'PUT' };
+}
+
+export interface CompleteArgs extends UploadRef {
+  parts?: readonly { partNumber: number; etag: string }[] | null | undefined;
+}
+
+/**
+ * multipart.complete: with the client's parts, or without them with every
+ * uploaded part (ListParts, all pages). A failed completion creates no
+ * object and leaves the upload open, so the client can fix the part list,
+ * upload a part again, or abort.
+ */
+export async function complete(args: CompleteArgs, ctx: Context): Promise<ObjectHead> {
+  const { bucket, key, uploadId } = uploadRef(args);
+  const parts = v.completedParts(args.parts, 'parts');
+  requireRole(ctx.caller, bucket, 'write');
+  if (parts !== undefined) {
+    // Some stores (moto) complete an already completed upload again instead of
+    // answering NoSuchUpload; ListParts tells every store's open uploads apart.
+    // Without parts the store lists them itself, which checks the same.
+    await ctx.store.listParts(bucket, key, uploadId);
+  }
+  const head = await ctx.store.completeMultipartUpload(bucket, key, uploadId, parts);
+  ctx.loaders.objectChanged(bucket, key, head);
+  ctx.logger.debug({ bucket, key, uploadId, size: head.size }, 'multipart upload completed');
+  return head;
+}
+
+/** multipart.abort: the upload and every part of it are gone afterwards. */
+export async function abort(args: UploadRef, ctx: Context): Promise<boolean> {
+  const { bucket, key, uploadId } = uploadRef(args);
+  requireRole(ctx.caller, bucket, 'write');
+  await ctx.store.abortMultipartUpload(bucket, key, uploadId);
+  ctx.logger.debug({ bucket, key, uploadId }, 'multipart upload aborted');
+  return true;
+}
+
+export interface AbortStaleArgs {
+  bucket?: string | null | undefined;
+  olderThanSeconds: number;
+  prefix?: string | null | undefined;
+  dryRun?: boolean | null | undefined;
+}
+
+export interface AbortStaleFailure {
+  upload: MultipartUploadInfo;
+  code: string;
+  message: string;
+}
+
+export interface AbortStaleResult {
+  cutoff: Date;
+  dryRun: boolean;
+  aborted: MultipartUploadInfo[];
+  failed: AbortStaleFailure[];
+}
+
+/**
+ * multipart.abortStale: aborts the open uploads initiated more than
+ * olderThanSeconds ago, in one bucket or in every bucket the caller may
+ * write to.
+ */
+export async function abortStale(args: AbortStaleArgs, ctx: Context): Promise<AbortStaleResult> {
+  const olderThanSeconds = v.ageSeconds(args.olderThanSeconds, 'olderThanSeconds');
+  const prefix = v.listPrefix(args.prefix, 'prefix');
+  const dryRun = args.dryRun ?? false;
+  let buckets: string[];
+  const listed = args.bucket === null || args.bucket === undefined;
+  if (args.bucket !== null && args.bucket !== undefined) {
+    const bucket = v.bucketName(args.bucket, 'bucket');
+    requireRole(ctx.caller, bucket, 'write');
+    buckets = [bucket];
+  } else {
+    if (!ctx.caller.hasAnyRole('write')) throw forbiddenError(null, 'write');
+    buckets = (await ctx.loaders.allBuckets()).map((b) => b.name).filter((name) => ctx.caller.can(name, 'write'));
+  }
+  const result = await abortStaleUploads(ctx.store, {
+    buckets,
+    olderThanSeconds,
+    prefix,
+    dryRun,
+    skipMissingBuckets: listed,
+    onAborted: (u) => {
+      if (!dryRun) ctx.logger.info({ bucket: u.bucket, key: u.key, uploadId: u.uploadId }, 'stale multipart upload aborted');
+    },
+    onFailed: (u, error) =>
+      ctx.logger.warn({ bucket: u.bucket, key: u.key, uploadId: u.uploadId, code: error.code }, 'stale multipart upload not aborted'),
+  });
+  return {
+    cutoff: result.cutoff,
+    dryRun,
+    aborted: result.aborted,
+    failed: result.failed.map(({ upload, error }) => ({ upload, code: error.code, message: error.message })),
+  };
+}
