@@ -1,0 +1,103 @@
+/**
+ * The embedded S3-compatible store: what `npm start` serves when no store is
+ * configured. Objects live as files under `dataDir` (see storage.ts), the S3
+ * REST API is in server.ts, request signing in auth.ts.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { StoreCredentials } from './auth.js';
+import { loadOrCreateCredentials } from './credentials.js';
+import { createS3Server } from './server.js';
+import { StartupError, Storage } from './storage.js';
+
+export type { StoreCredentials } from './auth.js';
+export { StartupError } from './storage.js';
+
+export interface EmbeddedStoreOptions {
+  /** Where objects are kept; created when missing. One store per dir (a lock file enforces it). */
+  dataDir: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Otherwise generated on first start and kept in `<dataDir>/.credentials.json` (mode 0600), reused later. */
+  credentials?: StoreCredentials;
+  logger?: Logger;
+}
+
+export interface EmbeddedStore {
+  /** http://127.0.0.1:PORT */
+  endpoint: string;
+  port: number;
+  credentials: StoreCredentials;
+  /** Stops listening, ends open connections, waits for requests in flight, releases the data dir. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the store. A start-up failure throws a StartupError: one line and a
+ * `code`, e.g. "port 9000 on 127.0.0.1 is already in use" (EADDRINUSE) or
+ * "DATA_DIR ./data is not writable: EACCES" (EACCES).
+ */
+export async function startEmbeddedStore(options: EmbeddedStoreOptions): Promise<EmbeddedStore> {
+  const host = options.host ?? '127.0.0.1';
+  const storage = await Storage.open(options.dataDir, options.logger ? { logger: options.logger } : {});
+  try {
+    const credentials = options.credentials ?? (await loadOrCreateCredentials(storage.dataDir, options.dataDir));
+    const { server, drain } = createS3Server({
+      storage,
+      credentials,
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        server.off('listening', onListening);
+        reject(listenError(err, options.port, host));
+      };
+      const onListening = () => {
+        server.off('error', onError);
+        resolve();
+      };
+      server.once('error', onError);
+      server.once('listening', onListening);
+      server.listen(options.port, host);
+    });
+    const { port } = server.address() as AddressInfo;
+    const endpoint = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    options.logger?.info({ endpoint, dataDir: options.dataDir }, 'embedded S3 store listening');
+    let closing: Promise<void> | undefined;
+    return {
+      endpoint,
+      port,
+      // A copy: callers hand it to SDK clients, which add properties to it.
+      credentials: { ...credentials },
+      close() {
+        closing ??= (async () => {
+          const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+          server.closeAllConnections();
+          await closed;
+          await drain();
+          await storage.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
+}
+
+function listenError(err: NodeJS.ErrnoException, port: number, host: string): StartupError {
+  const code = err.code ?? 'EIO';
+  switch (code) {
+    case 'EADDRINUSE':
+      return new StartupError(`port ${port} on ${host} is already in use`, code);
+    case 'EACCES':
+      return new StartupError(`port ${port} on ${host} needs privileges this process does not have (EACCES)`, code);
+    case 'EADDRNOTAVAIL':
+      return new StartupError(`address ${host} is not available on this machine`, code);
+    default:
+      return new StartupError(`cannot listen on ${host}:${port}: ${code}`, code);
+  }
+}

@@ -1,0 +1,90 @@
+import { once } from 'node:events';
+import { createApp, type App } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger, SecretScrubber } from './logger.js';
+
+/** Stops start-up with one clear line per problem, and no stack trace. */
+function fail(lines: string[]): never {
+  for (const line of lines) process.stderr.write(`s3-graphql: ${line}\n`);
+  process.exit(1);
+}
+
+function describeStartupError(err: unknown, what: string): string {
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (e.code === 'EADDRINUSE') return `${what}: port ${e.port} on ${e.address} is already in use`;
+  if (e.code === 'EADDRNOTAVAIL') return `${what}: address ${e.address} is not available on this machine`;
+  if (e.code === 'EACCES' && e.syscall === 'listen') return `${what}: not allowed to listen on port ${e.port}`;
+  return `${what}: ${e.message ?? String(err)}`;
+}
+
+async function main() {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.problems);
+    throw err;
+  }
+  const scrubber = new SecretScrubber();
+  const logger = createLogger(config, { scrubber });
+
+  let app: App;
+  try {
+    app = await createApp(config, logger);
+  } catch (err) {
+    fail([describeStartupError(err, config.store.endpoint === undefined ? 'embedded store' : 'store')]);
+  }
+  // The embedded store's key pair may have been generated just now.
+  scrubber.add(app.storeSettings.secretAccessKey);
+  try {
+    await app.store.ping();
+  } catch {
+    await app.close();
+    fail([`store: ${app.storeSettings.endpoint} does not answer (check S3_ENDPOINT and the store's credentials)`]);
+  }
+
+  app.server.listen(config.port, config.host);
+  try {
+    await Promise.race([
+      once(app.server, 'listening'),
+      once(app.server, 'error').then(([err]) => {
+        throw err;
+      }),
+    ]);
+  } catch (err) {
+    await app.close();
+    fail([describeStartupError(err, 'PORT')]);
+  }
+
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const lines = [`s3-graphql is serving GraphQL at http://${host}:${port}/graphql`];
+  if (config.graphiql) lines.push(`  GraphiQL:   open http://${host}:${port}/graphql in a browser`);
+  if (app.embedded) {
+    lines.push(
+      `  embedded S3 store: ${app.embedded.endpoint}  (data in ${config.dataDir})`,
+      `  store key id:      ${app.embedded.credentials.accessKeyId}  (secret in ${config.dataDir}/.credentials.json)`,
+    );
+  } else {
+    lines.push(`  store:      ${app.storeSettings.endpoint}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    app.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  fail([`unexpected start-up failure: ${err instanceof Error ? err.message : String(err)}`]);
+});

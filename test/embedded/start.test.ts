@@ -1,0 +1,184 @@
+/**
+ * startEmbeddedStore: start-up failures, the generated key pair, the data
+ * dir lock, restarts, closing, and what it logs.
+ */
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import {
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  ListMultipartUploadsCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startEmbeddedStore, type EmbeddedStore, type StoreCredentials } from '../../src/embedded/index.js';
+
+let root: string;
+const open: EmbeddedStore[] = [];
+const clients: S3Client[] = [];
+
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'embedded-start-'));
+});
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.destroy();
+  for (const s of open.splice(0)) await s.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+async function start(options: Partial<Parameters<typeof startEmbeddedStore>[0]> = {}): Promise<EmbeddedStore> {
+  const store = await startEmbeddedStore({ dataDir: join(root, 'data'), port: 0, ...options });
+  open.push(store);
+  return store;
+}
+
+function client(store: EmbeddedStore, credentials: StoreCredentials = store.credentials): S3Client {
+  const c = new S3Client({ endpoint: store.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { ...credentials }, maxAttempts: 1 });
+  clients.push(c);
+  return c;
+}
+
+async function failure(promise: Promise<unknown>): Promise<{ message: string; code: string }> {
+  try {
+    await promise;
+  } catch (err) {
+    return { message: (err as Error).message, code: (err as { code: string }).code };
+  }
+  throw new Error('expected a failure');
+}
+
+async function closeStore(store: EmbeddedStore): Promise<void> {
+  await store.close();
+  open.splice(open.indexOf(store), 1);
+}
+
+describe('startEmbeddedStore', () => {
+  it('listens on loopback, generates a key pair once (mode 0600) and keeps data across restarts', async () => {
+    const first = await start();
+    expect(first.endpoint).toBe(`http://127.0.0.1:${first.port}`);
+    expect(first.credentials.accessKeyId).toMatch(/^[A-Z0-9]{20}$/);
+    const file = join(root, 'data', '.credentials.json');
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual(first.credentials);
+    const s3 = client(first);
+    await s3.send(new CreateBucketCommand({ Bucket: 'kept' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'kept', Key: 'k', Body: 'survives' }));
+    const upload = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'kept', Key: 'pending' }));
+    await closeStore(first);
+
+    const second = await start();
+    expect(second.credentials).toEqual(first.credentials);
+    const again = client(second);
+    const body = await (await again.send(new GetObjectCommand({ Bucket: 'kept', Key: 'k' }))).Body!.transformToString();
+    expect(body).toBe('survives');
+    const uploads = await again.send(new ListMultipartUploadsCommand({ Bucket: 'kept' }));
+    expect(uploads.Uploads?.map((u) => u.UploadId)).toEqual([upload.UploadId]);
+  });
+
+  it('uses given credentials without writing them, and refuses any other key', async () => {
+    const credentials = { accessKeyId: 'GIVENKEYID0123456789', secretAccessKey: 'given-secret-key-0123456789' };
+    const store = await start({ credentials });
+    expect(store.credentials).toEqual(credentials);
+    await expect(stat(join(root, 'data', '.credentials.json'))).rejects.toMatchObject({ code: 'ENOENT' });
+    await client(store).send(new CreateBucketCommand({ Bucket: 'given' }));
+    const other = client(store, { accessKeyId: 'OTHERKEYID0123456789', secretAccessKey: credentials.secretAccessKey });
+    await expect(other.send(new CreateBucketCommand({ Bucket: 'other' }))).rejects.toMatchObject({ name: 'InvalidAccessKeyId' });
+  });
+
+  it('fails with one clear line when the port is taken, and frees the data dir', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as net.AddressInfo;
+    try {
+      expect(await failure(start({ port }))).toEqual({ message: `port ${port} on 127.0.0.1 is already in use`, code: 'EADDRINUSE' });
+    } finally {
+      await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    }
+    const store = await start();
+    expect(store.port).toBeGreaterThan(0);
+  });
+
+  it('fails with one clear line when the data dir cannot be used', async () => {
+    await writeFile(join(root, 'file'), 'not a directory');
+    expect(await failure(startEmbeddedStore({ dataDir: join(root, 'file'), port: 0 }))).toEqual({
+      message: `DATA_DIR ${join(root, 'file')} is not a directory`,
+      code: 'ENOTDIR',
+    });
+    expect(await failure(startEmbeddedStore({ dataDir: join(root, 'file', 'sub'), port: 0 }))).toMatchObject({ code: 'ENOTDIR' });
+
+    await start();
+    const locked = await failure(start());
+    expect(locked.code).toBe('ELOCKED');
+    expect(locked.message).toMatch(/^DATA_DIR .* is in use by another embedded store \(pid \d+\)/);
+  });
+
+  it('refuses a damaged credentials file without printing it', async () => {
+    const store = await start();
+    await closeStore(store);
+    await writeFile(join(root, 'data', '.credentials.json'), '{"accessKeyId":"x","secretAccessKey":"leaked-secret"}');
+    const err = await failure(start());
+    expect(err.code).toBe('EBADCREDENTIALS');
+    expect(err.message).toContain('.credentials.json does not hold a valid key pair');
+    expect(err.message).not.toContain('leaked-secret');
+  });
+
+  it('logs one debug line per request, without signatures or secrets', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        lines.push(chunk.toString());
+        callback();
+      },
+    });
+    const store = await start({ logger: pino({ level: 'debug' }, sink) });
+    const s3 = client(store);
+    await s3.send(new CreateBucketCommand({ Bucket: 'logged' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'logged', Key: 'k', Body: 'x' }));
+    const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'logged', Key: 'k' }), { expiresIn: 60 });
+    expect((await fetch(url)).status).toBe(200);
+    expect((await fetch(`${url.slice(0, -4)}0000`)).status).toBe(403);
+    const requests = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 's3 request');
+    expect(requests.map((r) => [r.op, r.status])).toEqual([
+      ['CreateBucket', 200],
+      ['PutObject', 200],
+      ['GetObject', 200],
+      ['GetObject', 403],
+    ]);
+    const all = lines.join('\n');
+    const signature = new URL(url).searchParams.get('X-Amz-Signature')!;
+    for (const secret of [store.credentials.secretAccessKey, signature, 'X-Amz-Signature', 'AWS4-HMAC-SHA256', 'authorization']) {
+      expect(all).not.toContain(secret);
+    }
+  });
+
+  it('close() ends open connections, waits for requests in flight and leaves no partial object', async () => {
+    const store = await start();
+    const s3 = client(store);
+    await s3.send(new CreateBucketCommand({ Bucket: 'closing' }));
+    const url = new URL(await getSignedUrl(s3, new PutObjectCommand({ Bucket: 'closing', Key: 'half' }), { expiresIn: 60 }));
+    const upload = http.request(url, { method: 'PUT', headers: { 'content-length': String(1024 * 1024) } });
+    const ended = new Promise<string>((resolve) => {
+      upload.on('error', (err) => resolve(err.message));
+      upload.on('response', (res) => resolve(`status ${res.statusCode}`));
+    });
+    upload.write(Buffer.alloc(64 * 1024));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await closeStore(store);
+    expect(await ended).toBe('socket hang up');
+    await expect(fetch(`${store.endpoint}/closing`)).rejects.toThrow();
+
+    const reopened = await start();
+    expect(reopened.credentials).toEqual(store.credentials);
+    expect(await readdir(join(root, 'data', 'tmp'))).toEqual([]);
+    await expect(client(reopened).send(new GetObjectCommand({ Bucket: 'closing', Key: 'half' }))).rejects.toMatchObject({ name: 'NoSuchKey' });
+  });
+});
