@@ -52,6 +52,10 @@ class KeyCaller implements Caller {
   }
 }
 
+/** A missing or unknown key: HTTP 401 with a Bearer challenge (Yoga applies `extensions.http` and never shows it). */
+const unauthenticated = (message: string) =>
+  new AppError('UNAUTHENTICATED', message, { http: { status: 401, headers: { 'www-authenticate': 'Bearer' } } });
+
 const digest = (token: string) => createHash('sha256').update(token, 'utf8').digest();
 
 /**
@@ -81,26 +85,36 @@ export class Keyring {
     if (!this.enabled) return everything;
     if (authorization === undefined || authorization === null || authorization.trim() === '') {
       if (this.allowAnonymous) return everything;
-      throw new AppError('UNAUTHENTICATED', 'An API key is required: send Authorization: Bearer <token>.');
+      throw unauthenticated('An API key is required: send Authorization: Bearer <token>.');
     }
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    if (!match) throw new AppError('UNAUTHENTICATED', 'The Authorization header must be "Bearer <token>".');
+    if (!match) throw unauthenticated('The Authorization header must be "Bearer <token>".');
     const presented = digest(match[1]!);
     let found: Caller | undefined;
     for (const key of this.keys) {
       if (timingSafeEqual(presented, key.digest)) found ??= key.caller;
     }
-    if (!found) throw new AppError('UNAUTHENTICATED', 'Unknown API key.');
+    if (!found) throw unauthenticated('Unknown API key.');
     return found;
   }
 }
 
-/** Throws FORBIDDEN unless the caller holds `role` on `bucket`. */
-export function requireRole(caller: Caller, bucket: string, role: Role): void {
-  if (!caller.can(bucket, role)) {
-    throw new AppError('FORBIDDEN', `This API key may not ${role === 'read' ? 'read' : role === 'write' ? 'write to' : 'administer'} bucket "${bucket}".`, {
-      bucket,
-      role,
-    });
+const keyrings = new WeakMap<object, Keyring>();
+
+/** The keyring of a configuration, built once per configuration object (token digests are computed then). */
+export function keyringOf(config: { apiKeys: ApiKeyConfig[]; allowAnonymous: boolean }): Keyring {
+  let keyring = keyrings.get(config);
+  if (!keyring) {
+    keyring = new Keyring(config.apiKeys, config.allowAnonymous);
+    keyrings.set(config, keyring);
   }
+  return keyring;
+}
+
+const VERB: Record<Role, string> = { read: 'read', write: 'write to', admin: 'administer' };
+
+/** The FORBIDDEN error for a missing `role` on `bucket` (null: on any bucket). */
+export function forbiddenError(bucket: string | null, role: Role): AppError {
+  if (bucket === null) return new AppError('FORBIDDEN', `This API key may not ${VERB[role]} any bucket.`, { role });
+  return new AppError('FORBIDDEN', `This API key may not ${VERB[role]} bucket "${bucket}".`, { bucket, role });
 }

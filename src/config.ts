@@ -69,6 +69,16 @@ const url = z
   .pipe(z.url({ protocol: /^https?$/, error: 'must be an http or https URL such as http://127.0.0.1:9000' }))
   .transform((u) => u.replace(/\/+$/, ''));
 
+/**
+ * Deepest field nesting allowed by default: the deepest operation of the
+ * schema is far shallower, and GraphiQL's introspection query (whose type
+ * references nest 9 `ofType` levels) must fit while introspection is on.
+ */
+export const DEFAULT_MAX_QUERY_DEPTH = 15;
+
+/** Requests a minute per client by default where the server is reachable by others (API keys or a non-loopback HOST). */
+export const DEFAULT_RATE_LIMIT_PER_MINUTE = 600;
+
 const roleSchema = z.enum(['read', 'write', 'admin']);
 export type Role = z.infer<typeof roleSchema>;
 
@@ -129,6 +139,14 @@ const envSchema = z.object({
   ALLOW_ANONYMOUS: boolean.default(false),
   GRAPHIQL: boolean.optional(),
   INTROSPECTION: boolean.optional(),
+  MAX_JSON_BODY_BYTES: byteSize(KIB).default(KIB ** 2),
+  MAX_FILES_PER_REQUEST: int(1, 1000).default(10),
+  MAX_BATCH_OPERATIONS: int(1, 100).default(10),
+  MAX_QUERY_DEPTH: int(1, 100).default(DEFAULT_MAX_QUERY_DEPTH),
+  MAX_QUERY_ALIASES: int(0, 10_000).default(30),
+  MAX_QUERY_DIRECTIVES: int(0, 10_000).default(50),
+  MAX_QUERY_TOKENS: int(1, 1_000_000).default(10_000),
+  RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).optional(),
 });
 
 export interface StoreSettings {
@@ -162,6 +180,18 @@ export interface Config {
   allowAnonymous: boolean;
   graphiql: boolean;
   introspection: boolean;
+  /** Largest JSON (or application/graphql) request body, and largest `operations` field of an upload. */
+  maxJsonBodyBytes: number;
+  /** Most files in one multipart request. */
+  maxFilesPerRequest: number;
+  /** Most operations in one batched request; 1 turns batching off. */
+  maxBatchOperations: number;
+  maxQueryDepth: number;
+  maxQueryAliases: number;
+  maxQueryDirectives: number;
+  maxQueryTokens: number;
+  /** Requests a minute per API key (per client address for anonymous callers), per instance; 0: no limit. */
+  rateLimitPerMinute: number;
 }
 
 /** Thrown with every problem found, one line each, naming the variable. */
@@ -292,5 +322,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowAnonymous: e.ALLOW_ANONYMOUS,
     graphiql: e.GRAPHIQL ?? !locked,
     introspection: e.INTROSPECTION ?? !locked,
+    maxJsonBodyBytes: e.MAX_JSON_BODY_BYTES,
+    maxFilesPerRequest: e.MAX_FILES_PER_REQUEST,
+    maxBatchOperations: e.MAX_BATCH_OPERATIONS,
+    maxQueryDepth: e.MAX_QUERY_DEPTH,
+    maxQueryAliases: e.MAX_QUERY_ALIASES,
+    maxQueryDirectives: e.MAX_QUERY_DIRECTIVES,
+    maxQueryTokens: e.MAX_QUERY_TOKENS,
+    rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE ?? (locked || !isLoopbackHost(e.HOST) ? DEFAULT_RATE_LIMIT_PER_MINUTE : 0),
   };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import DataLoader from 'dataloader';
 import type { Logger } from 'pino';
-import { Keyring, type Caller } from './auth.js';
+import { keyringOf, type Caller } from './auth.js';
 import type { Config } from './config.js';
 import type { ObjectHead, Store } from './s3/store.js';
 
@@ -14,11 +14,14 @@ export interface ContextDeps {
 
 /**
  * What `src/server.ts` may pass as Yoga's server context: the request id it
- * logs with, and the caller when it has authenticated the request itself.
+ * logs with, the caller when it has authenticated the request itself, and
+ * how to charge the extra operations of a batch to the client's rate limit.
  */
 export interface ServerContext {
   requestId?: string;
   caller?: Caller;
+  /** Charges `count` more requests to this client's rate limit; throws the RATE_LIMITED error when over. */
+  chargeOperations?: (count: number) => void;
 }
 
 /** A bucket as the API shows it. `createdAt` is filled in lazily when missing. */
@@ -111,18 +114,6 @@ function createLoaders(store: Store): Loaders {
       head.clearAll();
     },
   };
-}
-
-const keyrings = new WeakMap<Config, Keyring>();
-
-/** The keyring of a configuration, built once (token digests are computed at construction). */
-function keyringOf(config: Config): Keyring {
-  let keyring = keyrings.get(config);
-  if (!keyring) {
-    keyring = new Keyring(config.apiKeys, config.allowAnonymous);
-    keyrings.set(config, keyring);
-  }
-  return keyring;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { Keyring } from './auth.js';
+import { keyringOf, type Caller } from './auth.js';
 import type { Config } from './config.js';
 import type { ServerContext } from './context.js';
 import { AppError } from './errors.js';
 import { CSRF_MESSAGE, isCsrfSuspect, mediaType } from './http/csrf.js';
 import { OBJECTS_PREFIX, serveObject } from './http/objects.js';
 import { errorBody, sendError, sendJson } from './http/respond.js';
-import { MAX_FILES_PER_REQUEST, parseMultipart } from './http/upload.js';
+import { parseMultipart } from './http/upload.js';
 import type { Metrics } from './metrics.js';
+import { RateLimiter, rateLimitedError } from './rate-limit.js';
 import type { Store } from './s3/store.js';
 
 /** How long /readyz waits for the store before answering 503. */
@@ -58,6 +59,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promi
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** Who a request comes from: its caller when its key is good, else the authentication error. */
+type Identity = { caller: Caller; error?: undefined } | { caller?: undefined; error: AppError };
+
 /**
  * The HTTP server: for every request a request id (the client's
  * `x-request-id` when well formed, echoed back), then `/healthz`, `/readyz`,
@@ -66,10 +70,36 @@ function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promi
  * parsed with graphql-upload-minimal so files stream to the resolvers; every
  * other request to /graphql is Yoga's. Any other path is a 404. One log line
  * and one metrics sample per request. It does not listen yet.
+ *
+ * Requests to `/graphql` and `/objects` are authenticated (Authorization:
+ * Bearer) and charged to a per-client rate limit before anything else is
+ * read: the client is the API key, or the remote address for anonymous
+ * callers and for tokens that are not known (so guessing keys is limited
+ * too). Over the limit: 429 with Retry-After.
  */
 export function createServer(deps: ServerDeps): Server {
   const { config, store, logger, metrics, yoga } = deps;
-  const keyring = new Keyring(config.apiKeys, config.allowAnonymous);
+  const keyring = keyringOf(config);
+  const limiter = new RateLimiter(config.rateLimitPerMinute);
+
+  function identify(req: IncomingMessage): Identity {
+    try {
+      return { caller: keyring.authenticate(req.headers.authorization) };
+    } catch (err) {
+      if (err instanceof AppError) return { error: err };
+      throw err;
+    }
+  }
+
+  /** The rate-limit client of a request: its API key's name, else its remote address. */
+  const clientOf = (req: IncomingMessage, identity: Identity) =>
+    identity.caller?.name != null ? `key:${identity.caller.name}` : `address:${req.socket.remoteAddress ?? 'unknown'}`;
+
+  /** Takes `cost` requests from the client's allowance; throws RATE_LIMITED (429) when it is spent. */
+  function charge(client: string, cost: number): void {
+    const decision = limiter.take(client, cost);
+    if (!decision.allowed) throw rateLimitedError(decision.retryAfterSeconds, limiter.perMinute);
+  }
 
   async function route(req: IncomingMessage, res: ServerResponse, path: string, query: string, requestId: string, log: Logger) {
     const method = req.method ?? 'GET';
@@ -106,23 +136,34 @@ export function createServer(deps: ServerDeps): Server {
 
     if (path.startsWith(OBJECTS_PREFIX)) {
       if (!readOnly) return methodNotAllowed(res, 'GET, HEAD');
-      const caller = keyring.authenticate(req.headers.authorization);
-      return serveObject(req, res, path, new URLSearchParams(query), caller, { store, metrics }, log);
+      const identity = identify(req);
+      charge(clientOf(req, identity), 1);
+      if (identity.error) throw identity.error;
+      return serveObject(req, res, path, new URLSearchParams(query), identity.caller, { store, metrics }, log);
     }
 
     if (path === GRAPHQL_PATH) {
       if (isCsrfSuspect(method, req.headers)) {
         return sendJson(res, 403, errorBody('FORBIDDEN', CSRF_MESSAGE));
       }
-      const context: ServerContext = { requestId };
+      const identity = identify(req);
+      const client = clientOf(req, identity);
+      charge(client, 1);
+      // A bad key is answered by Yoga when it builds the context (GraphiQL's page needs no key).
+      const context: ServerContext = {
+        requestId,
+        caller: identity.caller,
+        chargeOperations: (count) => charge(client, count),
+      };
       const contentType = req.headers['content-type'];
       if (method === 'POST' && contentType !== undefined && mediaType(contentType) === 'multipart/form-data') {
         // Known before a byte of the upload is read: a bad key costs no body.
-        context.caller = keyring.authenticate(req.headers.authorization);
+        if (identity.error) throw identity.error;
         res.once('close', metrics.uploadStarted());
         const operations = await parseMultipart(req, res, {
           maxFileSize: config.maxUploadBytes,
-          maxFiles: MAX_FILES_PER_REQUEST,
+          maxFiles: config.maxFilesPerRequest,
+          maxOperationsBytes: config.maxJsonBodyBytes,
           metrics,
         });
         // whatwg-node takes a parsed `body` as the JSON request (Upload values and all).

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { createContext, type Context, type ContextDeps, type ServerContext } from './context.js';
 import { AppError, ERROR_CODES, type ErrorCode } from './errors.js';
 import { useOperationMetrics } from './http/graphql-metrics.js';
+import { useDocumentLimits } from './limits.js';
 import type { Metrics } from './metrics.js';
 import { schema } from './schema/index.js';
 
@@ -92,12 +93,14 @@ export function maskError(error: unknown, message: string): Error {
   if (isRequestError(error)) {
     const code = error.extensions.code;
     if (typeof code === 'string' && CONTRACT_CODES.has(code)) return error;
+    // Yoga's own refusals: a body over MAX_JSON_BODY_BYTES is REQUEST_ENTITY_TOO_LARGE; the rest are the request's fault.
+    const contractCode: ErrorCode = code === 'REQUEST_ENTITY_TOO_LARGE' ? 'PAYLOAD_TOO_LARGE' : 'BAD_USER_INPUT';
     return new GraphQLError(error.message, {
       nodes: error.nodes,
       source: error.source,
       positions: error.positions,
       path: error.path,
-      extensions: { ...error.extensions, code: 'BAD_USER_INPUT' satisfies ErrorCode },
+      extensions: { ...error.extensions, code: contractCode },
     });
   }
   const wrapper = isGraphQLError(error) ? error : undefined;
@@ -112,12 +115,19 @@ export function maskError(error: unknown, message: string): Error {
 
 const isUnexpected = (error: unknown) => appErrorOf(error) === undefined && !isRequestError(error);
 
+/** AppErrors that are the server's or the store's fault (a misconfigured store, an outage): the operator must hear of them. */
+const SERVER_FAULTS = new Set<ErrorCode>(['INTERNAL_SERVER_ERROR', 'BACKEND_UNAVAILABLE']);
+
 /** Errors already logged with their request id; Yoga's own logger skips them. */
 const loggedErrors = new WeakSet<object>();
 
 /**
  * Logs every error about to be masked with the request's logger (so with its
- * request id), before masking replaces it. Runs before Yoga's masking plugin.
+ * request id), before masking replaces it, and every AppError that is the
+ * server's or the store's fault (INTERNAL_SERVER_ERROR, BACKEND_UNAVAILABLE:
+ * a store that refuses the server's credentials, an outage) once per
+ * request. The logger's `err` serializer keeps no stack. Runs before Yoga's
+ * masking plugin.
  */
 function useUnexpectedErrorLog(): Plugin<Context> {
   return {
@@ -126,11 +136,19 @@ function useUnexpectedErrorLog(): Plugin<Context> {
       return {
         onExecuteDone({ result }) {
           if (isAsyncIterable(result)) return;
+          const faults = new Set<AppError>();
           for (const error of result.errors ?? []) {
+            const path = error.path?.join('.');
+            const app = appErrorOf(error);
+            if (app && SERVER_FAULTS.has(app.code)) {
+              // One line per failure, not one per field it failed (a listing's objects share one).
+              if (!faults.has(app)) ctx.logger.error({ err: app, code: app.code, path }, app.message);
+              faults.add(app);
+              continue;
+            }
             if (!isUnexpected(error)) continue;
             loggedErrors.add(error);
-            const original = error.originalError ?? error;
-            ctx.logger.error({ err: original, path: error.path?.join('.') }, 'unexpected error in a GraphQL resolver');
+            ctx.logger.error({ err: error.originalError ?? error, path }, 'unexpected error in a GraphQL resolver');
           }
         },
       };
@@ -155,11 +173,15 @@ const noIntrospection: ValidationRule = (context) => ({
   },
 });
 
+/** graphql's "Did you mean ...?" hints, which name fields, arguments and types of the schema. */
+const SUGGESTION = /\s*Did you mean [^?]*\?/g;
+
 /**
  * Validation: introspection refused when it is off, and validation errors
  * (which Yoga returns without masking) given the contract's BAD_USER_INPUT
  * code instead of Yoga's GRAPHQL_VALIDATION_FAILED. Runs before Yoga's own
- * validation hook, which keeps a code that is already set.
+ * validation hook, which keeps a code that is already set. With
+ * introspection off, the schema is not revealed through suggestions either.
  */
 function useValidation(introspection: boolean): Plugin<Context> {
   return {
@@ -167,7 +189,33 @@ function useValidation(introspection: boolean): Plugin<Context> {
       if (!introspection) addValidationRule(noIntrospection);
       return ({ valid, result }) => {
         if (valid) return;
-        for (const error of result) (error.extensions as Record<string, unknown>).code ??= 'BAD_USER_INPUT' satisfies ErrorCode;
+        for (const error of result) {
+          (error.extensions as Record<string, unknown>).code ??= 'BAD_USER_INPUT' satisfies ErrorCode;
+          if (!introspection) error.message = error.message.replace(SUGGESTION, '');
+        }
+      };
+    },
+  };
+}
+
+/**
+ * The per-client rate limit counts a batch of n operations as n requests:
+ * the server charged one when the request came in, this charges the rest
+ * (through `ServerContext.chargeOperations`, which throws RATE_LIMITED)
+ * before any of them runs. A batch over the size limit is left to Yoga,
+ * which refuses it.
+ */
+function useBatchRateLimit(maxBatch: number): Plugin<Context> {
+  return {
+    onRequestParse({ serverContext }) {
+      const charge = (serverContext as ServerContext | undefined)?.chargeOperations;
+      if (!charge) return undefined;
+      return {
+        onRequestParseDone({ requestParserResult }) {
+          if (Array.isArray(requestParserResult) && requestParserResult.length > 1 && requestParserResult.length <= maxBatch) {
+            charge(requestParserResult.length - 1);
+          }
+        },
       };
     },
   };
@@ -208,17 +256,35 @@ export interface YogaDeps extends ContextDeps {
  * graphql-upload-minimal's parsed operations (Yoga's own multipart parser,
  * which buffers files in memory, is off). CSRF and CORS are the server's
  * business; Yoga's CORS handling is off, so other origins get no CORS grant.
+ *
+ * Limits (from the config): JSON bodies up to MAX_JSON_BODY_BYTES
+ * (PAYLOAD_TOO_LARGE past it), batches of up to MAX_BATCH_OPERATIONS
+ * operations (each counted by the rate limit), and the document limits of
+ * `src/limits.ts`; every refusal happens before anything executes.
  */
 export function createYogaApp(deps: YogaDeps) {
   const logger = deps.logger.child({ component: 'graphql' });
   const plugins: Plugin<Context>[] = [useUnexpectedErrorLog()];
   if (deps.metrics) plugins.push(useOperationMetrics(deps.metrics));
-  plugins.push(useValidation(deps.config.introspection));
+  const { config } = deps;
+  plugins.push(
+    useValidation(config.introspection),
+    useDocumentLimits({
+      maxDepth: config.maxQueryDepth,
+      maxAliases: config.maxQueryAliases,
+      maxDirectives: config.maxQueryDirectives,
+      maxTokens: config.maxQueryTokens,
+    }),
+    useBatchRateLimit(config.maxBatchOperations),
+  );
   return createYoga<ServerContext, Context>({
     schema,
     context: ({ request, ...server }) => createContext(deps, request, server),
     multipart: false,
-    graphiql: deps.config.graphiql && { defaultQuery: GRAPHIQL_DEFAULT_QUERY, title: 's3-graphql' },
+    // JSON and application/graphql bodies (uploads have their own limits in src/http/upload.ts).
+    maxRequestBodySize: config.maxJsonBodyBytes,
+    batching: config.maxBatchOperations > 1 && { limit: config.maxBatchOperations },
+    graphiql: config.graphiql && { defaultQuery: GRAPHIQL_DEFAULT_QUERY, title: 's3-graphql' },
     landingPage: false,
     cors: false,
     logging: yogaLogger(logger),

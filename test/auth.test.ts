@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { Keyring, requireRole } from '../src/auth.js';
+import { authorize } from '../src/access.js';
+import { Keyring } from '../src/auth.js';
 import type { AppError } from '../src/errors.js';
 
 const code = (fn: () => unknown) => {
@@ -53,8 +54,8 @@ describe('Keyring', () => {
     expect(writer.canSee('other')).toBe(false);
     expect(writer.hasAnyRole('admin')).toBe(true);
     expect(reader.hasAnyRole('write')).toBe(false);
-    expect(code(() => requireRole(writer, 'other', 'read'))).toBe('FORBIDDEN');
-    expect(code(() => requireRole(writer, 'photos', 'write'))).toBe('OK');
+    expect(code(() => authorize(writer, [{ bucket: 'other', role: 'read' }]))).toBe('FORBIDDEN');
+    expect(code(() => authorize(writer, [{ bucket: 'photos', role: 'write' }]))).toBe('OK');
   });
 
   it('lets everyone in when no keys are configured, and anonymous callers when allowed', () => {

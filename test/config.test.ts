@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseByteSize } from '../src/config.js';
+import { ConfigError, DEFAULT_MAX_QUERY_DEPTH, DEFAULT_RATE_LIMIT_PER_MINUTE, loadConfig, parseByteSize } from '../src/config.js';
 
 function problems(env: Record<string, string>): string[] {
   try {
@@ -114,6 +114,42 @@ describe('loadConfig', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('has limits against abuse, each a setting', () => {
+    const c = loadConfig({});
+    expect(c.maxJsonBodyBytes).toBe(1024 ** 2);
+    expect(c.maxFilesPerRequest).toBe(10);
+    expect(c.maxBatchOperations).toBe(10);
+    expect(c.maxQueryDepth).toBe(DEFAULT_MAX_QUERY_DEPTH);
+    expect(c.maxQueryAliases).toBe(30);
+    expect(c.maxQueryDirectives).toBe(50);
+    expect(c.maxQueryTokens).toBe(10_000);
+    const set = loadConfig({
+      MAX_JSON_BODY_BYTES: '64KiB',
+      MAX_FILES_PER_REQUEST: '3',
+      MAX_BATCH_OPERATIONS: '1',
+      MAX_QUERY_DEPTH: '8',
+      MAX_QUERY_ALIASES: '0',
+      MAX_QUERY_DIRECTIVES: '5',
+      MAX_QUERY_TOKENS: '2000',
+      RATE_LIMIT_PER_MINUTE: '0',
+    });
+    expect([set.maxJsonBodyBytes, set.maxFilesPerRequest, set.maxBatchOperations, set.maxQueryDepth]).toEqual([65536, 3, 1, 8]);
+    expect([set.maxQueryAliases, set.maxQueryDirectives, set.maxQueryTokens, set.rateLimitPerMinute]).toEqual([0, 5, 2000, 0]);
+    expect(problems({ MAX_JSON_BODY_BYTES: '10', MAX_BATCH_OPERATIONS: '0', MAX_QUERY_DEPTH: 'deep' }).map((l) => l.split(':')[0]).sort()).toEqual([
+      'MAX_BATCH_OPERATIONS',
+      'MAX_JSON_BODY_BYTES',
+      'MAX_QUERY_DEPTH',
+    ]);
+  });
+
+  it('limits the request rate by default only where others can reach the server', () => {
+    const keys = JSON.stringify({ keys: [{ name: 'r', token: 'a-token-of-enough-length', grants: [{ bucket: '*', role: 'read' }] }] });
+    expect(loadConfig({}).rateLimitPerMinute).toBe(0);
+    expect(loadConfig({ API_KEYS: keys }).rateLimitPerMinute).toBe(DEFAULT_RATE_LIMIT_PER_MINUTE);
+    expect(loadConfig({ HOST: '0.0.0.0', ALLOW_ANONYMOUS: 'true' }).rateLimitPerMinute).toBe(DEFAULT_RATE_LIMIT_PER_MINUTE);
+    expect(loadConfig({ API_KEYS: keys, RATE_LIMIT_PER_MINUTE: '60' }).rateLimitPerMinute).toBe(60);
   });
 
   it('explains malformed API keys without showing them', () => {

@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, pipeline, type TransformCallback } from 'node:stream';
 import type { Logger } from 'pino';
-import { requireRole, type Caller } from '../auth.js';
+import { authorizeOperation } from '../access.js';
+import type { Caller } from '../auth.js';
 import { AppError, badInput } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { GetOptions, GetResult, ObjectHead, Store } from '../s3/store.js';
@@ -199,7 +200,7 @@ export async function serveObject(
   log: Logger,
 ): Promise<void> {
   const { bucket, key } = parseObjectPath(path);
-  requireRole(caller, bucket, 'read');
+  authorizeOperation(caller, req.method === 'HEAD' ? 'HEAD /objects/{bucket}/{key}' : 'GET /objects/{bucket}/{key}', { bucket });
   const download = ['1', 'true'].includes(query.get('download') ?? '');
 
   if (req.method === 'HEAD') {

@@ -4,11 +4,11 @@ import { AppError, HTTP_STATUS, type ErrorCode } from '../errors.js';
 
 /** The body of every error answer outside GraphQL, shaped like a GraphQL error response. */
 export interface ErrorBody {
-  errors: [{ message: string; extensions: { code: ErrorCode } }];
+  errors: [{ message: string; extensions: { code: ErrorCode; reason?: string } }];
 }
 
-export const errorBody = (code: ErrorCode, message: string): ErrorBody => ({
-  errors: [{ message, extensions: { code } }],
+export const errorBody = (code: ErrorCode, message: string, reason?: string): ErrorBody => ({
+  errors: [{ message, extensions: reason === undefined ? { code } : { code, reason } }],
 });
 
 /** Sends `body` as JSON with `status`; a HEAD request gets the headers only. */
@@ -27,6 +27,13 @@ export function sendJson(
     'x-content-type-options': 'nosniff',
   });
   res.end(res.req.method === 'HEAD' ? undefined : text);
+}
+
+/** Headers an AppError asks for in its `http.headers` extension (e.g. Retry-After), as Yoga applies them. */
+function headersOf(err: AppError): Record<string, string> {
+  const headers = (err.extensions as { http?: { headers?: unknown } }).http?.headers;
+  if (typeof headers !== 'object' || headers === null) return {};
+  return Object.fromEntries(Object.entries(headers).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
 }
 
 /**
@@ -57,8 +64,10 @@ export function sendError(res: ServerResponse, err: unknown, log: Logger, header
   if (err instanceof AppError) {
     const status = statusOf(err);
     if (status >= 500) log.error({ err: errorDetails(err), code: err.code }, err.message);
-    sendJson(res, status, errorBody(err.code, err.message), {
+    const reason = err.extensions.reason;
+    sendJson(res, status, errorBody(err.code, err.message, typeof reason === 'string' ? reason : undefined), {
       ...(err.code === 'UNAUTHENTICATED' ? { 'www-authenticate': 'Bearer' } : {}),
+      ...headersOf(err),
       ...headers,
     });
     return;
@@ -67,10 +76,31 @@ export function sendError(res: ServerResponse, err: unknown, log: Logger, header
   sendJson(res, 500, errorBody('INTERNAL_SERVER_ERROR', 'Unexpected error.'), headers);
 }
 
-/** What the log keeps of an error: its name, message, stack and the cause's, never request headers. */
-export function errorDetails(err: unknown): Record<string, unknown> {
-  if (!(err instanceof Error)) return { value: String(err) };
-  const out: Record<string, unknown> = { type: err.name, message: err.message, stack: err.stack };
-  if (err.cause !== undefined) out.cause = errorDetails(err.cause);
+/** Already the output of `errorDetails` (the logger's `err` serializer applies it again). */
+const isDetails = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' &&
+  value !== null &&
+  Object.getPrototypeOf(value) === Object.prototype &&
+  typeof (value as { type?: unknown }).type === 'string' &&
+  typeof (value as { message?: unknown }).message === 'string';
+
+/** Causes followed by `errorDetails`; deeper ones are left out. */
+const MAX_CAUSES = 4;
+
+/**
+ * What the log keeps of an error: its name, message and code, the store's
+ * error code and HTTP status when it is a store error, and the same of its
+ * causes. Never a stack trace (it could carry arguments and paths into the
+ * log) and never request headers.
+ */
+export function errorDetails(err: unknown, depth = 0): Record<string, unknown> {
+  if (isDetails(err)) return err;
+  if (!(err instanceof Error)) return { value: typeof err === 'string' ? err : typeof err };
+  const e = err as Error & { code?: unknown; Code?: unknown; $metadata?: { httpStatusCode?: unknown } };
+  const out: Record<string, unknown> = { type: err.name, message: err.message };
+  const code = err instanceof AppError ? err.code : (e.Code ?? e.code);
+  if (typeof code === 'string' || typeof code === 'number') out.code = code;
+  if (typeof e.$metadata?.httpStatusCode === 'number') out.status = e.$metadata.httpStatusCode;
+  if (err.cause !== undefined && depth < MAX_CAUSES) out.cause = errorDetails(err.cause, depth + 1);
   return out;
 }

@@ -4,10 +4,6 @@ import { processRequest, Upload, type FileUpload, type GraphQLOperation } from '
 import { AppError, type ErrorCode } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 
-/** Files one multipart request may carry. */
-export const MAX_FILES_PER_REQUEST = 10;
-/** Largest `operations` or `map` field: the JSON is held in memory until parsed. */
-export const MAX_OPERATIONS_BYTES = 1024 * 1024;
 /**
  * After the answer is sent, how long the rest of an unread request body may
  * take to arrive (it is read and discarded) before the connection is closed.
@@ -17,8 +13,10 @@ export const DRAIN_GRACE_MS = 5_000;
 export interface MultipartOptions {
   /** Largest file, in bytes (MAX_UPLOAD_BYTES). */
   maxFileSize: number;
-  /** Most files in one request. */
+  /** Most files in one request (MAX_FILES_PER_REQUEST): the `map` field may name no more. */
   maxFiles: number;
+  /** Largest `operations` or `map` field (MAX_JSON_BODY_BYTES): the JSON is held in memory until parsed. */
+  maxOperationsBytes: number;
   metrics: Metrics;
 }
 
@@ -222,7 +220,7 @@ export async function parseMultipart(
   let operations: GraphQLOperation | GraphQLOperation[];
   try {
     operations = await processRequest(req, res, {
-      maxFieldSize: MAX_OPERATIONS_BYTES,
+      maxFieldSize: options.maxOperationsBytes,
       // busboy reports its limit when a file reaches it, so allow one byte more than the largest file.
       maxFileSize: options.maxFileSize + 1,
       maxFiles: options.maxFiles,

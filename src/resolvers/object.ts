@@ -1,6 +1,5 @@
 import type { Readable } from 'node:stream';
 import type { FileUpload } from 'graphql-upload-minimal';
-import { requireRole } from '../auth.js';
 import { headKey, type BucketInfo, type Context } from '../context.js';
 import { AppError, badInput } from '../errors.js';
 import type { DeleteResult, ObjectHead, ObjectSummary, PresignResult } from '../s3/store.js';
@@ -39,7 +38,6 @@ async function headOf(object: ObjectValue, ctx: Context): Promise<ObjectHead | n
 export async function getObject(args: { bucket: string; key: string }, ctx: Context): Promise<ObjectHead | null> {
   const bucket = v.bucketName(args.bucket, 'bucket');
   const key = v.objectKey(args.key, 'key');
-  requireRole(ctx.caller, bucket, 'read');
   return headObject(bucket, key, ctx);
 }
 
@@ -71,7 +69,6 @@ export function objectDownloadPath(object: ObjectValue): string {
 /** Object.url: a presigned GET. */
 export async function objectUrl(object: ObjectValue, args: { expiresIn?: number | null | undefined }, ctx: Context): Promise<string> {
   const seconds = v.expiresIn(args.expiresIn, 'expiresIn');
-  requireRole(ctx.caller, object.bucket, 'read');
   return (await ctx.store.presignGet(object.bucket, object.key, seconds)).url;
 }
 
@@ -111,7 +108,6 @@ export async function uploadObject(args: UploadObjectArgs, ctx: Context): Promis
   const key = v.objectKey(args.key, 'key');
   const contentType = v.contentType(args.contentType, 'contentType');
   const metadata = v.metadata(args.metadata, 'metadata');
-  requireRole(ctx.caller, bucket, 'write');
 
   const maxBytes = ctx.config.maxUploadBytes;
   let file: FileUpload;
@@ -154,7 +150,6 @@ export async function uploadObject(args: UploadObjectArgs, ctx: Context): Promis
 export async function deleteObject(args: { bucket: string; key: string }, ctx: Context): Promise<boolean> {
   const bucket = v.bucketName(args.bucket, 'bucket');
   const key = v.objectKey(args.key, 'key');
-  requireRole(ctx.caller, bucket, 'write');
   await ctx.store.deleteObject(bucket, key);
   ctx.loaders.objectChanged(bucket, key, null);
   return true;
@@ -164,7 +159,6 @@ export async function deleteObject(args: { bucket: string; key: string }, ctx: C
 export async function deleteObjects(args: { bucket: string; keys: readonly string[] }, ctx: Context): Promise<DeleteResult> {
   const bucket = v.bucketName(args.bucket, 'bucket');
   const keys = v.deletionKeys(args.keys, 'keys');
-  requireRole(ctx.caller, bucket, 'write');
   const result = await ctx.store.deleteObjects(bucket, keys);
   ctx.loaders.objectsChanged();
   return result;
@@ -174,7 +168,6 @@ export async function deleteObjects(args: { bucket: string; keys: readonly strin
 export async function deletePrefix(args: { bucket: string; prefix: string }, ctx: Context): Promise<DeleteResult> {
   const bucket = v.bucketName(args.bucket, 'bucket');
   const prefix = v.deletionPrefix(args.prefix, 'prefix');
-  requireRole(ctx.caller, bucket, 'write');
   const result = await ctx.store.deletePrefix(bucket, prefix);
   ctx.loaders.objectsChanged();
   return result;
@@ -193,8 +186,6 @@ export async function copyObject(args: CopyObjectArgs, ctx: Context): Promise<Ob
   const sourceKey = v.objectKey(args.sourceKey, 'sourceKey');
   const bucket = v.bucketName(args.bucket, 'bucket');
   const key = v.objectKey(args.key, 'key');
-  requireRole(ctx.caller, sourceBucket, 'read');
-  requireRole(ctx.caller, bucket, 'write');
   const head = await ctx.store.copyObject({ bucket: sourceBucket, key: sourceKey }, { bucket, key });
   ctx.loaders.objectChanged(bucket, key, head);
   return head;
@@ -218,7 +209,6 @@ export async function presign(args: PresignArgs, ctx: Context): Promise<Presigne
   if (method === 'GET' && contentType !== undefined) {
     throw badInput('contentType', 'applies only to PUT (a GET downloads the stored Content-Type)');
   }
-  requireRole(ctx.caller, bucket, method === 'GET' ? 'read' : 'write');
   const signed =
     method === 'GET'
       ? await ctx.store.presignGet(bucket, key, seconds)

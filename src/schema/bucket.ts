@@ -1,7 +1,7 @@
 import type { BucketInfo } from '../context.js';
 import * as buckets from '../resolvers/bucket.js';
 import * as objects from '../resolvers/object.js';
-import { builder } from './builder.js';
+import { builder, fieldAccess, typeAccess } from './builder.js';
 import { ObjectConnectionRef, ObjectRef } from './object.js';
 import './scalars.js';
 
@@ -9,6 +9,7 @@ export const BucketRef = builder.objectRef<BucketInfo>('Bucket');
 
 BucketRef.implement({
   description: 'A bucket: a named container of objects.',
+  authScopes: typeAccess('Bucket'),
   fields: (t) => ({
     id: t.id({
       description: 'Stable id for client caches: the bucket name.',
@@ -58,11 +59,13 @@ builder.objectField(ObjectRef, 'bucket', (t) =>
 
 builder.queryFields((t) => ({
   buckets: t.field({
+    authScopes: fieldAccess('Query.buckets'),
     type: [BucketRef],
     description: 'Every bucket the caller may see, by name.',
     resolve: (_root, args, ctx) => buckets.listBuckets(args, ctx),
   }),
   bucket: t.field({
+    authScopes: fieldAccess('Query.bucket'),
     type: BucketRef,
     nullable: true,
     description: 'One bucket, or null when no bucket has that name.',
@@ -75,6 +78,7 @@ builder.queryFields((t) => ({
 
 builder.mutationFields((t) => ({
   createBucket: t.field({
+    authScopes: fieldAccess('Mutation.createBucket'),
     type: BucketRef,
     description: 'Creates a bucket (S3 naming rules). BUCKET_ALREADY_EXISTS when the name is taken, by anyone.',
     args: {
@@ -83,6 +87,7 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) => buckets.createBucket(args, ctx),
   }),
   deleteBucket: t.boolean({
+    authScopes: fieldAccess('Mutation.deleteBucket'),
     description: 'Deletes a bucket. With force, first deletes every object in it and aborts its multipart uploads.',
     args: {
       name: t.arg.string({ required: true, description: 'The bucket name.' }),

@@ -1,7 +1,10 @@
 import SchemaBuilder from '@pothos/core';
+import ScopeAuthPlugin, { AuthScopeFailureType, type AuthFailure } from '@pothos/plugin-scope-auth';
 import SimpleObjectsPlugin from '@pothos/plugin-simple-objects';
 import type { FileUpload } from 'graphql-upload-minimal';
+import { forbidden, POLICY, unmet, type InputOf, type Need, type Operation } from '../access.js';
 import type { Context } from '../context.js';
+import { AppError } from '../errors.js';
 
 /**
  * The one Pothos builder: its plugins, scalar shapes and the root types.
@@ -10,6 +13,14 @@ import type { Context } from '../context.js';
  *
  * Fields are non-null unless they say `nullable: true`; arguments are
  * optional unless they say `required: true`.
+ *
+ * Access control is Pothos scope-auth with one scope, `access`: the needs
+ * (a role on a bucket) that the rule of `src/access.ts` gives for the
+ * field's arguments, or for the object of a type. Every root and group
+ * field says `authScopes: fieldAccess('Type.field')`, and Bucket, Object
+ * and MultipartUpload say `authScopes: typeAccess('Type')`, which covers
+ * each of their fields. The check runs before the resolver, so a denied
+ * field sends nothing to the store; it fails with FORBIDDEN.
  */
 export interface SchemaTypes {
   Context: Context;
@@ -20,12 +31,63 @@ export interface SchemaTypes {
     /** The promise graphql-upload-minimal resolves with the file once its part arrives. */
     Upload: { Input: Promise<FileUpload>; Output: never };
   };
+  AuthScopes: {
+    access: readonly Need[];
+  };
+}
+
+/** The needs of the first `access` scope that failed. */
+function failedNeeds(failure: AuthFailure): readonly Need[] | undefined {
+  switch (failure.kind) {
+    case AuthScopeFailureType.AuthScope:
+      return failure.scope === 'access' ? (failure.parameter as readonly Need[]) : undefined;
+    case AuthScopeFailureType.AnyAuthScopes:
+    case AuthScopeFailureType.AllAuthScopes:
+      for (const child of failure.failures) {
+        const needs = failedNeeds(child);
+        if (needs) return needs;
+      }
+      return undefined;
+    default:
+      return undefined;
+  }
 }
 
 export const builder = new SchemaBuilder<SchemaTypes>({
-  plugins: [SimpleObjectsPlugin],
+  plugins: [ScopeAuthPlugin, SimpleObjectsPlugin],
   defaultFieldNullability: false,
+  scopeAuth: {
+    authScopes: (ctx) => ({
+      access: (needs) => unmet(ctx.caller, needs) === undefined,
+    }),
+    // The same needs asked twice in a request (a listing's objects, aliases) are checked once.
+    cacheKey: (value) => JSON.stringify(value),
+    unauthorizedError: (_parent, ctx, _info, result) => {
+      const needs = failedNeeds(result.failure);
+      const need = needs && unmet(ctx.caller, needs);
+      return need ? forbidden(need) : new AppError('FORBIDDEN', 'This API key may not do this.');
+    },
+  },
 });
+
+/** Operations whose rule applies to a field's arguments. */
+type FieldOperation = Extract<Operation, `${string}.${string}`>;
+/** Operations whose rule applies to every field of a type, given the object. */
+type TypeOperation = Extract<Operation, 'Bucket' | 'Object' | 'MultipartUpload'>;
+
+/** `authScopes` of a root or group field: the rule of `operation` in `src/access.ts`, applied to the field's arguments. */
+export const fieldAccess =
+  <Op extends FieldOperation>(operation: Op) =>
+  (_parent: unknown, args: InputOf<Op>) => ({
+    access: (POLICY[operation] as (input: InputOf<Op>) => Need[])(args),
+  });
+
+/** `authScopes` of a type: the rule of `operation` in `src/access.ts`, applied to each object of the type. */
+export const typeAccess =
+  <Op extends TypeOperation>(operation: Op) =>
+  (parent: InputOf<Op>) => ({
+    access: (POLICY[operation] as (input: InputOf<Op>) => Need[])(parent),
+  });
 
 builder.queryType({
   description: 'Reads: buckets, objects and their listings.',

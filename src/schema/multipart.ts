@@ -2,7 +2,7 @@ import * as multipart from '../resolvers/multipart.js';
 import type { AbortStaleFailure, AbortStaleResult, MultipartGroup } from '../resolvers/multipart.js';
 import type { MultipartUploadInfo, PartInfo } from '../s3/store.js';
 import { BucketRef } from './bucket.js';
-import { builder } from './builder.js';
+import { builder, fieldAccess, typeAccess } from './builder.js';
 import { MetadataInputRef, ObjectRef, PresignedUrlRef } from './object.js';
 import './scalars.js';
 
@@ -17,6 +17,7 @@ const AbortStaleResultRef = builder.objectRef<AbortStaleResult>('AbortStaleResul
 
 MultipartUploadRef.implement({
   description: 'A multipart upload that was started and neither completed nor aborted (all its state lives in the store).',
+  authScopes: typeAccess('MultipartUpload'),
   fields: (t) => ({
     id: t.id({
       description: 'Stable id for client caches, unique across buckets, keys and uploads.',
@@ -98,6 +99,7 @@ MultipartMutationsRef.implement({
     return {
       create: t.field({
         type: MultipartUploadRef,
+        authScopes: fieldAccess('MultipartMutations.create'),
         description: `Starts a multipart upload; the object gets the content type and metadata given here. Needs write. ${CONCURRENT}`,
         args: {
           bucket: bucket(),
@@ -109,6 +111,7 @@ MultipartMutationsRef.implement({
       }),
       uploadPart: t.field({
         type: UploadedPartRef,
+        authScopes: fieldAccess('MultipartMutations.uploadPart'),
         description: [
           'Uploads one part (1..10000) through the server. Every part but the last must be at least 5 MiB',
           '(checked by `complete`); a part is at most MAX_PART_BYTES (default 5 GiB, S3’s maximum), and more is',
@@ -132,6 +135,7 @@ MultipartMutationsRef.implement({
       }),
       presignPart: t.field({
         type: PresignedUrlRef,
+        authScopes: fieldAccess('MultipartMutations.presignPart'),
         description: [
           'A presigned PUT URL for one part, for clients that send parts straight to the store. PUT the part’s',
           'bytes to it and keep the `ETag` response header for `complete` (a browser can read it only when the',
@@ -149,6 +153,7 @@ MultipartMutationsRef.implement({
       }),
       complete: t.field({
         type: ObjectRef,
+        authScopes: fieldAccess('MultipartMutations.complete'),
         description: [
           'Completes the upload. Without parts, the server lists the uploaded parts itself (every page) and uses',
           'all of them. A wrong ETag, a missing part or a part under 5 MiB other than the last is INVALID_PART;',
@@ -167,12 +172,14 @@ MultipartMutationsRef.implement({
         resolve: (_group, args, ctx) => multipart.complete(args, ctx),
       }),
       abort: t.boolean({
+        authScopes: fieldAccess('MultipartMutations.abort'),
         description: `Aborts the upload: it and every part of it are gone afterwards. NO_SUCH_UPLOAD when it is unknown, completed or already aborted. ${CONCURRENT}`,
         args: { bucket: bucket(), key: key(), uploadId: uploadId() },
         resolve: (_group, args, ctx) => multipart.abort(args, ctx),
       }),
       abortStale: t.field({
         type: AbortStaleResultRef,
+        authScopes: fieldAccess('MultipartMutations.abortStale'),
         description: [
           'Aborts abandoned uploads: every open upload started more than olderThanSeconds ago (by the store’s',
           'clock), in one bucket or, without `bucket`, in every bucket the caller may write to. A lifecycle rule',
@@ -209,6 +216,7 @@ builder.objectField(BucketRef, 'multipartUploads', (t) =>
 builder.mutationFields((t) => ({
   multipart: t.field({
     type: MultipartMutationsRef,
+    authScopes: fieldAccess('Mutation.multipart'),
     description: `The multipart-upload group, for large files: through the server (\`uploadPart\`) or straight to the store (\`presignPart\`). ${CONCURRENT}`,
     resolve: () => multipart.multipartGroup(),
   }),

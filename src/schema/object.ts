@@ -1,6 +1,6 @@
 import * as objects from '../resolvers/object.js';
 import type { ObjectValue } from '../resolvers/object.js';
-import { builder } from './builder.js';
+import { builder, fieldAccess, typeAccess } from './builder.js';
 import './scalars.js';
 
 /** An object, from a listing (key, size, ETag, date) or a HEAD (with content type and metadata). */
@@ -25,6 +25,7 @@ export const MetadataInputRef = builder.inputType('MetadataInput', {
 
 ObjectRef.implement({
   description: 'An object (a file) in a bucket.',
+  authScopes: typeAccess('Object'),
   fields: (t) => ({
     id: t.id({
       description: 'Stable id for client caches, unique across buckets.',
@@ -136,6 +137,7 @@ export const DeleteObjectsResultRef = builder.simpleObject('DeleteObjectsResult'
 
 builder.queryFields((t) => ({
   object: t.field({
+    authScopes: fieldAccess('Query.object'),
     type: ObjectRef,
     nullable: true,
     description: "One object's metadata (a HEAD request), or null when the key does not exist.",
@@ -149,6 +151,7 @@ builder.queryFields((t) => ({
 
 builder.mutationFields((t) => ({
   uploadObject: t.field({
+    authScopes: fieldAccess('Mutation.uploadObject'),
     type: ObjectRef,
     description:
       'Streams one file into an object. Large files go to the store in parts; a failed upload leaves nothing behind.',
@@ -167,6 +170,7 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) => objects.uploadObject(args, ctx),
   }),
   deleteObject: t.boolean({
+    authScopes: fieldAccess('Mutation.deleteObject'),
     description: 'Deletes one object. Deleting a key that does not exist succeeds, as in S3.',
     args: {
       bucket: t.arg.string({ required: true, description: 'The bucket name.' }),
@@ -175,6 +179,7 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) => objects.deleteObject(args, ctx),
   }),
   deleteObjects: t.field({
+    authScopes: fieldAccess('Mutation.deleteObjects'),
     type: DeleteObjectsResultRef,
     description: 'Deletes up to 1000 keys in one request.',
     args: {
@@ -184,6 +189,7 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) => objects.deleteObjects(args, ctx),
   }),
   deletePrefix: t.field({
+    authScopes: fieldAccess('Mutation.deletePrefix'),
     type: DeleteObjectsResultRef,
     description:
       "Deletes every object whose key starts with prefix (a 'folder'), however many; prefix must not be empty.",
@@ -194,6 +200,7 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) => objects.deletePrefix(args, ctx),
   }),
   copyObject: t.field({
+    authScopes: fieldAccess('Mutation.copyObject'),
     type: ObjectRef,
     description:
       'Copies an object inside the store (no bytes pass through this server), with its content type and metadata. Needs read on the source bucket and write on the target.',
@@ -206,6 +213,7 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) => objects.copyObject(args, ctx),
   }),
   presign: t.field({
+    authScopes: fieldAccess('Mutation.presign'),
     type: PresignedUrlRef,
     description:
       'A presigned URL: GET to download, PUT to upload straight to the store. expiresIn is 1..604800 seconds.',

@@ -1,0 +1,103 @@
+import { forbiddenError, type Caller, type Role } from './auth.js';
+import type { AppError } from './errors.js';
+
+/**
+ * The access policy: which role every GraphQL field and every HTTP route
+ * needs, in one table. The schema attaches each rule to its field with
+ * Pothos scope-auth (`src/schema/builder.ts`), the `/objects` route applies
+ * its rule itself; both check with `authorize`, before any store call.
+ *
+ * Roles nest (read < write < admin) and are granted per bucket or for `*`.
+ * Authentication (a known token, or an anonymous caller where that is
+ * allowed) happens before any rule runs.
+ */
+
+/** One thing an operation needs: a role on a bucket, or a role on at least one bucket. */
+export type Need = { bucket: string; role: Role } | { anyBucket: true; role: Role };
+
+/** A rule: what an operation needs, given its arguments (or, for a type rule, the object). */
+export type Rule<Input> = (input: Input) => Need[];
+
+const read = (bucket: string): Need => ({ bucket, role: 'read' });
+const write = (bucket: string): Need => ({ bucket, role: 'write' });
+const admin = (bucket: string): Need => ({ bucket, role: 'admin' });
+
+interface BucketArg {
+  bucket: string;
+}
+
+const anyKey: Rule<unknown> = () => [];
+const readBucketArg: Rule<BucketArg> = (a) => [read(a.bucket)];
+const writeBucketArg: Rule<BucketArg> = (a) => [write(a.bucket)];
+
+/**
+ * Every operation, by GraphQL coordinate (`Type.field`; a type name alone
+ * covers every field of that type) or HTTP route. A field of the schema's
+ * root or group types without an entry here fails the schema test.
+ */
+export const POLICY = {
+  /** Any key; the answer lists only the buckets the key holds a grant on. */
+  'Query.buckets': anyKey,
+  'Query.bucket': ((a) => [read(a.name)]) as Rule<{ name: string }>,
+  'Query.object': readBucketArg,
+
+  'Mutation.createBucket': ((a) => [admin(a.name)]) as Rule<{ name: string }>,
+  'Mutation.deleteBucket': ((a) => [admin(a.name)]) as Rule<{ name: string }>,
+  'Mutation.uploadObject': writeBucketArg,
+  'Mutation.deleteObject': writeBucketArg,
+  'Mutation.deleteObjects': writeBucketArg,
+  'Mutation.deletePrefix': writeBucketArg,
+  'Mutation.copyObject': ((a) => [read(a.sourceBucket), write(a.bucket)]) as Rule<{ sourceBucket: string; bucket: string }>,
+  /** A presigned URL is given only to a key that may do what it presigns. */
+  'Mutation.presign': ((a) => [a.method === 'PUT' ? write(a.bucket) : read(a.bucket)]) as Rule<{
+    bucket: string;
+    method?: string | null | undefined;
+  }>,
+  /** The group itself touches nothing; each of its fields has its own rule. */
+  'Mutation.multipart': anyKey,
+
+  'MultipartMutations.create': writeBucketArg,
+  'MultipartMutations.uploadPart': writeBucketArg,
+  'MultipartMutations.presignPart': writeBucketArg,
+  'MultipartMutations.complete': writeBucketArg,
+  'MultipartMutations.abort': writeBucketArg,
+  /** Without `bucket`: write on some bucket (and only those buckets are searched). */
+  'MultipartMutations.abortStale': ((a) =>
+    a.bucket === null || a.bucket === undefined ? [{ anyBucket: true, role: 'write' }] : [write(a.bucket)]) as Rule<{
+    bucket?: string | null | undefined;
+  }>,
+
+  /** Every field of a bucket (objects, object, multipartUploads, createdAt, ...). */
+  Bucket: ((b) => [read(b.name)]) as Rule<{ name: string }>,
+  /** Every field of an object, the presigned GET `url` included. */
+  Object: readBucketArg,
+  /** Every field of an upload, `parts` included. */
+  MultipartUpload: readBucketArg,
+
+  'GET /objects/{bucket}/{key}': readBucketArg,
+  'HEAD /objects/{bucket}/{key}': readBucketArg,
+} as const;
+
+export type Operation = keyof typeof POLICY;
+
+/** The input a rule of the table takes. */
+export type InputOf<Op extends Operation> = (typeof POLICY)[Op] extends Rule<infer Input> ? Input : never;
+
+/** The first need the caller does not meet, or undefined when it meets them all. */
+export function unmet(caller: Caller, needs: readonly Need[]): Need | undefined {
+  return needs.find((need) => ('anyBucket' in need ? !caller.hasAnyRole(need.role) : !caller.can(need.bucket, need.role)));
+}
+
+/** The FORBIDDEN error for a need the caller does not meet. */
+export const forbidden = (need: Need): AppError => forbiddenError('anyBucket' in need ? null : need.bucket, need.role);
+
+/** Throws FORBIDDEN unless the caller meets every need. */
+export function authorize(caller: Caller, needs: readonly Need[]): void {
+  const need = unmet(caller, needs);
+  if (need) throw forbidden(need);
+}
+
+/** Applies one rule of the table: throws FORBIDDEN unless the caller may do `operation` with `input`. */
+export function authorizeOperation<Op extends Operation>(caller: Caller, operation: Op, input: InputOf<Op>): void {
+  authorize(caller, (POLICY[operation] as Rule<InputOf<Op>>)(input));
+}

@@ -1,0 +1,118 @@
+/**
+ * No leaks: a run with wrong tokens, a store that refuses the server's
+ * credentials and unexpected errors (whose messages even carry secrets)
+ * logs what an operator needs — the error's type, code and the store's
+ * error code — but never a token, the store's secret key or a stack trace,
+ * and the answers carry none of them either.
+ */
+import { createHash } from 'node:crypto';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestBucket, removeBucket, s3Client, testStores } from '../support/stores.js';
+import { outcome, startSecureServer, storeForSecurity, type SecureServer } from './harness.js';
+
+const TOKEN = 'logged-token-must-not-appear-0001';
+const HASHED_TOKEN = 'hashed-token-must-not-appear-0002';
+const WRONG_TOKEN = 'wrong-token-must-not-appear-0003';
+const WRONG_SECRET = 'wrong-store-secret-must-not-appear-0004';
+
+const API_KEYS = JSON.stringify({
+  keys: [
+    { name: 'plain', token: TOKEN, grants: [{ bucket: '*', role: 'admin' }] },
+    { name: 'hashed', tokenSha256: createHash('sha256').update(HASHED_TOKEN).digest('hex'), grants: [{ bucket: '*', role: 'read' }] },
+  ],
+});
+
+/** A stack frame as V8 prints it: "at fn (file:line:column)" or "at file:line:column". */
+const STACK_FRAME = /\bat (?:[^\s()]+ \()?[^\s()]+:\d+:\d+\)?/;
+
+describe('logs and answers keep secrets out', () => {
+  const store = storeForSecurity(testStores());
+  let s3: S3Client;
+  let bucket: string;
+  let good: SecureServer;
+  let misconfigured: SecureServer;
+  const answers: string[] = [];
+
+  beforeAll(async () => {
+    s3 = s3Client(store);
+    bucket = await createTestBucket(s3, 'sec-logs');
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'body' }));
+    good = await startSecureServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'debug' });
+    misconfigured = await startSecureServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'debug', S3_SECRET_ACCESS_KEY: WRONG_SECRET });
+  });
+
+  afterAll(async () => {
+    await good?.close();
+    await misconfigured?.close();
+    await removeBucket(s3, bucket);
+    s3.destroy();
+  });
+
+  const keep = async (res: Response) => {
+    const text = await res.text();
+    answers.push(text, JSON.stringify([...res.headers]));
+    return { status: res.status, text };
+  };
+
+  it('a wrong token is UNAUTHENTICATED, on /graphql and /objects', async () => {
+    const gql = await good.gql('{ buckets { name } }', {}, { authorization: `Bearer ${WRONG_TOKEN}` });
+    answers.push(JSON.stringify(gql.body));
+    expect(outcome(gql)).toBe('UNAUTHENTICATED');
+    expect(gql.status).toBe(401);
+    expect((await keep(await fetch(`${good.base}/objects/${bucket}/k`, { headers: { authorization: `Bearer ${WRONG_TOKEN}` } }))).status).toBe(401);
+    const hashed = await good.gql('{ bucket(name: "' + bucket + '") { name } }', {}, { authorization: `Bearer ${HASHED_TOKEN}` });
+    expect(outcome(hashed)).toBe('OK');
+  });
+
+  it('a store that refuses the server’s credentials is INTERNAL_SERVER_ERROR, logged with the store’s code', async () => {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const gql = await misconfigured.gql('{ buckets { name } }', {}, auth);
+    answers.push(JSON.stringify(gql.body));
+    expect(outcome(gql)).toBe('INTERNAL_SERVER_ERROR');
+    expect(gql.body.errors![0]!.message).toMatch(/rejected the server’s credentials/);
+    const download = await keep(await fetch(`${misconfigured.base}/objects/${bucket}/k`, { headers: auth }));
+    expect(download.status).toBe(500);
+    const logged = misconfigured.logText();
+    expect(logged).toContain('SignatureDoesNotMatch');
+  });
+
+  it('an unexpected error is "Unexpected error." to the client and its type in the log, with the secrets in its message scrubbed', async () => {
+    const secretMessage = `boom with ${TOKEN} and ${store.credentials.secretAccessKey} and Bearer ${WRONG_TOKEN}`;
+    const { app } = good;
+    const listBuckets = app.store.listBuckets.bind(app.store);
+    const getObject = app.store.getObject.bind(app.store);
+    app.store.listBuckets = () => Promise.reject(new TypeError(secretMessage));
+    app.store.getObject = () => Promise.reject(new RangeError(secretMessage));
+    try {
+      const auth = { authorization: `Bearer ${TOKEN}` };
+      const gql = await good.gql('{ buckets { name } }', {}, { ...auth, 'x-request-id': 'leak-check-1' });
+      answers.push(JSON.stringify(gql.body));
+      expect(gql.body.errors).toEqual([expect.objectContaining({ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } })]);
+      const download = await keep(await fetch(`${good.base}/objects/${bucket}/k`, { headers: { ...auth, 'x-request-id': 'leak-check-2' } }));
+      expect(download.status).toBe(500);
+      expect(JSON.parse(download.text)).toEqual({ errors: [{ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+    } finally {
+      app.store.listBuckets = listBuckets;
+      app.store.getObject = getObject;
+    }
+    const lines = good
+      .logText()
+      .split('\n')
+      .filter((l) => l.includes('leak-check-'))
+      .map((l) => JSON.parse(l) as { level: number; err?: { type?: string; message?: string } });
+    const errors = lines.filter((l) => l.level === 50);
+    expect(errors.map((l) => l.err?.type).sort()).toEqual(['RangeError', 'TypeError']);
+    for (const line of errors) expect(line.err?.message).toBe('boom with [redacted] and [redacted] and Bearer [redacted]');
+  });
+
+  it('no log line and no answer holds a token, the store’s secret key or a stack trace', () => {
+    const everything = [good.logText(), misconfigured.logText(), ...answers].join('\n');
+    expect(good.logText().length).toBeGreaterThan(0);
+    for (const secret of [TOKEN, HASHED_TOKEN, WRONG_TOKEN, WRONG_SECRET, store.credentials.secretAccessKey]) {
+      expect(everything).not.toContain(secret);
+    }
+    expect(everything).not.toMatch(STACK_FRAME);
+    expect(everything).not.toContain('"stack"');
+  });
+});

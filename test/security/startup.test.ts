@@ -1,0 +1,103 @@
+/**
+ * Safe defaults at start-up (`npm start`, i.e. `tsx src/index.ts`): without
+ * API keys the server refuses a non-loopback HOST unless ALLOW_ANONYMOUS is
+ * set, and bad API keys stop it; each with one clear line on stderr, exit
+ * code 1, and before anything listens. The refusals happen while the
+ * settings are read, so no socket is ever opened on another address.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = new URL('../../', import.meta.url);
+
+interface Exit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `tsx src/index.ts` with exactly `env` (plus PATH), and waits for it to exit. */
+function start(env: Record<string, string>, dataDir: string): Promise<Exit> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir, PORT: '0', EMBEDDED_S3_PORT: '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the server did not exit within 30 s; stdout: ${stdout}`));
+    }, 30_000);
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const lines = (text: string) => text.split('\n').filter((l) => l.trim() !== '');
+
+describe('start-up refusals', () => {
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 's3-graphql-startup-'));
+  });
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a non-loopback HOST without API keys in one line, exit code 1', async () => {
+    const exit = await start({ HOST: '0.0.0.0' }, join(dir, 'data'));
+    expect(exit.code).toBe(1);
+    expect(exit.stdout).toBe('');
+    expect(lines(exit.stderr)).toEqual([
+      's3-graphql: HOST: 0.0.0.0 is not a loopback address, and without API_KEYS anyone who reaches it could use the store\'s keys; configure API_KEYS or set ALLOW_ANONYMOUS=true',
+    ]);
+  });
+
+  it('names a malformed API_KEYS in one line without echoing it', async () => {
+    const secret = 'short-secret';
+    const bad = await start({ API_KEYS: `{"keys":[{"name":"a","token":"${secret}"` }, join(dir, 'data'));
+    expect(bad.code).toBe(1);
+    expect(lines(bad.stderr)).toEqual([
+      's3-graphql: API_KEYS: not valid JSON (expected {"keys":[{"name":…,"token":…,"grants":[…]}]})',
+    ]);
+
+    const invalid = await start(
+      { API_KEYS: JSON.stringify({ keys: [{ name: 'a', token: secret, grants: [{ bucket: '*', role: 'owner' }] }] }) },
+      join(dir, 'data'),
+    );
+    expect(invalid.code).toBe(1);
+    const problems = lines(invalid.stderr);
+    expect(problems).toEqual([
+      's3-graphql: API_KEYS: keys.0.token: a token must be at least 16 characters',
+      expect.stringMatching(/^s3-graphql: API_KEYS: keys\.0\.grants\.0\.role: /),
+    ]);
+    expect(invalid.stderr).not.toContain(secret);
+  });
+
+  it('an unreadable API_KEYS_FILE, and a bad tokenSha256 in one, are each one line', async () => {
+    const missing = await start({ API_KEYS_FILE: join(dir, 'nope.json') }, join(dir, 'data'));
+    expect(missing.code).toBe(1);
+    expect(lines(missing.stderr)).toEqual([`s3-graphql: API_KEYS_FILE: cannot read ${join(dir, 'nope.json')} (ENOENT)`]);
+
+    const file = join(dir, 'keys.json');
+    await writeFile(file, JSON.stringify({ keys: [{ name: 'a', tokenSha256: 'xyz', grants: [{ bucket: '*', role: 'read' }] }] }));
+    const badHash = await start({ API_KEYS_FILE: file, HOST: '0.0.0.0' }, join(dir, 'data'));
+    expect(badHash.code).toBe(1);
+    expect(lines(badHash.stderr)).toEqual([
+      's3-graphql: API_KEYS_FILE: keys.0.tokenSha256: tokenSha256 must be 64 hex characters',
+      "s3-graphql: HOST: 0.0.0.0 is not a loopback address, and without API_KEYS anyone who reaches it could use the store's keys; configure API_KEYS or set ALLOW_ANONYMOUS=true",
+    ]);
+  });
+});
