@@ -1,5 +1,14 @@
+import {
+  getArgumentValues,
+  getNamedType,
+  isObjectType,
+  Kind,
+  type GraphQLResolveInfo,
+  type SelectionSetNode,
+} from 'graphql';
 import type { BucketInfo, Context } from '../context.js';
-import type { ObjectHead, ObjectSummary } from '../s3/store.js';
+import { AppError } from '../errors.js';
+import type { ObjectHead, ObjectPage as StorePage, ObjectSummary } from '../s3/store.js';
 import * as v from '../validation.js';
 import { headObject } from './object.js';
 
@@ -28,9 +37,105 @@ export async function listBuckets(_args: unknown, ctx: Context): Promise<BucketI
   return all.filter((b) => ctx.caller.canSee(b.name)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/** Query.bucket: one bucket, or null when none has that name. */
-export async function getBucket(args: { name: string }, ctx: Context): Promise<BucketInfo | null> {
+interface ListingRequest {
+  prefix: string | undefined;
+  delimiter: string | undefined;
+  maxKeys: number;
+  start: ReturnType<typeof v.pageStart>;
+}
+
+function listingRequest(args: ListObjectsArgs): ListingRequest {
+  return {
+    prefix: v.listPrefix(args.prefix, 'prefix'),
+    delimiter: v.delimiter(args.delimiter, 'delimiter'),
+    maxKeys: v.pageSize(args.first, 'first'),
+    start: v.pageStart(args.after, 'after'),
+  };
+}
+
+/** Pages fetched ahead by `bucket(name)`, each waiting for the `objects` field that shows it. */
+const prefetched = new WeakMap<Context, Map<string, Promise<StorePage>>>();
+
+const pageId = (bucket: string, r: ListingRequest) => JSON.stringify([bucket, r.prefix, r.delimiter, r.maxKeys, r.start]);
+
+const listPage = (ctx: Context, bucket: string, r: ListingRequest) =>
+  ctx.store.listObjects(bucket, { prefix: r.prefix, delimiter: r.delimiter, maxKeys: r.maxKeys, ...r.start });
+
+/** Fetches a page ahead of its `objects` field. */
+function prefetchPage(ctx: Context, bucket: string, r: ListingRequest): Promise<StorePage> {
+  let mine = prefetched.get(ctx);
+  if (!mine) prefetched.set(ctx, (mine = new Map()));
+  const page = listPage(ctx, bucket, r);
+  page.catch(() => undefined);
+  mine.set(pageId(bucket, r), page);
+  return page;
+}
+
+/** The page fetched ahead for this listing (used once), else one ListObjectsV2 now. */
+function takePage(ctx: Context, bucket: string, r: ListingRequest): Promise<StorePage> {
+  const mine = prefetched.get(ctx);
+  const id = pageId(bucket, r);
+  const page = mine?.get(id);
+  if (page) {
+    mine!.delete(id);
+    return page;
+  }
+  return listPage(ctx, bucket, r);
+}
+
+/** The arguments of the first `objects` field selected on the bucket `info`'s field returns. */
+function selectedListing(info: GraphQLResolveInfo): ListObjectsArgs | undefined {
+  const type = getNamedType(info.returnType);
+  const field = isObjectType(type) ? type.getFields().objects : undefined;
+  if (!field) return undefined;
+  const visited = new Set<string>();
+  const find = (set: SelectionSetNode | undefined): ListObjectsArgs | undefined => {
+    for (const selection of set?.selections ?? []) {
+      if (selection.kind === Kind.FIELD) {
+        if (selection.name.value === 'objects') return getArgumentValues(field, selection, info.variableValues);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        const found = find(selection.selectionSet);
+        if (found) return found;
+      } else if (!visited.has(selection.name.value)) {
+        visited.add(selection.name.value);
+        const found = find(info.fragments[selection.name.value]?.selectionSet);
+        if (found) return found;
+      }
+    }
+    return undefined;
+  };
+  for (const node of info.fieldNodes) {
+    const found = find(node.selectionSet);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/**
+ * Query.bucket: one bucket, or null when none has that name. When the query
+ * lists the bucket's objects, that listing's first page is fetched here and
+ * answers whether the bucket exists (one ListObjectsV2 instead of a HeadBucket
+ * followed by it); otherwise one HeadBucket does.
+ */
+export async function getBucket(args: { name: string }, ctx: Context, info?: GraphQLResolveInfo): Promise<BucketInfo | null> {
   const name = v.bucketName(args.name, 'name');
+  const listing = info ? selectedListing(info) : undefined;
+  if (listing) {
+    let request: ListingRequest | undefined;
+    try {
+      request = listingRequest(listing);
+    } catch {
+      // An invalid listing argument is reported by `objects` itself; the bucket is checked below.
+    }
+    if (request) {
+      try {
+        await prefetchPage(ctx, name, request);
+        return { name };
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'NO_SUCH_BUCKET') return null;
+      }
+    }
+  }
   return ctx.loaders.bucket.load(name);
 }
 
@@ -42,17 +147,14 @@ export async function bucketCreatedAt(bucket: BucketInfo, ctx: Context): Promise
 }
 
 /**
- * Bucket.objects: exactly one ListObjectsV2 per page. An edge's cursor is its
+ * Bucket.objects: exactly one ListObjectsV2 per page (fetched ahead by `bucket(name)` when it asks for it). An edge's cursor is its
  * key (so `after` an edge starts right behind it); `endCursor` is the store's
  * continuation token while there are more pages, else the last key.
  */
 export async function listObjects(bucket: BucketInfo, args: ListObjectsArgs, ctx: Context): Promise<ObjectPage> {
-  const prefix = v.listPrefix(args.prefix, 'prefix');
-  const delimiter = v.delimiter(args.delimiter, 'delimiter');
-  const maxKeys = v.pageSize(args.first, 'first');
-  const start = v.pageStart(args.after, 'after');
-
-  const page = await ctx.store.listObjects(bucket.name, { prefix, delimiter, maxKeys, ...start });
+  const request = listingRequest(args);
+  const start = request.start;
+  const page = await takePage(ctx, bucket.name, request);
   const edges = page.objects.map((node) => ({ cursor: v.keyCursor(node.key), node }));
   const last = edges.at(-1);
   return {

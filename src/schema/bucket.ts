@@ -72,7 +72,7 @@ builder.queryFields((t) => ({
     args: {
       name: t.arg.string({ required: true, description: 'The bucket name.' }),
     },
-    resolve: (_root, args, ctx) => buckets.getBucket(args, ctx),
+    resolve: (_root, args, ctx, info) => buckets.getBucket(args, ctx, info),
   }),
 }));
 

@@ -84,8 +84,8 @@ describe.each(testStores())('object API on $name', (store) => {
       app.resetCalls();
       const res = await app.gql(ListObjectsDocument, { bucket, delimiter: '/' });
       expect(res.errors).toBeUndefined();
-      // bucket(name) is one HeadBucket (null when missing); the page is one ListObjectsV2.
-      expect(app.calls).toEqual(['HeadBucket', 'ListObjectsV2']);
+      // bucket(name) fetches the page it is asked for, which also tells that the bucket exists: no HeadBucket.
+      expect(app.calls).toEqual(['ListObjectsV2']);
       const page = res.data!.bucket!.objects;
       expect(page.edges.map((e) => e.node.key)).toEqual(['a.txt', 'z.bin']);
       expect(page.prefixes).toEqual(['docs/', 'ü/']);
@@ -99,6 +99,14 @@ describe.each(testStores())('object API on $name', (store) => {
       expect(page.pageInfo.endCursor).toBe(page.edges[1]!.cursor);
     });
 
+    it('answers null for a missing bucket whose objects are asked for, from the one ListObjectsV2', async () => {
+      app.resetCalls();
+      const res = await app.gql(ListObjectsDocument, { bucket: uniqueBucket('gql-nobucket') });
+      expect(res.errors).toBeUndefined();
+      expect(res.data!.bucket).toBeNull();
+      expect(app.calls).toEqual(['ListObjectsV2']);
+    });
+
     it('pages with first/after to the end: every key once, in order, one ListObjectsV2 per page', async () => {
       const keys: string[] = [];
       let after: string | null = null;
@@ -107,7 +115,7 @@ describe.each(testStores())('object API on $name', (store) => {
         app.resetCalls();
         const res: GqlResponse<ListObjectsQuery> = await app.gql(ListObjectsDocument, { bucket, first: 2, after });
         expect(res.errors).toBeUndefined();
-        expect(app.calls).toEqual(['HeadBucket', 'ListObjectsV2']);
+        expect(app.calls).toEqual(['ListObjectsV2']);
         const page = res.data!.bucket!.objects;
         expect(page.edges.length).toBeLessThanOrEqual(2);
         expect(page.pageInfo.hasPreviousPage).toBe(after !== null);
@@ -151,7 +159,7 @@ describe.each(testStores())('object API on $name', (store) => {
       expect(res.errors![0]!.extensions?.argument).toBe(argument);
       expect(res.errors![0]!.message.startsWith(`${argument}: `)).toBe(true);
       expect(res.errors![0]!.path).toEqual(['bucket', 'objects']);
-      // bucket(name) checks the bucket (one HeadBucket); the listing itself sends nothing.
+      // The listing is refused before any store call; bucket(name) checks the bucket with one HeadBucket.
       expect(app.calls).toEqual(['HeadBucket']);
     });
   });
