@@ -776,9 +776,12 @@ export class OpenedObject {
         const { bytesRead } = await this.fh.read(buffer, 0, Math.min(buffer.length, end - position + 1), position);
         if (bytesRead === 0) throw new Error('object file is shorter than its trailer says');
         position += bytesRead;
-        writing[slot] = new Promise<void>((resolve, reject) => {
+        const written = new Promise<void>((resolve, reject) => {
           out.write(buffer.subarray(0, bytesRead), (err) => (err ? reject(err) : resolve()));
         });
+        // When the reader goes away, both pending writes fail but only one is awaited: the other must not go unhandled.
+        written.catch(() => undefined);
+        writing[slot] = written;
       }
       await Promise.race([Promise.all(writing), closed]);
       await Promise.race([new Promise<void>((resolve) => out.end(resolve)), closed]);

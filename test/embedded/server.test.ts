@@ -723,4 +723,36 @@ describe('concurrency', () => {
     expect(digests).toContainEqual(got);
     expect(await readdir(join(root, 'data', 'tmp'))).toEqual([]);
   });
+
+  it('survives a reader that stops reading and then resets the connection mid-download', async () => {
+    const c = client();
+    const bucket = await newBucket(c);
+    const size = 16 * MiB;
+    await c.send(new PutObjectCommand({ Bucket: bucket, Key: 'big', Body: randomStream(size, 'gone'), ContentLength: size }));
+    const url = await getSignedUrl(c, new GetObjectCommand({ Bucket: bucket, Key: 'big' }), { expiresIn: 60 });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      for (let round = 0; round < 3; round++) {
+        await new Promise<void>((resolve, reject) => {
+          const req = http.get(url, (res) => {
+            // Unread bytes left in the socket make the destroy a reset, which fails both pending writes.
+            res.pause();
+            setTimeout(() => {
+              req.destroy();
+              resolve();
+            }, 100);
+          });
+          req.on('error', (err) => ((err as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(err)));
+        });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    const head = await c.send(new HeadObjectCommand({ Bucket: bucket, Key: 'big' }));
+    expect(head.ContentLength).toBe(size);
+  });
 });
