@@ -230,11 +230,13 @@ describe.each(testStores())('/objects on $name', (store) => {
       req.on('error', (err) => ((err as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(err)));
       req.end();
     });
+    const linesOf = () => JSON.stringify(server.logs.filter((l) => l.requestId === requestId));
     expect(
       await eventually(
         () => server.logs.some((l) => l.requestId === requestId && l.msg === 'request ended before its response was complete'),
         15_000,
       ),
+      linesOf(),
     ).toBe(true);
     // The store stream was destroyed with the response: the pipeline reported the client's departure.
     expect(
@@ -242,6 +244,7 @@ describe.each(testStores())('/objects on $name', (store) => {
         () => server.logs.some((l) => l.requestId === requestId && l.msg === 'client went away during a download'),
         15_000,
       ),
+      linesOf(),
     ).toBe(true);
     // Only part of the object went out: the server stopped instead of draining the store.
     expect(await metricValue(server.metrics, 's3graphql_download_bytes_total')).toBeLessThan(before + BIG_SIZE);
