@@ -261,12 +261,17 @@ export async function serveObject(
     res.end();
     return;
   }
-  pipeline(result.body, new DownloadCounter(deps.metrics), res, (err) => {
+  // Which side failed first decides how the failure is logged: the error the pipeline reports does not tell
+  // (Node 24 reports the store stream's "aborted" after the pipeline destroys it for a departed client).
+  const body = result.body;
+  let storeFailed = false;
+  body.once('error', () => (storeFailed = true));
+  body.once('close', () => (storeFailed ||= !body.readableEnded));
+  let clientGone = false;
+  res.once('close', () => (clientGone = !res.writableFinished && !storeFailed));
+  pipeline(body, new DownloadCounter(deps.metrics), res, (err) => {
     if (!err) return;
-    // The response closed before the end: the client went away; anything else is the store's stream failing.
-    if ((err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') {
-      log.debug({ bucket, key }, 'client went away during a download');
-    }
+    if (clientGone) log.debug({ bucket, key }, 'client went away during a download');
     else log.warn({ bucket, key, err: { message: err.message } }, 'download stream failed');
   });
 }

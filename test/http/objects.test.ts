@@ -4,7 +4,8 @@
  * keys that need encoding, errors, access control and metrics.
  */
 import { createHash } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
+import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf, randomBytes, randomStream, sha256Of } from '../support/data.js';
@@ -246,6 +247,7 @@ describe.each(testStores())('/objects on $name', (store) => {
       ),
       linesOf(),
     ).toBe(true);
+    expect(server.logs.some((l) => l.requestId === requestId && l.msg === 'download stream failed'), linesOf()).toBe(false);
     // Only part of the object went out: the server stopped instead of draining the store.
     expect(await metricValue(server.metrics, 's3graphql_download_bytes_total')).toBeLessThan(before + BIG_SIZE);
     // And the server still serves.
@@ -300,5 +302,51 @@ describe('/objects access control', () => {
     expect(allowed.status).toBe(200);
     expect(await allowed.text()).toBe('secret');
     expect(JSON.stringify(server.logs)).not.toContain(reader);
+  });
+});
+
+describe('/objects when the store fails mid-body', () => {
+  let store: Server;
+  let server: RunningServer;
+  const announced = 1024 * 1024;
+
+  beforeAll(async () => {
+    // A store whose connection drops after 64 KiB of a 1 MiB object: the failure a real store shows when it dies mid-download.
+    store = createHttpServer((req, res) => {
+      res.writeHead(200, { 'content-length': String(announced), etag: '"0123456789abcdef0123456789abcdef"', 'content-type': 'application/octet-stream' });
+      res.write(Buffer.alloc(64 * 1024), () => res.socket?.destroy());
+      req.resume();
+    });
+    await new Promise<void>((resolve) => store.listen(0, '127.0.0.1', resolve));
+    const { port } = store.address() as AddressInfo;
+    server = await startServer({ endpoint: `http://127.0.0.1:${port}`, credentials: { accessKeyId: 'test', secretAccessKey: 'test-secret' } });
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    store.closeAllConnections();
+    await new Promise((resolve) => store.close(resolve));
+  });
+
+  it('cuts the response short and logs the store failure, not a departed client', async () => {
+    const requestId = `cut-${Date.now()}`;
+    const received = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${server.url}/objects/some-bucket/some-key`, { headers: { 'x-request-id': requestId } }, (res) => {
+        expect(res.headers['content-length']).toBe(String(announced));
+        let bytes = 0;
+        res.on('data', (chunk: Buffer) => (bytes += chunk.length));
+        res.on('error', () => resolve(bytes));
+        res.on('close', () => resolve(bytes));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(received).toBeLessThan(announced);
+    const linesOf = () => JSON.stringify(server.logs.filter((l) => l.requestId === requestId));
+    expect(
+      await eventually(() => server.logs.some((l) => l.requestId === requestId && l.msg === 'download stream failed' && l.level === 40)),
+      linesOf(),
+    ).toBe(true);
+    expect(server.logs.some((l) => l.requestId === requestId && l.msg === 'client went away during a download'), linesOf()).toBe(false);
   });
 });
