@@ -53,6 +53,45 @@ const silentLogger: StoreLogger = {
   error: () => undefined,
 };
 
+/** What a log line keeps of one SDK log entry: the call, never its input or output bodies. */
+function callSummary(entry: unknown): Record<string, unknown> {
+  if (typeof entry !== 'object' || entry === null) return { sdk: String(entry) };
+  const { commandName, input, metadata, error } = entry as {
+    commandName?: unknown;
+    input?: { Bucket?: unknown; Key?: unknown; UploadId?: unknown; PartNumber?: unknown };
+    metadata?: { httpStatusCode?: unknown; requestId?: unknown; attempts?: unknown };
+    error?: { name?: unknown };
+  };
+  return {
+    command: commandName,
+    bucket: input?.Bucket,
+    key: input?.Key,
+    uploadId: input?.UploadId,
+    partNumber: input?.PartNumber,
+    status: metadata?.httpStatusCode,
+    storeRequestId: metadata?.requestId,
+    attempts: metadata?.attempts,
+    error: error?.name,
+  };
+}
+
+/**
+ * The SDK logs every command at info with its whole input and output: an
+ * 8 MiB part as a JSON array of numbers, a download's socket object. Its
+ * warnings (a full socket pool, a stream that cannot be retried) pass
+ * through; each command's success or failure goes to debug as a summary, since
+ * the server already answers, counts and logs failures where they matter
+ * (an expected NoSuchKey is no error).
+ */
+export function sdkLogger(logger: StoreLogger): StoreLogger {
+  return {
+    debug: () => undefined,
+    info: (entry: unknown) => logger.debug(callSummary(entry), 'store call'),
+    warn: (...content: unknown[]) => logger.warn(...content),
+    error: (entry: unknown) => logger.debug(callSummary(entry), 'store call failed'),
+  };
+}
+
 /**
  * The S3 client: path-style addressing, static credentials, a keep-alive
  * socket pool of `maxSockets`, connect/request/idle timeouts, the SDK's
@@ -63,7 +102,7 @@ export function createS3Client(settings: ResolvedStoreSettings, opts: CreateS3Cl
   const checksum = settings.checksum === 'when_supported' ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED';
   const agentOptions = { keepAlive: true, maxSockets: settings.maxSockets };
   const endpoint = opts.forPresign ? (settings.publicEndpoint ?? settings.endpoint) : settings.endpoint;
-  const logger = opts.logger ?? silentLogger;
+  const logger = opts.logger ? sdkLogger(opts.logger) : silentLogger;
 
   const client = new S3Client({
     endpoint,

@@ -106,6 +106,33 @@ describe('logs and answers keep secrets out', () => {
     for (const line of errors) expect(line.err?.message).toBe('boom with [redacted] and [redacted] and Bearer [redacted]');
   });
 
+  it('logs each store call as one short debug line, never its input or output body', async () => {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const content = 'payload-that-must-not-be-logged '.repeat(32 * 1024);
+    const uploaded = await good.upload(
+      'mutation Up($bucket: String!, $file: Upload!) { uploadObject(bucket: $bucket, key: "logged", file: $file) { size } }',
+      { bucket },
+      { file: content },
+      auth,
+    );
+    expect(uploaded.body.data).toEqual({ uploadObject: { size: content.length } });
+    const download = await fetch(`${good.base}/objects/${bucket}/logged`, { headers: auth });
+    expect((await download.text()).length).toBe(content.length);
+    const lines = good
+      .logText()
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => ({ text: l, line: JSON.parse(l) as Record<string, unknown> }));
+    const calls = lines.filter(({ line }) => line.msg === 'store call').map(({ line }) => line);
+    expect(calls).toContainEqual(expect.objectContaining({ level: 20, command: 'PutObjectCommand', bucket, key: 'logged', status: 200 }));
+    expect(calls).toContainEqual(expect.objectContaining({ level: 20, command: 'GetObjectCommand', bucket, key: 'logged', status: 200 }));
+    for (const { text } of lines) {
+      expect(text.length).toBeLessThan(2048);
+      expect(text).not.toContain('payload-that-must-not-be-logged');
+      expect(text).not.toContain('"Body"');
+    }
+  });
+
   it('no log line and no answer holds a token, the store’s secret key or a stack trace', () => {
     const everything = [good.logText(), misconfigured.logText(), ...answers].join('\n');
     expect(good.logText().length).toBeGreaterThan(0);
