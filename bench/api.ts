@@ -12,9 +12,8 @@ import { Agent } from 'node:http';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { loadConfig } from '../src/config.js';
-import type { ApiInfo } from './run-api.js';
+import { startApi, type Api } from './support/api.js';
 import { drain, expectCount, generatedStream } from './support/body.js';
-import { startChild, type ChildServer } from './support/child.js';
 import { MiB, Pairs, median, rotation, timed, type BenchGroup, type Row } from './support/harness.js';
 import { graphqlData, multipartRequest, readJson, send } from './support/http.js';
 import { createBucket, startStore, type RunningStore } from './support/stores.js';
@@ -48,32 +47,9 @@ const LIST_QUERY = `query List($bucket: String!, $first: Int!) {
   }
 }`;
 
-interface Api {
-  child: ChildServer<ApiInfo>;
-  token: string;
-}
-
-/** Starts the API server in its own process, pointed at `store`, with one admin API key. */
-async function startApi(store: RunningStore): Promise<Api> {
-  const token = randomBytes(24).toString('hex');
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    LOG_LEVEL: 'warn',
-    S3_ENDPOINT: store.info.endpoint,
-    S3_ACCESS_KEY_ID: store.info.accessKeyId,
-    S3_SECRET_ACCESS_KEY: store.info.secretAccessKey,
-    API_KEYS: JSON.stringify({ keys: [{ name: 'bench', token, grants: [{ bucket: '*', role: 'admin' }] }] }),
-  };
-  for (const name of ['TMPDIR', 'TMP', 'TEMP']) if (process.env[name] !== undefined) env[name] = process.env[name];
-  return { child: await startChild<ApiInfo>('run-api.ts', [], env), token };
-}
-
 async function uploadViaGraphQL(api: Api, key: string, size: number): Promise<void> {
   const { body, headers } = multipartRequest({ query: UPLOAD_MUTATION, variables: { bucket: BUCKET, key } }, size);
-  const response = await send(`${api.child.info.endpoint}/graphql`, {
+  const response = await send(api.url, {
     method: 'POST',
     headers: { ...headers, authorization: `Bearer ${api.token}`, 'x-graphql-csrf': '1' },
     body,
@@ -122,7 +98,7 @@ async function perSecond(requests: number, concurrency: number, call: () => Prom
 function listViaGraphQL(api: Api, agent: Agent): () => Promise<void> {
   const body = Buffer.from(JSON.stringify({ query: LIST_QUERY, variables: { bucket: LIST_BUCKET, first: LIST_OBJECTS } }));
   return async () => {
-    const response = await send(`${api.child.info.endpoint}/graphql`, {
+    const response = await send(api.url, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',

@@ -9,11 +9,9 @@
  * Each side creates and completes its upload through GraphQL. Reported as
  * throughput and the ratio to the presigned side, with the server's peak RSS.
  */
-import { randomBytes } from 'node:crypto';
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { ApiInfo } from './run-api.js';
+import { startApi, type Api } from './support/api.js';
 import { drain, expectCount, generatedStream } from './support/body.js';
-import { startChild, type ChildServer } from './support/child.js';
 import { MiB, Pairs, rotation, timed, type BenchGroup, type Row } from './support/harness.js';
 import { graphqlData, multipartRequest, readJson, send } from './support/http.js';
 import { createBucket, startStore, type RunningStore } from './support/stores.js';
@@ -38,32 +36,6 @@ const PRESIGN_PART = `mutation Presign($bucket: String!, $key: String!, $uploadI
 const COMPLETE = `mutation Complete($bucket: String!, $key: String!, $uploadId: String!, $parts: [CompletedPartInput!]) {
   multipart { complete(bucket: $bucket, key: $key, uploadId: $uploadId, parts: $parts) { size etag } }
 }`;
-
-interface Api {
-  child: ChildServer<ApiInfo>;
-  token: string;
-  url: string;
-}
-
-/** Starts the API server in its own process, pointed at `store`, with one API key. */
-async function startApi(store: RunningStore): Promise<Api> {
-  const token = randomBytes(24).toString('hex');
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    LOG_LEVEL: 'warn',
-    S3_ENDPOINT: store.info.endpoint,
-    S3_ACCESS_KEY_ID: store.info.accessKeyId,
-    S3_SECRET_ACCESS_KEY: store.info.secretAccessKey,
-    API_KEYS: JSON.stringify({ keys: [{ name: 'bench', token, grants: [{ bucket: '*', role: 'admin' }] }] }),
-  };
-  // The spool directory is the server's os.tmpdir().
-  for (const name of ['TMPDIR', 'TMP', 'TEMP']) if (process.env[name] !== undefined) env[name] = process.env[name];
-  const child = await startChild<ApiInfo>('run-api.ts', [], env);
-  return { child, token, url: `${child.info.endpoint}/graphql` };
-}
 
 async function gql<T>(api: Api, query: string, variables: Record<string, unknown>): Promise<T> {
   const body = Buffer.from(JSON.stringify({ query, variables }));

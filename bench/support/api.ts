@@ -1,0 +1,39 @@
+import { randomBytes } from 'node:crypto';
+import type { ApiInfo } from '../run-api.js';
+import { startChild, type ChildServer } from './child.js';
+import type { RunningStore } from './stores.js';
+
+export interface Api {
+  child: ChildServer<ApiInfo>;
+  /** The bearer token of its one API key (admin on every bucket). */
+  token: string;
+  /** `http://HOST:PORT/graphql` */
+  url: string;
+}
+
+/**
+ * Starts the API server in its own process, configured from the environment
+ * as in production (the Docker image's NODE_ENV=production), pointed at
+ * `store`, with one admin API key and no rate limit (the benchmarks send
+ * hundreds of requests a minute).
+ */
+export async function startApi(store: RunningStore): Promise<Api> {
+  const token = randomBytes(24).toString('hex');
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    NODE_ENV: 'production',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_PER_MINUTE: '0',
+    S3_ENDPOINT: store.info.endpoint,
+    S3_ACCESS_KEY_ID: store.info.accessKeyId,
+    S3_SECRET_ACCESS_KEY: store.info.secretAccessKey,
+    API_KEYS: JSON.stringify({ keys: [{ name: 'bench', token, grants: [{ bucket: '*', role: 'admin' }] }] }),
+  };
+  // Upload spools go to the server's os.tmpdir().
+  for (const name of ['TMPDIR', 'TMP', 'TEMP']) if (process.env[name] !== undefined) env[name] = process.env[name];
+  const child = await startChild<ApiInfo>('run-api.ts', [], env);
+  return { child, token, url: `${child.info.endpoint}/graphql` };
+}
