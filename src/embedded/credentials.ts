@@ -1,8 +1,8 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import { chmod, open, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StoreCredentials } from './auth.js';
-import { StartupError } from './storage.js';
+import { StartupError, writeFileAtomic } from './storage.js';
 
 /** Where the generated key pair is kept, inside the data dir. */
 export const CREDENTIALS_FILE = '.credentials.json';
@@ -61,18 +61,6 @@ export async function loadOrCreateCredentials(dataDir: string, shownDir: string)
   }
   const credentials = generateCredentials();
   const tmp = join(dataDir, 'tmp', `credentials-${randomBytes(8).toString('hex')}`);
-  const fh = await open(tmp, 'wx', 0o600);
-  try {
-    await fh.writeFile(`${JSON.stringify(credentials, null, 2)}\n`);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  await writeFileAtomic(tmp, path, `${JSON.stringify(credentials, null, 2)}\n`, 0o600);
   return credentials;
 }

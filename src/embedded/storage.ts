@@ -728,6 +728,27 @@ export interface CopySource {
   check?: (meta: ObjectMeta) => void;
 }
 
+/**
+ * Writes `text` to the new file `tmp` (created with `mode`), fsyncs it and
+ * renames it to `path`: a reader sees the old file or the whole new one, and
+ * `tmp` is gone either way.
+ */
+export async function writeFileAtomic(tmp: string, path: string, text: string, mode: number): Promise<void> {
+  const fh = await open(tmp, 'wx', mode);
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
 /** An object opened for reading: the metadata and bytes of the version that was current at open. */
 export class OpenedObject {
   private owned = true;
@@ -951,21 +972,8 @@ export class Storage {
   }
 
   /** Writes JSON to a temp file, fsyncs it and renames it to `path`. */
-  private async writeJsonAtomic(path: string, value: unknown, mode = 0o644): Promise<void> {
-    const tmp = this.tempPath();
-    const fh = await open(tmp, 'wx', mode);
-    try {
-      await fh.writeFile(JSON.stringify(value));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    try {
-      await rename(tmp, path);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    }
+  private async writeJsonAtomic(path: string, value: unknown): Promise<void> {
+    await writeFileAtomic(this.tempPath(), path, JSON.stringify(value), 0o644);
   }
 
   /** Moves a directory into tmp/ (atomic) and removes it from there. */

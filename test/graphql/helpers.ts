@@ -34,9 +34,11 @@ export interface Doc<TResult, TVariables> {
   __apiType?: (variables: TVariables) => TResult;
 }
 
-export interface TestServer {
+/** The app on 127.0.0.1:0 with every store command counted and its log captured. */
+export interface RunningApp {
   config: Config;
   store: Store;
+  /** `http://127.0.0.1:<port>/graphql` */
   url: string;
   /** Every store command sent since the last `resetCalls()`, by S3 operation name. */
   calls: string[];
@@ -44,13 +46,16 @@ export interface TestServer {
   count(operation: string): number;
   /** Log lines written so far (JSON objects), for tests that check what was logged. */
   logs: Record<string, unknown>[];
+  close(): Promise<void>;
+}
+
+export interface TestServer extends RunningApp {
   /** Sends one operation as JSON. */
   gql<TResult, TVariables>(
     doc: Doc<TResult, TVariables> | string,
     variables?: TVariables,
     headers?: Record<string, string>,
   ): Promise<GqlResponse<TResult>>;
-  close(): Promise<void>;
 }
 
 /** Environment for `loadConfig` that points at `store`. */
@@ -77,8 +82,16 @@ function captureLogger(level: string, lines: Record<string, unknown>[]): Logger 
   return pino({ level }, sink);
 }
 
-/** Starts the whole HTTP app against `store` on 127.0.0.1:0. */
-export async function startServer(store: StoreUnderTest, env: Record<string, string> = {}): Promise<TestServer> {
+/**
+ * Starts the whole HTTP app against `store` on 127.0.0.1:0, wired as
+ * `src/app.ts` does but with the store's calls counted; `listPageSize` is the
+ * Store's listing page size (S3's 1000 when left out).
+ */
+export async function startApp(
+  store: StoreUnderTest,
+  env: Record<string, string> = {},
+  options: { listPageSize?: number } = {},
+): Promise<RunningApp> {
   const config = loadConfig(storeEnv(store, env));
   const settings = config.store as ResolvedStoreSettings;
   const calls: string[] = [];
@@ -89,6 +102,7 @@ export async function startServer(store: StoreUnderTest, env: Record<string, str
     partSize: config.uploadPartSize,
     queueSize: config.uploadQueueSize,
     maxUploadBytes: config.maxUploadBytes,
+    listPageSize: options.listPageSize,
   });
   const logs: Record<string, unknown>[] = [];
   const logger = captureLogger(config.logLevel, logs);
@@ -98,27 +112,17 @@ export async function startServer(store: StoreUnderTest, env: Record<string, str
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}/graphql`;
 
   return {
     config,
     store: s3Store,
-    url,
+    url: `http://127.0.0.1:${port}/graphql`,
     calls,
     logs,
     resetCalls: () => {
       calls.length = 0;
     },
     count: (operation) => calls.filter((c) => c === operation).length,
-    async gql(doc, variables, headers = {}) {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
-        body: JSON.stringify({ query: doc.toString(), variables }),
-      });
-      const body = (await res.json()) as { data?: never; errors?: GqlError[] };
-      return { status: res.status, ...body };
-    },
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -126,6 +130,23 @@ export async function startServer(store: StoreUnderTest, env: Record<string, str
       });
       client.destroy();
       presignClient.destroy();
+    },
+  };
+}
+
+/** Starts the whole HTTP app against `store` on 127.0.0.1:0, with `gql` sending typed documents. */
+export async function startServer(store: StoreUnderTest, env: Record<string, string> = {}): Promise<TestServer> {
+  const app = await startApp(store, env);
+  return {
+    ...app,
+    async gql(doc, variables, headers = {}) {
+      const res = await fetch(app.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
+        body: JSON.stringify({ query: doc.toString(), variables }),
+      });
+      const body = (await res.json()) as { data?: never; errors?: GqlError[] };
+      return { status: res.status, ...body };
     },
   };
 }

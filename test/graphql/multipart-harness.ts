@@ -1,32 +1,13 @@
 /**
- * A real server for the multipart tests: like `startServer` in ./helpers.ts
- * (config from `loadConfig`, the app's S3 client, Store, Yoga and the HTTP
- * server of `src/server.ts` on a random loopback port, every store command
- * counted), plus what these tests need: the Store's listing page size, and
- * operations with files sent as the GraphQL multipart request spec over
- * real HTTP (fetch + FormData).
+ * A real server for the multipart tests: the app of `startApp` in
+ * ./helpers.ts (every store command counted), plus what these tests need:
+ * the Store's listing page size, and operations with files sent as the
+ * GraphQL multipart request spec over real HTTP (fetch + FormData).
  */
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
-import { pino } from 'pino';
-import { loadConfig, type Config } from '../../src/config.js';
-import { Metrics } from '../../src/metrics.js';
-import { createS3Client, type ResolvedStoreSettings } from '../../src/s3/client.js';
-import { Store } from '../../src/s3/store.js';
-import { createServer } from '../../src/server.js';
-import { createYogaApp } from '../../src/yoga.js';
 import type { StoreUnderTest } from '../support/stores.js';
-import { storeEnv, type GqlResponse } from './helpers.js';
+import { startApp, type GqlResponse, type RunningApp } from './helpers.js';
 
-export interface MultipartTestServer {
-  config: Config;
-  store: Store;
-  /** `http://127.0.0.1:<port>/graphql` */
-  url: string;
-  /** Every store command sent since the last `resetCalls()`, by S3 operation name. */
-  calls: string[];
-  resetCalls(): void;
-  count(operation: string): number;
+export interface MultipartTestServer extends RunningApp {
   /** One operation as JSON. */
   gql<T>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GqlResponse<T>>;
   /**
@@ -39,7 +20,6 @@ export interface MultipartTestServer {
     files: Record<string, Uint8Array>,
     headers?: Record<string, string>,
   ): Promise<GqlResponse<T>>;
-  close(): Promise<void>;
 }
 
 export interface StartOptions {
@@ -62,36 +42,10 @@ async function answer<T>(res: Response): Promise<GqlResponse<T>> {
 
 /** Starts the whole HTTP app against `store` on 127.0.0.1:0. */
 export async function startMultipartServer(store: StoreUnderTest, options: StartOptions = {}): Promise<MultipartTestServer> {
-  const config = loadConfig(storeEnv(store, { LOG_LEVEL: 'silent', ...options.env }));
-  const settings = config.store as ResolvedStoreSettings;
-  const calls: string[] = [];
-  const onCall = (event: { operation: string }) => calls.push(event.operation);
-  const client = createS3Client(settings, { onCall });
-  const presignClient = createS3Client(settings, { onCall, forPresign: true });
-  const s3Store = new Store(client, presignClient, {
-    partSize: config.uploadPartSize,
-    queueSize: config.uploadQueueSize,
-    maxUploadBytes: config.maxUploadBytes,
-    listPageSize: options.listPageSize,
-  });
-  const logger = pino({ level: config.logLevel });
-  const metrics = new Metrics({ processMetrics: false });
-  const deps = { config, store: s3Store, logger, metrics };
-  const server = createServer({ ...deps, yoga: createYogaApp(deps) });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}/graphql`;
-
+  const app = await startApp(store, { LOG_LEVEL: 'silent', ...options.env }, { listPageSize: options.listPageSize });
+  const { url } = app;
   return {
-    config,
-    store: s3Store,
-    url,
-    calls,
-    resetCalls: () => {
-      calls.length = 0;
-    },
-    count: (operation) => calls.filter((c) => c === operation).length,
+    ...app,
     async gql(query, variables, headers = {}) {
       const res = await fetch(url, {
         method: 'POST',
@@ -113,14 +67,6 @@ export async function startMultipartServer(store: StoreUnderTest, options: Start
         body: form,
       });
       return answer(res);
-    },
-    async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      client.destroy();
-      presignClient.destroy();
     },
   };
 }
