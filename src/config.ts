@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { bucketNameProblem } from './validation.js';
 
 /**
  * The server's settings. This is the only module that reads the environment:
@@ -94,7 +95,10 @@ const apiKeySchema = z
     grants: z
       .array(
         z.object({
-          bucket: z.string().min(1),
+          bucket: z.string().superRefine((bucket, ctx) => {
+            const problem = bucket === '*' ? undefined : bucketNameProblem(bucket);
+            if (problem) ctx.addIssue({ code: 'custom', message: `"${bucket}" is not "*" or a bucket name: it ${problem}` });
+          }),
           role: roleSchema,
         }),
       )

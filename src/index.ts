@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createApp, type App } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { StartupError } from './embedded/storage.js';
 import { createLogger, SecretScrubber } from './logger.js';
 
 /** Stops start-up with one clear line per problem, and no stack trace. */
@@ -10,6 +11,11 @@ function fail(lines: string[]): never {
 }
 
 function describeStartupError(err: unknown, what: string): string {
+  // The embedded store's own start-up errors already say what is wrong, port and address included.
+  if (err instanceof StartupError) {
+    const listening = ['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL'].includes(err.code);
+    return `${listening ? 'EMBEDDED_S3_PORT' : what}: ${err.message}`;
+  }
   const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
   if (e.code === 'EADDRINUSE') return `${what}: port ${e.port} on ${e.address} is already in use`;
   if (e.code === 'EADDRNOTAVAIL') return `${what}: address ${e.address} is not available on this machine`;
@@ -36,11 +42,17 @@ async function main() {
   }
   // The embedded store's key pair may have been generated just now.
   scrubber.add(app.storeSettings.secretAccessKey);
+  // A store that is down or refuses the keys does not stop an external set-up (the store may come up later,
+  // and an orchestrator would only restart the server in a loop): /readyz answers 503 until it answers.
   try {
     await app.store.ping();
-  } catch {
-    await app.close();
-    fail([`store: ${app.storeSettings.endpoint} does not answer (check S3_ENDPOINT and the store's credentials)`]);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    if (app.embedded) {
+      await app.close();
+      fail([`embedded store: ${reason}`]);
+    }
+    logger.warn({ store: app.storeSettings.endpoint, reason }, 'the store is not ready; /readyz answers 503 until it is');
   }
 
   app.server.listen(config.port, config.host);

@@ -117,7 +117,7 @@ export function createServer(deps: ServerDeps): Server {
         return sendJson(res, 200, { status: 'ok' });
       } catch (err) {
         const message = err instanceof AppError ? err.message : 'the object store is not available';
-        log.warn({ err: { message } }, 'not ready');
+        log.warn({ err }, 'not ready');
         return sendJson(res, 503, { status: 'unavailable', message });
       }
     }

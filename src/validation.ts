@@ -29,6 +29,8 @@ export function bucketNameProblem(name: string): string | undefined {
   if (!BUCKET_CHARS.test(name)) return 'may contain only lower-case letters, digits, dots and hyphens';
   if (!BUCKET_EDGES.test(name)) return 'must start and end with a letter or digit';
   if (name.includes('..')) return 'must not contain two adjacent dots';
+  // MinIO, RustFS and the embedded store refuse these (a DNS label cannot start or end with a hyphen).
+  if (name.includes('.-') || name.includes('-.')) return 'must not have a hyphen next to a dot';
   if (IPV4.test(name)) return 'must not be formatted as an IP address';
   const prefix = RESERVED_PREFIXES.find((p) => name.startsWith(p));
   if (prefix) return `must not start with "${prefix}"`;

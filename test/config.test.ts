@@ -107,7 +107,7 @@ describe('loadConfig', () => {
       const sha = createHash('sha256').update(token).digest('hex');
       writeFileSync(
         file,
-        JSON.stringify({ keys: [{ name: 'w', tokenSha256: sha.toUpperCase(), grants: [{ bucket: 'p', role: 'write' }] }] }),
+        JSON.stringify({ keys: [{ name: 'w', tokenSha256: sha.toUpperCase(), grants: [{ bucket: 'photos', role: 'write' }] }] }),
       );
       expect(loadConfig({ API_KEYS_FILE: file }).apiKeys[0]!.tokenSha256).toBe(sha);
       expect(problems({ API_KEYS_FILE: join(dir, 'missing.json') })[0]).toMatch(/^API_KEYS_FILE: cannot read .* \(ENOENT\)$/);
@@ -164,6 +164,17 @@ describe('loadConfig', () => {
     expect(p.some((l) => l.includes('keys.0.token') && l.includes('at least 16'))).toBe(true);
     expect(p.some((l) => l.includes('keys.0.grants.0.role'))).toBe(true);
     expect(p.join('\n')).not.toContain('short');
+  });
+
+  it('refuses a grant on something that is neither "*" nor a bucket name (a typo would grant nothing)', () => {
+    const grant = (bucket: string) =>
+      problems({ API_KEYS: JSON.stringify({ keys: [{ name: 'x', token: 'a-token-of-enough-length', grants: [{ bucket, role: 'read' }] }] }) });
+    expect(grant('Photos')).toEqual([
+      'API_KEYS: keys.0.grants.0.bucket: "Photos" is not "*" or a bucket name: it may contain only lower-case letters, digits, dots and hyphens',
+    ]);
+    expect(grant('')).toEqual(['API_KEYS: keys.0.grants.0.bucket: "" is not "*" or a bucket name: it must be 3 to 63 characters long']);
+    expect(grant('photos')).toEqual([]);
+    expect(grant('*')).toEqual([]);
   });
 });
 

@@ -71,7 +71,7 @@ function callSummary(entry: unknown): Record<string, unknown> {
     status: metadata?.httpStatusCode,
     storeRequestId: metadata?.requestId,
     attempts: metadata?.attempts,
-    error: error?.name,
+    storeError: error?.name,
   };
 }
 
@@ -87,7 +87,12 @@ export function sdkLogger(logger: StoreLogger): StoreLogger {
   return {
     debug: () => undefined,
     info: (entry: unknown) => logger.debug(callSummary(entry), 'store call'),
-    warn: (...content: unknown[]) => logger.warn(...content),
+    // Said before every failed streaming upload (a part of the wrong size, an unknown upload id), which the
+    // server already answers and logs with the request's id: debug, not a context-free warning.
+    warn: (...content: unknown[]) =>
+      typeof content[0] === 'string' && content[0].includes('non-retryable streaming request')
+        ? logger.debug({ sdk: content[0] }, 'store call failed')
+        : logger.warn(...content),
     error: (entry: unknown) => logger.debug(callSummary(entry), 'store call failed'),
   };
 }

@@ -217,14 +217,25 @@ export class Store {
     this.copyPartSize = options.copyPartSize ?? 512 * 1024 ** 2;
   }
 
-  /** The readiness check: one cheap authenticated call. Throws BACKEND_UNAVAILABLE. */
+  /**
+   * The readiness check: one cheap authenticated call. AccessDenied counts as
+   * ready: the store checked the signature before it refused, so it is up and
+   * knows the key, which just may not list buckets (an AWS key scoped to some
+   * buckets). Throws BACKEND_UNAVAILABLE saying why otherwise.
+   */
   async ping(): Promise<void> {
     try {
       await this.client.send(new ListBucketsCommand({ MaxBuckets: 1 }));
     } catch (e) {
+      const name = (e as { name?: unknown }).name;
+      if (name === 'AccessDenied') return;
       const mapped = toAppError(e);
       if (mapped.code === 'BACKEND_UNAVAILABLE') throw mapped;
-      const unavailable = new AppError('BACKEND_UNAVAILABLE', 'the object store did not accept the readiness check');
+      const why = typeof name === 'string' ? name : 'an error';
+      const unavailable = new AppError(
+        'BACKEND_UNAVAILABLE',
+        `the object store answered the readiness check with ${why}: check S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY and S3_REGION`,
+      );
       unavailable.cause = e;
       throw unavailable;
     }
@@ -372,7 +383,8 @@ export class Store {
         size: r.ContentLength ?? 0,
         etag: stripEtag(r.ETag),
         lastModified: r.LastModified ?? new Date(0),
-        storageClass: r.StorageClass,
+        // HEAD omits x-amz-storage-class for STANDARD objects (S3's documentation says so).
+        storageClass: r.StorageClass ?? 'STANDARD',
         contentType: r.ContentType,
         metadata: lowerCaseKeys(r.Metadata),
         contentDisposition: r.ContentDisposition,

@@ -37,6 +37,8 @@ describe('bucket names', () => {
     ['bucket-', /start and end/],
     ['.bucket', /start and end/],
     ['a..b', /adjacent dots/],
+    ['a.-b', /hyphen next to a dot/],
+    ['a-.b', /hyphen next to a dot/],
     ['192.168.5.4', /IP address/],
     ['xn--bucket', /xn--/],
     ['sthree-bucket', /sthree-/],

@@ -216,7 +216,7 @@ describe.each(testStores())('Store on $name', (storeUT) => {
       expect((await appErrorOf(store.listObjects(uniqueBucket('missing'), { maxKeys: 1 }))).code).toBe('NO_SUCH_BUCKET');
     });
 
-    it('headObject gives size, ETag without quotes, type and lower-case metadata; null for a missing key', async () => {
+    it('headObject gives size, ETag without quotes, type, lower-case metadata and storage class; null for a missing key', async () => {
       const head = await store.headObject(bucket, 'list/a.txt');
       expect(head).toMatchObject({
         bucket,
@@ -225,6 +225,8 @@ describe.each(testStores())('Store on $name', (storeUT) => {
         etag: digestOf('body of list/a.txt').md5,
         contentType: 'text/plain',
         metadata: { colour: 'Blue' },
+        // S3 sends no x-amz-storage-class for STANDARD objects; the listing says STANDARD, and so does the head.
+        storageClass: 'STANDARD',
       });
       expect(await store.headObject(bucket, 'list/nothing')).toBeNull();
       const missing = uniqueBucket('missing');
@@ -729,6 +731,9 @@ describe('Store against a scripted S3 endpoint', () => {
       res.writeHead(200);
       return res.end();
     }
+    // A key named refuse-<Code> gets that error for ListBuckets, as a store that checked the key would answer.
+    const refused = /Credential=refuse-(\w+)\//.exec(String(req.headers.authorization ?? ''));
+    if (path === '/' && refused) return s3Error(res, 403, refused[1]!);
     if (path === '/' && req.method === 'GET') {
       const bucketXml = (name: string) =>
         `<Bucket><Name>${name}</Name><CreationDate>2024-01-0${name.length}T00:00:00.000Z</CreationDate></Bucket>`;
@@ -854,6 +859,21 @@ describe('Store against a scripted S3 endpoint', () => {
     expect(err.code).toBe('INTERNAL_SERVER_ERROR');
     expect(err.message).not.toMatch(/secret|scripted|127\.0\.0\.1/);
     client.destroy();
+  });
+
+  it('ping counts AccessDenied as ready (a key that may not list buckets), and names any other refusal', async () => {
+    const scoped = storeFor({ accessKeyId: 'refuse-AccessDenied' });
+    await expect(scoped.store.ping()).resolves.toBeUndefined();
+    scoped.client.destroy();
+    for (const code of ['SignatureDoesNotMatch', 'InvalidAccessKeyId']) {
+      const wrong = storeFor({ accessKeyId: `refuse-${code}` });
+      const err = await appErrorOf(wrong.store.ping());
+      expect(err.code).toBe('BACKEND_UNAVAILABLE');
+      expect(err.message).toBe(
+        `the object store answered the readiness check with ${code}: check S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY and S3_REGION`,
+      );
+      wrong.client.destroy();
+    }
   });
 
   it('a store that does not answer in requestTimeoutMs is BACKEND_UNAVAILABLE', async () => {

@@ -6,6 +6,7 @@
  * settings are read, so no socket is ever opened on another address.
  */
 import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +46,22 @@ function start(env: Record<string, string>, dataDir: string): Promise<Exit> {
 
 const lines = (text: string) => text.split('\n').filter((l) => l.trim() !== '');
 
+/** A TCP port on 127.0.0.1 held by a server that accepts nothing useful, so others cannot listen on it. */
+async function holdPort(): Promise<{ port: number; server: Server }> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no TCP address');
+  return { port: address.port, server };
+}
+
+/** A port that was free a moment ago and has nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const { port, server } = await holdPort();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 describe('start-up refusals', () => {
   let dir: string;
 
@@ -63,6 +80,19 @@ describe('start-up refusals', () => {
     expect(lines(exit.stderr)).toEqual([
       's3-graphql: HOST: 0.0.0.0 is not a loopback address, and without API_KEYS anyone who reaches it could use the store\'s keys; configure API_KEYS or set ALLOW_ANONYMOUS=true',
     ]);
+  });
+
+  it('names EMBEDDED_S3_PORT when the embedded store cannot listen, exit code 1', async () => {
+    const held = await holdPort();
+    try {
+      const exit = await start({ EMBEDDED_S3_PORT: String(held.port) }, join(dir, 'data'));
+      expect(exit.code).toBe(1);
+      expect(lines(exit.stderr).filter((l) => l.startsWith('s3-graphql:'))).toEqual([
+        `s3-graphql: EMBEDDED_S3_PORT: port ${held.port} on 127.0.0.1 is already in use`,
+      ]);
+    } finally {
+      await new Promise((resolve) => held.server.close(resolve));
+    }
   });
 
   it('names a malformed API_KEYS in one line without echoing it', async () => {
@@ -99,5 +129,54 @@ describe('start-up refusals', () => {
       's3-graphql: API_KEYS_FILE: keys.0.tokenSha256: tokenSha256 must be 64 hex characters',
       "s3-graphql: HOST: 0.0.0.0 is not a loopback address, and without API_KEYS anyone who reaches it could use the store's keys; configure API_KEYS or set ALLOW_ANONYMOUS=true",
     ]);
+  });
+});
+
+describe('start-up with a store that is down', () => {
+  it('serves anyway, says so in the log, and /readyz answers 503 until the store answers', async () => {
+    const port = await closedPort();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        PORT: '0',
+        S3_ENDPOINT: `http://127.0.0.1:${port}`,
+        S3_ACCESS_KEY_ID: 'test-key',
+        S3_SECRET_ACCESS_KEY: 'test-secret-that-must-not-be-logged',
+        S3_MAX_ATTEMPTS: '1',
+        S3_CONNECT_TIMEOUT_MS: '500',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`not serving within 30 s; stdout: ${stdout}; stderr: ${stderr}`)), 30_000);
+        child.stdout.on('data', (chunk: Buffer) => {
+          stdout += chunk.toString();
+          const serving = /is serving GraphQL at (http:\/\/\S+)\/graphql/.exec(stdout);
+          if (serving) {
+            clearTimeout(timer);
+            resolve(serving[1]!);
+          }
+        });
+        child.once('exit', (code) => reject(new Error(`exited with ${code}; stderr: ${stderr}`)));
+      });
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      const ready = await fetch(`${url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ status: 'unavailable' });
+      const warning = lines(stdout)
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l.msg === 'the store is not ready; /readyz answers 503 until it is');
+      expect(warning).toMatchObject({ level: 40, store: `http://127.0.0.1:${port}` });
+      expect(stdout + stderr).not.toContain('test-secret-that-must-not-be-logged');
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(undefined)));
+    }
   });
 });
