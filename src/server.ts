@@ -20,6 +20,15 @@ export const IDLE_TIMEOUT_MS = 120_000;
 
 export const GRAPHQL_PATH = '/graphql';
 
+/** The request body types Yoga reads on POST /graphql, and multipart uploads (parsed here). */
+const GRAPHQL_POST_TYPES = new Set([
+  'application/json',
+  'application/graphql+json',
+  'application/graphql',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data',
+]);
+
 /**
  * What the server needs of the Yoga instance: `handle(req, res, context)`
  * answers a Node request (it writes the response) with `context` merged
@@ -156,7 +165,16 @@ export function createServer(deps: ServerDeps): Server {
         chargeOperations: (count) => charge(client, count),
       };
       const contentType = req.headers['content-type'];
-      if (method === 'POST' && contentType !== undefined && mediaType(contentType) === 'multipart/form-data') {
+      const type = contentType === undefined ? undefined : mediaType(contentType);
+      if (method === 'POST' && !GRAPHQL_POST_TYPES.has(type ?? '')) {
+        // Yoga would answer 415 with an empty body.
+        return sendJson(
+          res,
+          415,
+          errorBody('BAD_USER_INPUT', `POST /graphql takes application/json, or multipart/form-data for uploads; this request is ${type ?? 'without a valid content type'}.`),
+        );
+      }
+      if (method === 'POST' && type === 'multipart/form-data') {
         // Known before a byte of the upload is read: a bad key costs no body.
         if (identity.error) throw identity.error;
         res.once('close', metrics.uploadStarted());

@@ -74,6 +74,25 @@ describe('operational routes', () => {
     const post = await fetch(`${server.url}/healthz`, { method: 'POST' });
     expect(post.status).toBe(405);
     expect(post.headers.get('allow')).toBe('GET, HEAD');
+
+    const before = await storeCalls(server.metrics);
+    for (const contentType of ['text/plain', 'application/xml', 'nonsense']) {
+      const res = await fetch(`${server.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': contentType, 'x-graphql-csrf': '1' },
+        body: JSON.stringify({ query: '{ buckets { name } }' }),
+      });
+      expect(res.status, contentType).toBe(415);
+      expect(await res.json()).toEqual({
+        errors: [
+          {
+            message: `POST /graphql takes application/json, or multipart/form-data for uploads; this request is ${contentType === 'nonsense' ? 'without a valid content type' : contentType}.`,
+            extensions: { code: 'BAD_USER_INPUT' },
+          },
+        ],
+      });
+    }
+    expect(await storeCalls(server.metrics)).toBe(before);
   });
 
   it('logs one line per request with method, route, status, time and request id, never the Authorization header', async () => {
