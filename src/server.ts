@@ -164,7 +164,8 @@ export function createServer(deps: ServerDeps): Server {
         caller: identity.caller,
         chargeOperations: (count) => charge(client, count),
       };
-      const contentType = req.headers['content-type'];
+      // Some clients send a list; Yoga reads its first entry, and so does this check.
+      const contentType = req.headers['content-type']?.split(',')[0];
       const type = contentType === undefined ? undefined : mediaType(contentType);
       if (method === 'POST' && !GRAPHQL_POST_TYPES.has(type ?? '')) {
         // Yoga would answer 415 with an empty body.
@@ -173,6 +174,11 @@ export function createServer(deps: ServerDeps): Server {
           415,
           errorBody('BAD_USER_INPUT', `POST /graphql takes application/json, or multipart/form-data for uploads; this request is ${type ?? 'without a valid content type'}.`),
         );
+      }
+      if (method === 'POST' && type !== 'multipart/form-data') {
+        // Yoga compares the header to the type exactly: give it the accepted type as it spells it.
+        const cut = contentType!.indexOf(';');
+        req.headers['content-type'] = cut === -1 ? type! : `${type}; ${contentType!.slice(cut + 1).trim()}`;
       }
       if (method === 'POST' && type === 'multipart/form-data') {
         // Known before a byte of the upload is read: a bad key costs no body.

@@ -93,6 +93,17 @@ describe('operational routes', () => {
       });
     }
     expect(await storeCalls(server.metrics)).toBe(before);
+
+    // What clients send as JSON in other spellings is read as JSON.
+    for (const contentType of ['Application/JSON', 'application/json ; charset=utf-8', 'application/json, text/plain']) {
+      const res = await fetch(`${server.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': contentType, 'x-graphql-csrf': '1' },
+        body: JSON.stringify({ query: '{ __typename }' }),
+      });
+      expect(res.status, contentType).toBe(200);
+      expect(await res.json()).toEqual({ data: { __typename: 'Query' } });
+    }
   });
 
   it('logs one line per request with method, route, status, time and request id, never the Authorization header', async () => {
