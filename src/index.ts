@@ -3,6 +3,7 @@ import { createApp, type App } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { StartupError } from './embedded/storage.js';
 import { createLogger, SecretScrubber } from './logger.js';
+import { checkReady } from './server.js';
 
 /** Stops start-up with one clear line per problem, and no stack trace. */
 function fail(lines: string[]): never {
@@ -45,7 +46,7 @@ async function main() {
   // A store that is down or refuses the keys does not stop an external set-up (the store may come up later,
   // and an orchestrator would only restart the server in a loop): /readyz answers 503 until it answers.
   try {
-    await app.store.ping();
+    await checkReady(app.store);
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     if (app.embedded) {

@@ -68,6 +68,11 @@ function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promi
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** The store answers its readiness check within READY_TIMEOUT_MS, or this rejects with BACKEND_UNAVAILABLE saying why. */
+export function checkReady(store: Store): Promise<void> {
+  return withTimeout(store.ping(), READY_TIMEOUT_MS, `the object store did not answer within ${READY_TIMEOUT_MS} ms`);
+}
+
 /** Who a request comes from: its caller when its key is good, else the authentication error. */
 type Identity = { caller: Caller; error?: undefined } | { caller?: undefined; error: AppError };
 
@@ -122,7 +127,7 @@ export function createServer(deps: ServerDeps): Server {
     if (path === '/readyz') {
       if (!readOnly) return methodNotAllowed(res, 'GET, HEAD');
       try {
-        await withTimeout(store.ping(), READY_TIMEOUT_MS, `the object store did not answer within ${READY_TIMEOUT_MS} ms`);
+        await checkReady(store);
         return sendJson(res, 200, { status: 'ok' });
       } catch (err) {
         const message = err instanceof AppError ? err.message : 'the object store is not available';

@@ -6,7 +6,7 @@
  * settings are read, so no socket is ever opened on another address.
  */
 import { spawn } from 'node:child_process';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,20 +46,30 @@ function start(env: Record<string, string>, dataDir: string): Promise<Exit> {
 
 const lines = (text: string) => text.split('\n').filter((l) => l.trim() !== '');
 
-/** A TCP port on 127.0.0.1 held by a server that accepts nothing useful, so others cannot listen on it. */
-async function holdPort(): Promise<{ port: number; server: Server }> {
-  const server = createServer();
+/** A TCP port on 127.0.0.1 held by a server that accepts connections and never answers; `close` drops them. */
+async function holdPort(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  return { port: address.port, server };
+  return {
+    port: address.port,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
 }
 
 /** A port that was free a moment ago and has nothing listening on it. */
 async function closedPort(): Promise<number> {
-  const { port, server } = await holdPort();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  const held = await holdPort();
+  await held.close();
+  return held.port;
 }
 
 describe('start-up refusals', () => {
@@ -91,7 +101,7 @@ describe('start-up refusals', () => {
         `s3-graphql: EMBEDDED_S3_PORT: port ${held.port} on 127.0.0.1 is already in use`,
       ]);
     } finally {
-      await new Promise((resolve) => held.server.close(resolve));
+      await held.close();
     }
   });
 
@@ -133,8 +143,21 @@ describe('start-up refusals', () => {
 });
 
 describe('start-up with a store that is down', () => {
-  it('serves anyway, says so in the log, and /readyz answers 503 until the store answers', async () => {
-    const port = await closedPort();
+  let silent: { port: number; close(): Promise<void> } | undefined;
+
+  afterAll(async () => {
+    await silent?.close();
+  });
+
+  // A closed port fails at once; a store that accepts connections and never answers must not hold start-up either.
+  it.each(['refuses connections', 'accepts connections and never answers'])('serves anyway when the store %s, says so in the log, and /readyz answers 503', async (kind) => {
+    const started = Date.now();
+    let port: number;
+    if (kind === 'refuses connections') port = await closedPort();
+    else {
+      silent = await holdPort();
+      port = silent.port;
+    }
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
       cwd: ROOT,
       env: {
@@ -164,6 +187,8 @@ describe('start-up with a store that is down', () => {
         });
         child.once('exit', (code) => reject(new Error(`exited with ${code}; stderr: ${stderr}`)));
       });
+      // Within the readiness check's 2 s and the process start, not the SDK's 3 attempts of 120 s.
+      expect(Date.now() - started).toBeLessThan(20_000);
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
       const ready = await fetch(`${url}/readyz`);
       expect(ready.status).toBe(503);
