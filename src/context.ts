@@ -118,11 +118,14 @@ function createLoaders(store: Store): Loaders {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** The request id: the server's, else a well-formed `x-request-id` header, else a new UUID. */
+/** A well-formed `x-request-id` header, else a new UUID. */
+export function requestIdFrom(header: string | null | undefined): string {
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+}
+
+/** The request id: the server's, else the request's own. */
 function requestIdOf(request: Request, server: ServerContext | undefined): string {
-  if (server?.requestId) return server.requestId;
-  const header = request.headers.get('x-request-id');
-  return header !== null && REQUEST_ID.test(header) ? header : randomUUID();
+  return server?.requestId || requestIdFrom(request.headers.get('x-request-id'));
 }
 
 /**

@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { keyringOf, type Caller } from './auth.js';
 import type { Config } from './config.js';
-import type { ServerContext } from './context.js';
+import { requestIdFrom, type ServerContext } from './context.js';
 import { AppError } from './errors.js';
 import { CSRF_MESSAGE, isCsrfSuspect, mediaType } from './http/csrf.js';
 import { OBJECTS_PREFIX, serveObject } from './http/objects.js';
@@ -48,14 +47,6 @@ export interface ServerDeps {
 
 /** Route names, the `route` label of the request metrics: a small fixed set. */
 type Route = 'healthz' | 'readyz' | 'metrics' | 'objects' | 'graphql' | 'unknown';
-
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** The client's `x-request-id` when it is well formed, else a new UUID. */
-export function requestIdOf(req: IncomingMessage): string {
-  const header = req.headers['x-request-id'];
-  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
-}
 
 const methodNotAllowed = (res: ServerResponse, allow: string) =>
   sendJson(res, 405, errorBody('BAD_USER_INPUT', `This route accepts ${allow.replace(', ', ' and ')} only.`), { allow });
@@ -184,8 +175,7 @@ export function createServer(deps: ServerDeps): Server {
         // Yoga compares the header to the type exactly: give it the accepted type as it spells it.
         const cut = contentType!.indexOf(';');
         req.headers['content-type'] = cut === -1 ? type! : `${type}; ${contentType!.slice(cut + 1).trim()}`;
-      }
-      if (method === 'POST' && type === 'multipart/form-data') {
+      } else if (method === 'POST') {
         // Known before a byte of the upload is read: a bad key costs no body.
         if (identity.error) throw identity.error;
         res.once('close', metrics.uploadStarted());
@@ -214,7 +204,8 @@ export function createServer(deps: ServerDeps): Server {
     },
     (req, res) => {
       const started = process.hrtime.bigint();
-      const requestId = requestIdOf(req);
+      const header = req.headers['x-request-id'];
+      const requestId = requestIdFrom(typeof header === 'string' ? header : undefined);
       res.setHeader('x-request-id', requestId);
       const log = logger.child({ requestId });
       const rawUrl = req.url ?? '/';

@@ -146,7 +146,7 @@ function useUnexpectedErrorLog(): Plugin<Context> {
               faults.add(app);
               continue;
             }
-            if (!isUnexpected(error)) continue;
+            if (app || isRequestError(error)) continue;
             loggedErrors.add(error);
             ctx.logger.error({ err: error.originalError ?? error, path }, 'unexpected error in a GraphQL resolver');
           }
@@ -292,5 +292,3 @@ export function createYogaApp(deps: YogaDeps) {
     plugins,
   });
 }
-
-export type YogaApp = ReturnType<typeof createYogaApp>;

@@ -1,9 +1,6 @@
 import { getOperationAST } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
+import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { GraphQLOperationEvent, Metrics } from '../metrics.js';
-
-const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
-  typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 
 /**
  * A Yoga plugin that reports every executed GraphQL operation to the metrics:

@@ -50,6 +50,8 @@ export function parseObjectPath(pathname: string): { bucket: string; key: string
   return { bucket, key };
 }
 
+const headerValue = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join(', ') : value);
+
 /** A single `bytes=` range (S3 serves one range per request); anything else is ignored, as HTTP allows. */
 export function singleRange(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;
@@ -68,7 +70,6 @@ function httpDate(header: string | undefined): Date | undefined {
   return Number.isNaN(time) ? undefined : new Date(time);
 }
 
-const headerValue = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join(', ') : value);
 
 const opaqueTag = (tag: string) => tag.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
 
@@ -127,13 +128,9 @@ interface Representation {
 }
 
 function representationHeaders(r: Representation, key: string, download: boolean): Record<string, string> {
-  const headers: Record<string, string> = { ...SAFETY_HEADERS, 'accept-ranges': 'bytes' };
-  if (r.etag) headers.etag = `"${r.etag}"`;
-  if (r.lastModified) headers['last-modified'] = r.lastModified.toUTCString();
+  const headers: Record<string, string> = { ...SAFETY_HEADERS, 'accept-ranges': 'bytes', ...notModifiedHeaders(r) };
   headers['content-type'] = headerText(r.contentType) ?? 'application/octet-stream';
   if (r.contentLength !== undefined) headers['content-length'] = String(r.contentLength);
-  const cacheControl = headerText(r.cacheControl);
-  if (cacheControl) headers['cache-control'] = cacheControl;
   const contentEncoding = headerText(r.contentEncoding);
   if (contentEncoding) headers['content-encoding'] = contentEncoding;
   const disposition = download ? attachmentDisposition(key) : headerText(r.contentDisposition);

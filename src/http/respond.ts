@@ -66,7 +66,6 @@ export function sendError(res: ServerResponse, err: unknown, log: Logger, header
     if (status >= 500) log.error({ err: errorDetails(err), code: err.code }, err.message);
     const reason = err.extensions.reason;
     sendJson(res, status, errorBody(err.code, err.message, typeof reason === 'string' ? reason : undefined), {
-      ...(err.code === 'UNAUTHENTICATED' ? { 'www-authenticate': 'Bearer' } : {}),
       ...headersOf(err),
       ...headers,
     });
