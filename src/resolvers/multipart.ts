@@ -187,7 +187,7 @@ export async function complete(args: CompleteArgs, ctx: Context): Promise<Object
     // Some stores (moto) complete an already completed upload again instead of
     // answering NoSuchUpload; ListParts tells every store's open uploads apart.
     // Without parts the store lists them itself, which checks the same.
-    await ctx.store.listParts(bucket, key, uploadId);
+    await ctx.store.assertUploadOpen(bucket, key, uploadId);
   }
   const head = await ctx.store.completeMultipartUpload(bucket, key, uploadId, parts);
   ctx.loaders.objectChanged(bucket, key, head);

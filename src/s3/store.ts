@@ -739,6 +739,19 @@ export class Store {
   }
 
   /** Every part uploaded so far, following PartNumberMarker to the end. */
+  /** Throws NO_SUCH_UPLOAD unless the upload is open: one ListParts of one part, whatever its size. */
+  async assertUploadOpen(bucket: string, key: string, uploadId: string): Promise<void> {
+    try {
+      await this.probeUpload(bucket, key, uploadId);
+    } catch (e) {
+      throw await this.multipartError(e, { bucket, key, uploadId });
+    }
+  }
+
+  private probeUpload(bucket: string, key: string, uploadId: string) {
+    return this.client.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MaxParts: 1 }));
+  }
+
   async listParts(bucket: string, key: string, uploadId: string): Promise<PartInfo[]> {
     try {
       const parts: PartInfo[] = [];
@@ -983,9 +996,7 @@ export class Store {
     const status = httpStatusOf(err);
     if (status !== undefined && status >= 500 && s3ErrorName(err) !== 'NoSuchUpload') {
       try {
-        await this.client.send(
-          new ListPartsCommand({ Bucket: ctx.bucket, Key: ctx.key, UploadId: ctx.uploadId, MaxParts: 1 }),
-        );
+        await this.probeUpload(ctx.bucket, ctx.key, ctx.uploadId);
       } catch (check) {
         if (s3ErrorName(check) === 'NoSuchUpload') {
           const mapped = toAppError(check, ctx);
