@@ -26,6 +26,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { AppError, badInput } from '../errors.js';
+import { MAX_DELETE_KEYS as MAX_DELETE_BATCH, MAX_EXPIRES_IN as MAX_PRESIGN_SECONDS, MAX_PART_NUMBER as MAX_PARTS } from '../validation.js';
 import { httpStatusOf, s3ErrorName, toAppError, type ErrorContext } from './errors.js';
 
 export interface ObjectSummary {
@@ -137,9 +138,6 @@ export interface StoreOptions {
 }
 
 const GIB = 1024 ** 3;
-const MAX_DELETE_BATCH = 1000;
-const MAX_PARTS = 10_000;
-const MAX_PRESIGN_SECONDS = 604_800;
 const RANGE_PATTERN = /^bytes=(\d+-\d*|-\d+)$/;
 
 /** Removes the quotes S3 puts around ETags (once; the rest of the server never sees them). */
@@ -165,6 +163,12 @@ function advance(previous: string | undefined, next: string | undefined, what: s
     throw new AppError('INTERNAL_SERVER_ERROR', `the object store returned an invalid ${what} marker`);
   }
   return next;
+}
+
+/** The error for a part number outside S3's 1 to 10,000, or undefined. */
+function partNumberError(partNumber: number): AppError | undefined {
+  if (Number.isInteger(partNumber) && partNumber >= 1 && partNumber <= MAX_PARTS) return undefined;
+  return badInput('partNumber', `must be a whole number from 1 to ${MAX_PARTS}`);
 }
 
 function checkExpiresIn(expiresIn: number): void {
@@ -662,9 +666,10 @@ export class Store {
     contentLength: number,
   ): Promise<PartInfo> {
     const ctx = { bucket, key, uploadId };
-    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PARTS) {
+    const badPart = partNumberError(partNumber);
+    if (badPart) {
       body.destroy();
-      throw badInput('partNumber', `must be a whole number from 1 to ${MAX_PARTS}`);
+      throw badPart;
     }
     const controller = new AbortController();
     let stoppedBy: AppError | undefined;
@@ -726,9 +731,8 @@ export class Store {
     expiresIn: number,
   ): Promise<PresignResult> {
     checkExpiresIn(expiresIn);
-    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PARTS) {
-      throw badInput('partNumber', `must be a whole number from 1 to ${MAX_PARTS}`);
-    }
+    const badPart = partNumberError(partNumber);
+    if (badPart) throw badPart;
     try {
       const command = new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber });
       const url = await getSignedUrl(this.presignClient, command, { expiresIn });
