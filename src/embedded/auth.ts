@@ -23,7 +23,7 @@ import {
   type ChunkSigning,
 } from './chunked.js';
 
-export { RequestBody, S3AuthError } from './chunked.js';
+export { S3AuthError } from './chunked.js';
 
 export interface StoreCredentials {
   accessKeyId: string;
@@ -37,10 +37,6 @@ export interface VerifiedRequest {
   payloadHash: string;
   /** The region of the credential scope (any region is accepted). */
   region: string;
-  /** The time the client signed the request at. */
-  signedAt: Date;
-  /** Presigned URLs: the end of their validity. */
-  expiresAt?: Date;
   /** Lower-case names of the headers the signature covers. */
   signedHeaders: string[];
 }
@@ -121,7 +117,8 @@ function signatureDoesNotMatch(): S3AuthError {
   );
 }
 
-function headerValue(req: IncomingMessage, name: string): string | undefined {
+/** A request header as one string (repeated headers joined with commas, as HTTP allows). */
+export function headerValue(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value.join(',') : value;
 }
@@ -345,7 +342,6 @@ function verifyHeaderAuth(req: IncomingMessage, url: URL, creds: StoreCredential
     presigned: false,
     payloadHash,
     region: credential.region,
-    signedAt,
     signedHeaders,
   };
   if (payloadHash === STREAMING_SIGNED || payloadHash === STREAMING_SIGNED_TRAILER) {
@@ -417,8 +413,6 @@ function verifyPresigned(req: IncomingMessage, url: URL, creds: StoreCredentials
     presigned: true,
     payloadHash,
     region: credential.region,
-    signedAt,
-    expiresAt,
     signedHeaders,
   };
 }

@@ -26,7 +26,7 @@ export class S3AuthError extends Error {
 /** Longest chunk-header or trailer line accepted, CRLF included. */
 export const MAX_LINE_BYTES = 4096;
 /** Most trailing header lines accepted after the last chunk. */
-export const MAX_TRAILER_LINES = 16;
+const MAX_TRAILER_LINES = 16;
 
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 

@@ -24,7 +24,7 @@ function parseCredentials(text: string): StoreCredentials | undefined {
 const KEY_ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
 /** A fresh pair shaped like AWS's: a 20-character upper-case key id and a 40-character secret. */
-export function generateCredentials(): StoreCredentials {
+function generateCredentials(): StoreCredentials {
   let accessKeyId = 'EMB';
   while (accessKeyId.length < 20) accessKeyId += KEY_ID_ALPHABET[randomInt(KEY_ID_ALPHABET.length)];
   const secretAccessKey = randomBytes(30).toString('base64').replace(/\+/g, 'A').replace(/\//g, 'B');

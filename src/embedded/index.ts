@@ -11,7 +11,6 @@ import { createS3Server } from './server.js';
 import { StartupError, Storage } from './storage.js';
 
 export type { StoreCredentials } from './auth.js';
-export { StartupError } from './storage.js';
 
 export interface EmbeddedStoreOptions {
   /** Where objects are kept; created when missing. One store per dir (a lock file enforces it). */

@@ -22,7 +22,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { requestBody, S3AuthError, verifyRequest, type StoreCredentials, type VerifiedRequest } from './auth.js';
+import { headerValue, requestBody, S3AuthError, verifyRequest, type StoreCredentials, type VerifiedRequest } from './auth.js';
 import {
   errors,
   etagMatches,
@@ -54,7 +54,7 @@ import {
   type XmlElement,
 } from './xml.js';
 
-export const DEFAULT_CORS_RULE: CorsRule = {
+const DEFAULT_CORS_RULE: CorsRule = {
   allowedOrigins: ['*'],
   allowedMethods: [...CORS_METHODS],
   allowedHeaders: ['*'],
@@ -172,11 +172,6 @@ export function createS3Server(options: S3ServerOptions): S3Server {
   };
 }
 
-function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value.join(',') : value;
-}
-
 function decodePath(raw: string): string {
   try {
     return decodeURIComponent(raw);
@@ -232,7 +227,7 @@ function decodeToken(token: string): string {
 }
 
 /** bytes=a-b, bytes=a-, bytes=-n as an inclusive range; undefined to ignore the header (absent or not one valid range). */
-export function parseRange(value: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
+function parseRange(value: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
   if (value === undefined) return undefined;
   const match = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(value);
   if (!match || (match[1] === '' && match[2] === '')) return undefined;
@@ -252,7 +247,7 @@ export function parseRange(value: string | undefined, size: number): { start: nu
  * If-Unmodified-Since, If-None-Match over If-Modified-Since. Returns
  * 'not-modified' (304 for reads), throws PreconditionFailed.
  */
-export function evaluateConditions(
+function evaluateConditions(
   get: (name: string) => string | undefined,
   meta: ObjectMeta,
   prefix = '',
@@ -376,7 +371,7 @@ class S3Api {
     ctx.op = op;
     let url: URL;
     try {
-      url = new URL(target, `http://${header(ctx.req, 'host') ?? 'localhost'}`);
+      url = new URL(target, `http://${headerValue(ctx.req, 'host') ?? 'localhost'}`);
     } catch {
       url = new URL(target, 'http://localhost');
     }
@@ -536,26 +531,26 @@ class S3Api {
   private objectHeaders(ctx: Ctx): ObjectHeaders {
     const { req } = ctx;
     const headers: ObjectHeaders = {
-      contentType: header(req, 'content-type') || 'binary/octet-stream',
+      contentType: headerValue(req, 'content-type') || 'binary/octet-stream',
       metadata: {},
     };
-    const encoding = header(req, 'content-encoding')
+    const encoding = headerValue(req, 'content-encoding')
       ?.split(',')
       .map((e) => e.trim())
       .filter((e) => e !== '' && e.toLowerCase() !== 'aws-chunked')
       .join(',');
     if (encoding) headers.contentEncoding = encoding;
-    const disposition = header(req, 'content-disposition');
+    const disposition = headerValue(req, 'content-disposition');
     if (disposition !== undefined) headers.contentDisposition = disposition;
-    const language = header(req, 'content-language');
+    const language = headerValue(req, 'content-language');
     if (language !== undefined) headers.contentLanguage = language;
-    const cacheControl = header(req, 'cache-control');
+    const cacheControl = headerValue(req, 'cache-control');
     if (cacheControl !== undefined) headers.cacheControl = cacheControl;
-    const expires = header(req, 'expires');
+    const expires = headerValue(req, 'expires');
     if (expires !== undefined) headers.expires = expires;
     for (const name of Object.keys(req.headers)) {
       if (name.startsWith('x-amz-meta-') && name.length > 'x-amz-meta-'.length) {
-        headers.metadata[name.slice('x-amz-meta-'.length)] = header(req, name)!;
+        headers.metadata[name.slice('x-amz-meta-'.length)] = headerValue(req, name)!;
       }
     }
     if (userMetadataBytes(headers.metadata) > MAX_USER_METADATA_BYTES) {
@@ -567,7 +562,7 @@ class S3Api {
   }
 
   private contentMd5(ctx: Ctx): Buffer | undefined {
-    const value = header(ctx.req, 'content-md5');
+    const value = headerValue(ctx.req, 'content-md5');
     if (value === undefined) return undefined;
     const digest = Buffer.from(value.trim(), 'base64');
     if (digest.length !== 16 || digest.toString('base64') !== value.trim()) {
@@ -577,8 +572,8 @@ class S3Api {
   }
 
   private writeConditions(ctx: Ctx): WriteConditions | undefined {
-    const ifMatch = header(ctx.req, 'if-match');
-    const ifNoneMatch = header(ctx.req, 'if-none-match');
+    const ifMatch = headerValue(ctx.req, 'if-match');
+    const ifNoneMatch = headerValue(ctx.req, 'if-none-match');
     if (ifMatch === undefined && ifNoneMatch === undefined) return undefined;
     if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') {
       throw new S3Error('NotImplemented', 'A header you provided implies functionality that is not implemented', 501, {
@@ -618,15 +613,15 @@ class S3Api {
   }
 
   private applyCors(ctx: Ctx): void {
-    const origin = header(ctx.req, 'origin');
+    const origin = headerValue(ctx.req, 'origin');
     if (origin === undefined || ctx.bucket === undefined || !this.storage.hasBucket(ctx.bucket)) return;
     const rule = corsRuleFor(this.corsRules(ctx.bucket), origin, ctx.method, []);
     if (rule) setCorsOrigin(ctx.res, rule, origin);
   }
 
   private preflight(ctx: Ctx): void {
-    const origin = header(ctx.req, 'origin');
-    const method = header(ctx.req, 'access-control-request-method');
+    const origin = headerValue(ctx.req, 'origin');
+    const method = headerValue(ctx.req, 'access-control-request-method');
     if (origin === undefined || method === undefined) {
       throw new S3Error(
         'BadRequest',
@@ -638,7 +633,7 @@ class S3Api {
       throw new S3Error('AccessForbidden', 'CORSResponse: CORS is not enabled for this endpoint.', 403);
     }
     const rules = this.corsRules(this.requireBucket(ctx));
-    const requested = (header(ctx.req, 'access-control-request-headers') ?? '')
+    const requested = (headerValue(ctx.req, 'access-control-request-headers') ?? '')
       .split(',')
       .map((h) => h.trim().toLowerCase())
       .filter((h) => h !== '');
@@ -748,7 +743,7 @@ class S3Api {
   /** DeleteObjects and PutBucketCors need Content-MD5 or a flexible checksum (header or trailer). */
   private requireIntegrityHeader(ctx: Ctx): void {
     const { headers } = ctx.req;
-    const trailer = header(ctx.req, 'x-amz-trailer') ?? '';
+    const trailer = headerValue(ctx.req, 'x-amz-trailer') ?? '';
     const present =
       headers['content-md5'] !== undefined ||
       Object.keys(headers).some((name) => CHECKSUM_HEADER.test(name)) ||
@@ -890,7 +885,7 @@ class S3Api {
     const bucket = this.requireBucket(ctx);
     this.checkVersionId(ctx);
     const partParam = query.get('partNumber');
-    const rangeHeader = header(req, 'range');
+    const rangeHeader = headerValue(req, 'range');
     if (partParam !== null && rangeHeader !== undefined) {
       throw errors.invalidRequest('Cannot specify both Range header and partNumber query parameter');
     }
@@ -910,7 +905,7 @@ class S3Api {
     let streaming = false;
     try {
       const { meta } = object;
-      if (evaluateConditions((name) => header(req, name), meta) === 'not-modified') {
+      if (evaluateConditions((name) => headerValue(req, name), meta) === 'not-modified') {
         this.send(ctx, 304, undefined, { ETag: quoted(meta.etag), 'Last-Modified': httpDate(meta.lastModified) });
         return;
       }
@@ -951,7 +946,7 @@ class S3Api {
       res.setHeader('Last-Modified', httpDate(meta.lastModified));
       res.setHeader('Accept-Ranges', 'bytes');
       if (partsCount !== undefined) res.setHeader('x-amz-mp-parts-count', String(partsCount));
-      if (!range && header(req, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED' && meta.checksums) {
+      if (!range && headerValue(req, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED' && meta.checksums) {
         this.setChecksumHeaders(ctx, meta.checksums);
         res.setHeader('x-amz-checksum-type', 'FULL_OBJECT');
       }
@@ -978,7 +973,7 @@ class S3Api {
 
   /** x-amz-copy-source: `[/]bucket/key[?versionId=...]`, URL-encoded. */
   private copySource(ctx: Ctx, range: boolean): CopySource {
-    const raw = header(ctx.req, 'x-amz-copy-source')!;
+    const raw = headerValue(ctx.req, 'x-amz-copy-source')!;
     const q = raw.indexOf('?');
     const path = (q === -1 ? raw : raw.slice(0, q)).replace(/^\//, '');
     if (q !== -1) {
@@ -1001,14 +996,14 @@ class S3Api {
       bucket: decoded.slice(0, slash),
       key: decoded.slice(slash + 1),
       check: (meta) => {
-        if (evaluateConditions((name) => header(ctx.req, name), meta, 'x-amz-copy-source-') === 'not-modified') {
+        if (evaluateConditions((name) => headerValue(ctx.req, name), meta, 'x-amz-copy-source-') === 'not-modified') {
           throw errors.preconditionFailed('x-amz-copy-source-If-None-Match');
         }
       },
     };
     if (!this.storage.hasBucket(source.bucket)) throw errors.noSuchBucket(source.bucket);
     if (range) {
-      const value = header(ctx.req, 'x-amz-copy-source-range');
+      const value = headerValue(ctx.req, 'x-amz-copy-source-range');
       if (value !== undefined) {
         const match = /^bytes=(\d+)-(\d+)$/.exec(value.trim());
         if (!match || Number(match[2]) < Number(match[1])) {
@@ -1029,7 +1024,7 @@ class S3Api {
     const key = ctx.key!;
     validateKey(key);
     const source = this.copySource(ctx, false);
-    const directive = (header(ctx.req, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
+    const directive = (headerValue(ctx.req, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
     if (directive !== 'COPY' && directive !== 'REPLACE') {
       throw errors.invalidArgument('Unknown metadata directive.', 'x-amz-metadata-directive', directive);
     }
@@ -1073,7 +1068,7 @@ class S3Api {
       ...(contentMd5 ? { contentMd5 } : {}),
       ...(expectedSize !== undefined ? { expectedSize } : {}),
     });
-    this.setChecksumHeaders(ctx, pickChecksums(body.checksums));
+    this.setChecksumHeaders(ctx, body.checksums);
     this.send(ctx, 200, undefined, { ETag: quoted(part.etag) });
   }
 
@@ -1156,7 +1151,7 @@ class S3Api {
     const conditions = this.writeConditions(ctx);
     const parts = parseCompleteMultipartUpload(await this.readDocument(ctx, COMPLETE_DOC_LIMIT));
     const meta = await this.storage.completeMultipartUpload(bucket, key, uploadId, parts, conditions);
-    const host = header(ctx.req, 'host') ?? 'localhost';
+    const host = headerValue(ctx.req, 'host') ?? 'localhost';
     const location = `http://${host}/${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
     this.sendXml(ctx, 'CompleteMultipartUploadResult', {
       Location: location,
@@ -1180,15 +1175,15 @@ function pickChecksums(checksums: Record<string, string>): Record<string, string
 }
 
 function hasBody(req: IncomingMessage): boolean {
-  const length = header(req, 'content-length');
+  const length = headerValue(req, 'content-length');
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length.trim() !== '0');
 }
 
 /** The payload length the client announced: x-amz-decoded-content-length for aws-chunked, else Content-Length. */
 function declaredLength(req: IncomingMessage): number | undefined {
-  const decoded = header(req, 'x-amz-decoded-content-length');
-  const sha = header(req, 'x-amz-content-sha256') ?? '';
-  const raw = sha.startsWith('STREAMING-') ? decoded : header(req, 'content-length');
+  const decoded = headerValue(req, 'x-amz-decoded-content-length');
+  const sha = headerValue(req, 'x-amz-content-sha256') ?? '';
+  const raw = sha.startsWith('STREAMING-') ? decoded : headerValue(req, 'content-length');
   if (raw === undefined || !/^\d+$/.test(raw.trim())) return undefined;
   return Number(raw.trim());
 }

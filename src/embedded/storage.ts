@@ -1414,13 +1414,7 @@ export class Storage {
     this.checkPartNumber(partNumber);
     this.upload(bucket, key, uploadId);
     const { object, start, end } = await this.openSource(source);
-    let part: PartInfo | undefined;
-    const tmp = await this.writeTemp(
-      (fh) => streamToFile(fh, { source: object.stream(start, end), maxSize: MAX_PART_SIZE, md5: true }),
-      ({ size, md5 }) => (part = { partNumber, size, etag: md5!.toString('hex'), lastModified: Date.now() }),
-    ).finally(() => object.close());
-    await this.commitOrDiscard(tmp, () => this.commitPart(bucket, key, uploadId, partNumber, tmp));
-    return part!;
+    return this.uploadPart(bucketName, key, uploadId, partNumber, object.stream(start, end)).finally(() => object.close());
   }
 
   private async readPart(bucket: Bucket, uploadId: string, partNumber: number): Promise<PartInfo | undefined> {

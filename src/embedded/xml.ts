@@ -11,7 +11,7 @@
 import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
 import { errors, type CorsRule } from './storage.js';
 
-export const S3_NAMESPACE = 'http://s3.amazonaws.com/doc/2006-03-01/';
+const S3_NAMESPACE = 'http://s3.amazonaws.com/doc/2006-03-01/';
 const DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n';
 
 const ARRAY_TAGS = new Set(['Object', 'Part', 'CORSRule', 'AllowedOrigin', 'AllowedMethod', 'AllowedHeader', 'ExposeHeader']);
@@ -36,7 +36,7 @@ const ESCAPES: Record<string, string> = {
   '\r': '&#13;',
 };
 
-export function escapeXml(text: string): string {
+function escapeXml(text: string): string {
   return text.replace(/[&<>"'\r]/g, (c) => ESCAPES[c]!);
 }
 
@@ -80,7 +80,7 @@ function decodeEntities(text: string): string {
 type Node = Record<string, unknown>;
 
 /** Parses a request document; anything that is not well-formed XML with `root` at the top is MalformedXML. */
-export function parseXml(body: Buffer, root: string): Node {
+function parseXml(body: Buffer, root: string): Node {
   const text = body.toString('utf8');
   if (/<!DOCTYPE/i.test(text) || XMLValidator.validate(text) !== true) throw errors.malformedXml();
   const doc = parser.parse(text) as Node;
