@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import DataLoader from 'dataloader';
 import type { Logger } from 'pino';
 import { keyringOf, type Caller } from './auth.js';
+import { forEachLimited } from './concurrency.js';
 import type { Config } from './config.js';
 import type { ObjectHead, Store } from './s3/store.js';
 
@@ -72,18 +73,13 @@ const splitHeadKey = (id: string): [string, string] => {
 /** Runs `fn` over `items` with at most `limit` calls in flight; failures become Error values. */
 async function mapSettled<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<(R | Error)[]> {
   const results: (R | Error)[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      try {
-        results[i] = await fn(items[i]!);
-      } catch (err) {
-        results[i] = err instanceof Error ? err : new Error(String(err));
-      }
+  await forEachLimited(items, limit, async (item, i) => {
+    try {
+      results[i] = await fn(item);
+    } catch (err) {
+      results[i] = err instanceof Error ? err : new Error(String(err));
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  });
   return results;
 }
 

@@ -1,3 +1,4 @@
+import { forEachLimited } from './concurrency.js';
 import { AppError } from './errors.js';
 import type { MultipartUploadInfo, Store } from './s3/store.js';
 
@@ -81,24 +82,19 @@ export async function abortStaleUploads(store: Store, options: StaleUploadsOptio
       }
       continue;
     }
-    let next = 0;
-    const worker = async () => {
-      while (next < stale.length) {
-        const upload = stale[next++]!;
-        try {
-          await store.abortMultipartUpload(upload.bucket, upload.key, upload.uploadId);
-        } catch (err) {
-          const error = err instanceof AppError ? err : new AppError('INTERNAL_SERVER_ERROR', 'the upload could not be aborted');
-          if (error.code === 'NO_SUCH_UPLOAD') continue;
-          result.failed.push({ upload, error });
-          options.onFailed?.(upload, error);
-          continue;
-        }
-        result.aborted.push(upload);
-        options.onAborted?.(upload);
+    await forEachLimited(stale, ABORT_CONCURRENCY, async (upload) => {
+      try {
+        await store.abortMultipartUpload(upload.bucket, upload.key, upload.uploadId);
+      } catch (err) {
+        const error = err instanceof AppError ? err : new AppError('INTERNAL_SERVER_ERROR', 'the upload could not be aborted');
+        if (error.code === 'NO_SUCH_UPLOAD') return;
+        result.failed.push({ upload, error });
+        options.onFailed?.(upload, error);
+        return;
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(ABORT_CONCURRENCY, stale.length) }, worker));
+      result.aborted.push(upload);
+      options.onAborted?.(upload);
+    });
   }
   result.aborted.sort(compare);
   result.failed.sort((a, b) => compare(a.upload, b.upload));

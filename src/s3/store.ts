@@ -25,6 +25,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { forEachLimited } from '../concurrency.js';
 import { AppError, badInput } from '../errors.js';
 import { MAX_DELETE_KEYS as MAX_DELETE_BATCH, MAX_EXPIRES_IN as MAX_PRESIGN_SECONDS, MAX_PART_NUMBER as MAX_PARTS } from '../validation.js';
 import { httpStatusOf, s3ErrorName, toAppError, type ErrorContext } from './errors.js';
@@ -948,31 +949,25 @@ export class Store {
     if (!uploadId) throw new AppError('INTERNAL_SERVER_ERROR', 'the object store returned no upload id');
     const from = copySource(source.bucket, source.key);
     const parts: { PartNumber: number; ETag: string }[] = [];
-    let next = 1;
-    const worker = async () => {
-      while (next <= partCount) {
-        const partNumber = next++;
-        const start = (partNumber - 1) * partSize;
-        const end = Math.min(start + partSize, source.size) - 1;
-        const r = await this.client.send(
-          new UploadPartCopyCommand({
-            Bucket: dst.bucket,
-            Key: dst.key,
-            UploadId: uploadId,
-            PartNumber: partNumber,
-            CopySource: from,
-            CopySourceRange: `bytes=${start}-${end}`,
-            CopySourceIfMatch: quoteEtag(source.etag),
-          }),
-        );
-        parts.push({ PartNumber: partNumber, ETag: r.CopyPartResult?.ETag ?? '' });
-      }
+    const copyPart = async (partNumber: number) => {
+      const start = (partNumber - 1) * partSize;
+      const end = Math.min(start + partSize, source.size) - 1;
+      const r = await this.client.send(
+        new UploadPartCopyCommand({
+          Bucket: dst.bucket,
+          Key: dst.key,
+          UploadId: uploadId,
+          PartNumber: partNumber,
+          CopySource: from,
+          CopySourceRange: `bytes=${start}-${end}`,
+          CopySourceIfMatch: quoteEtag(source.etag),
+        }),
+      );
+      parts.push({ PartNumber: partNumber, ETag: r.CopyPartResult?.ETag ?? '' });
     };
     try {
-      const workers = Array.from({ length: Math.min(this.queueSize, partCount) }, worker);
-      const outcomes = await Promise.allSettled(workers);
-      const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-      if (failed) throw failed.reason;
+      const partNumbers = Array.from({ length: partCount }, (_, i) => i + 1);
+      await forEachLimited(partNumbers, this.queueSize, copyPart);
       parts.sort((a, b) => a.PartNumber - b.PartNumber);
       await this.client.send(
         new CompleteMultipartUploadCommand({
