@@ -49,3 +49,7 @@ export class AppError extends GraphQLError {
 
 export const badInput = (argument: string, message: string) =>
   new AppError('BAD_USER_INPUT', `${argument}: ${message}`, { argument });
+
+/** PAYLOAD_TOO_LARGE for a multipart upload part of more than `limit` bytes. */
+export const partTooLarge = (limit: number) =>
+  new AppError('PAYLOAD_TOO_LARGE', `file: the part is larger than the limit of ${limit} bytes`, { argument: 'file' });

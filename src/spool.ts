@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AppError } from './errors.js';
+import { partTooLarge } from './errors.js';
 
 /**
  * Turns a stream of unknown length into a body of known length, which S3's
@@ -51,9 +51,6 @@ export interface Spooled {
   dispose(): Promise<void>;
 }
 
-const tooLarge = (maxBytes: number) =>
-  new AppError('PAYLOAD_TOO_LARGE', `file: the part is larger than the limit of ${maxBytes} bytes`, { argument: 'file' });
-
 /** Reads `source` to its end (see the module comment) and returns it as a body of known length. */
 export async function spool(source: Readable, options: SpoolOptions): Promise<Spooled> {
   const memoryBytes = options.memoryBytes ?? SPOOL_MEMORY_BYTES;
@@ -75,7 +72,7 @@ export async function spool(source: Readable, options: SpoolOptions): Promise<Sp
     write(chunk: Buffer, _encoding, callback) {
       length += chunk.length;
       if (length > maxBytes) {
-        callback(tooLarge(maxBytes));
+        callback(partTooLarge(maxBytes));
         return;
       }
       if (file === undefined && length <= memoryBytes) {

@@ -1,11 +1,12 @@
 import type { Readable } from 'node:stream';
 import type { FileUpload } from 'graphql-upload-minimal';
 import type { BucketInfo, Context } from '../context.js';
-import { AppError, badInput } from '../errors.js';
+import { badInput, partTooLarge } from '../errors.js';
 import type { MultipartUploadInfo, ObjectHead, PartInfo } from '../s3/store.js';
 import { spool } from '../spool.js';
 import { abortStaleUploads } from '../stale-uploads.js';
 import * as v from '../validation.js';
+import { fileError } from './file.js';
 import type { MetadataEntry, PresignedUrl } from './object.js';
 
 /** The parent of the fields of `Mutation.multipart`: the group has no state of its own. */
@@ -20,23 +21,6 @@ export const multipartGroup = (): MultipartGroup => ({});
  * one file in a multipart request.
  */
 export const maxPartBytes = (ctx: Context): number => Math.min(ctx.config.maxPartBytes, ctx.config.maxUploadBytes);
-
-const tooLarge = (limit: number) =>
-  new AppError('PAYLOAD_TOO_LARGE', `file: the part is larger than the limit of ${limit} bytes`, { argument: 'file' });
-
-/**
- * What a failed file part becomes: an AppError as it is (the HTTP layer's
- * upload errors are AppErrors: PAYLOAD_TOO_LARGE past MAX_UPLOAD_BYTES,
- * BAD_USER_INPUT when the client disconnected); graphql-upload-minimal's own
- * HTTP errors by their status; anything else is left for masking.
- */
-function fileError(err: unknown, limit: number): unknown {
-  if (err instanceof AppError) return err;
-  const status = typeof err === 'object' && err !== null ? (err as { status?: unknown }).status : undefined;
-  if (status === 413) return tooLarge(limit);
-  if (typeof status === 'number' && status >= 400 && status < 500 && err instanceof Error) return badInput('file', err.message);
-  return err;
-}
 
 // ---- MultipartUpload, UploadedPart ----
 
@@ -121,14 +105,14 @@ export async function uploadPart(args: UploadPartArgs, ctx: Context): Promise<Pa
   const size = args.size ?? undefined;
   if (size !== undefined) {
     if (!Number.isSafeInteger(size) || size < 0) throw badInput('size', `must be a whole number of bytes (got ${size})`);
-    if (size > limit) throw tooLarge(limit);
+    if (size > limit) throw partTooLarge(limit);
   }
 
   let body: Readable;
   try {
     body = (await args.file).createReadStream();
   } catch (err) {
-    throw fileError(err, limit);
+    throw fileError(err, () => partTooLarge(limit));
   }
   // The stream's own failure (too large, client gone) explains a failed part better than the store's view of it.
   let bodyError: unknown;
@@ -147,7 +131,7 @@ export async function uploadPart(args: UploadPartArgs, ctx: Context): Promise<Pa
       await spooled.dispose();
     }
   } catch (err) {
-    throw fileError(bodyError ?? err, limit);
+    throw fileError(bodyError ?? err, () => partTooLarge(limit));
   } finally {
     if (!body.destroyed && !body.readableEnded) body.destroy();
   }

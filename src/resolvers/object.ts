@@ -4,6 +4,7 @@ import { headKey, type BucketInfo, type Context } from '../context.js';
 import { AppError, badInput } from '../errors.js';
 import type { DeleteResult, ObjectHead, ObjectSummary, PresignResult } from '../s3/store.js';
 import * as v from '../validation.js';
+import { fileError } from './file.js';
 
 /** An object as a field's parent: a listing entry, or a HEAD result with content type and metadata. */
 export type ObjectValue = ObjectSummary | ObjectHead;
@@ -80,22 +81,8 @@ export interface UploadObjectArgs {
   metadata?: readonly MetadataEntry[] | null | undefined;
 }
 
-/**
- * What a failed file part becomes: an AppError as it is; graphql-upload-minimal's
- * HTTP errors as PAYLOAD_TOO_LARGE (413) or BAD_USER_INPUT; anything else is
- * left for masking.
- */
-function fileError(err: unknown, maxBytes: number): unknown {
-  if (err instanceof AppError) return err;
-  const status = typeof err === 'object' && err !== null ? (err as { status?: unknown }).status : undefined;
-  if (status === 413) {
-    return new AppError('PAYLOAD_TOO_LARGE', `file: larger than the upload limit of ${maxBytes} bytes`, { argument: 'file' });
-  }
-  if (typeof status === 'number' && status >= 400 && status < 500 && err instanceof Error) {
-    return badInput('file', err.message);
-  }
-  return err;
-}
+const uploadTooLarge = (maxBytes: number) =>
+  new AppError('PAYLOAD_TOO_LARGE', `file: larger than the upload limit of ${maxBytes} bytes`, { argument: 'file' });
 
 /**
  * Mutation.uploadObject: validates every argument, waits for the file part,
@@ -116,7 +103,7 @@ export async function uploadObject(args: UploadObjectArgs, ctx: Context): Promis
     file = await args.file;
     body = file.createReadStream();
   } catch (err) {
-    throw fileError(err, maxBytes);
+    throw fileError(err, () => uploadTooLarge(maxBytes));
   }
 
   // The stream's own failure explains a failed upload better than the store's view of it.
@@ -127,7 +114,7 @@ export async function uploadObject(args: UploadObjectArgs, ctx: Context): Promis
     abort.abort(err);
   });
   // A bare busboy stream stops at its size limit and then ends as if it were whole.
-  body.once('limit', () => body.destroy(fileError({ status: 413 }, maxBytes) as Error));
+  body.once('limit', () => body.destroy(uploadTooLarge(maxBytes)));
 
   const claimed = file.mimetype && v.isContentType(file.mimetype) ? file.mimetype : undefined;
   try {
@@ -140,7 +127,7 @@ export async function uploadObject(args: UploadObjectArgs, ctx: Context): Promis
     ctx.loaders.objectChanged(bucket, key, head);
     return head;
   } catch (err) {
-    throw fileError(bodyError ?? err, maxBytes);
+    throw fileError(bodyError ?? err, () => uploadTooLarge(maxBytes));
   } finally {
     if (!body.destroyed && !body.readableEnded) body.destroy();
   }
