@@ -14,7 +14,7 @@ import { startApi, type Api } from './support/api.js';
 import { drain, expectCount, generatedStream } from './support/body.js';
 import { MiB, Pairs, rotation, timed, type BenchGroup, type Row } from './support/harness.js';
 import { graphqlData, multipartRequest, readJson, send } from './support/http.js';
-import { createBucket, startStore, type RunningStore } from './support/stores.js';
+import { createBucket, startStore } from './support/stores.js';
 
 const PARTS = 8;
 const PART_SIZE = 128 * MiB;

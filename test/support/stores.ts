@@ -37,7 +37,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import type { StoreCredentials, StoreName, StoreUnderTest } from './provided.js';
+import type { StoreCredentials, StoreUnderTest } from './provided.js';
 
 export type { StoreCredentials, StoreName, StoreUnderTest } from './provided.js';
 
