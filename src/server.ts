@@ -144,7 +144,8 @@ export function createServer(deps: ServerDeps): Server {
       const identity = identify(req);
       charge(clientOf(req, identity), 1);
       if (identity.error) throw identity.error;
-      return serveObject(req, res, path, new URLSearchParams(query), identity.caller, { store, metrics }, log);
+      const objectDeps = { store, metrics, privateAnswers: keyring.enabled };
+      return serveObject(req, res, path, new URLSearchParams(query), identity.caller, objectDeps, log);
     }
 
     if (path === GRAPHQL_PATH) {

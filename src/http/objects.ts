@@ -127,8 +127,8 @@ interface Representation {
   contentDisposition?: string | undefined;
 }
 
-function representationHeaders(r: Representation, key: string, download: boolean): Record<string, string> {
-  const headers: Record<string, string> = { ...SAFETY_HEADERS, 'accept-ranges': 'bytes', ...notModifiedHeaders(r) };
+function representationHeaders(r: Representation, key: string, download: boolean, privateAnswer: boolean): Record<string, string> {
+  const headers: Record<string, string> = { ...SAFETY_HEADERS, 'accept-ranges': 'bytes', ...notModifiedHeaders(r, privateAnswer) };
   headers['content-type'] = headerText(r.contentType) ?? 'application/octet-stream';
   if (r.contentLength !== undefined) headers['content-length'] = String(r.contentLength);
   const contentEncoding = headerText(r.contentEncoding);
@@ -139,13 +139,32 @@ function representationHeaders(r: Representation, key: string, download: boolean
 }
 
 /** Headers a 304 repeats (RFC 9110, section 15.4.5). */
-function notModifiedHeaders(r: Representation): Record<string, string> {
-  const headers: Record<string, string> = {};
+function notModifiedHeaders(r: Representation, privateAnswer: boolean): Record<string, string> {
+  const headers: Record<string, string> = { ...cacheHeaders(headerText(r.cacheControl), privateAnswer) };
   if (r.etag) headers.etag = `"${r.etag}"`;
   if (r.lastModified) headers['last-modified'] = r.lastModified.toUTCString();
-  const cacheControl = headerText(r.cacheControl);
-  if (cacheControl) headers['cache-control'] = cacheControl;
   return headers;
+}
+
+/** Directives that let a shared cache keep an answer (or that only speak to shared caches); `private` is set anew. */
+const SHARED_CACHE_DIRECTIVES = new Set(['public', 'private', 's-maxage', 'proxy-revalidate']);
+
+/**
+ * The caching headers of an object answer. Anyone allowed a PUT may store
+ * any Cache-Control with an object (`public, max-age=31536000`), so with API
+ * keys an answer is always `private` (a shared cache would give it to
+ * anyone, RFC 9111 section 3.5) and varies by Authorization; the stored
+ * directives for the browser's own cache (max-age, no-cache, ...) are kept.
+ * Without keys every caller gets the same answer, and the stored value is
+ * sent as it is.
+ */
+export function cacheHeaders(stored: string | undefined, privateAnswer: boolean): Record<string, string> {
+  if (!privateAnswer) return stored === undefined ? {} : { 'cache-control': stored };
+  // Split at commas outside quoted strings (`no-cache="a, b"` is one directive).
+  const directives = (stored?.match(/(?:[^,"]|"(?:[^"\\]|\\.)*")+/g) ?? [])
+    .map((directive) => directive.trim())
+    .filter((directive) => directive !== '' && !SHARED_CACHE_DIRECTIVES.has(directive.split('=')[0]!.trim().toLowerCase()));
+  return { 'cache-control': ['private', ...directives].join(', '), vary: 'Authorization' };
 }
 
 /**
@@ -175,6 +194,8 @@ class DownloadCounter extends Transform {
 export interface ObjectRouteDeps {
   store: Store;
   metrics: Metrics;
+  /** API keys are configured: an answer is for its caller alone (see `cacheHeaders`). */
+  privateAnswers: boolean;
 }
 
 const preconditionFailed = () =>
@@ -207,10 +228,10 @@ export async function serveObject(
     const precondition = preconditionStatus(req.headers, r.etag ?? '', r.lastModified);
     if (precondition === 412) throw preconditionFailed();
     if (precondition === 304) {
-      res.writeHead(304, notModifiedHeaders(r)).end();
+      res.writeHead(304, notModifiedHeaders(r, deps.privateAnswers)).end();
       return;
     }
-    res.writeHead(200, representationHeaders(r, key, download)).end();
+    res.writeHead(200, representationHeaders(r, key, download, deps.privateAnswers)).end();
     return;
   }
 
@@ -248,10 +269,10 @@ export async function serveObject(
 
   if (result.status === 304) {
     result.body?.destroy();
-    res.writeHead(304, notModifiedHeaders(result)).end();
+    res.writeHead(304, notModifiedHeaders(result, deps.privateAnswers)).end();
     return;
   }
-  const out = representationHeaders(result, key, download);
+  const out = representationHeaders(result, key, download, deps.privateAnswers);
   if (result.status === 206 && result.contentRange) out['content-range'] = result.contentRange;
   res.writeHead(result.status, out);
   if (!result.body) {

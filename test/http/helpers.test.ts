@@ -1,8 +1,8 @@
-/** The pure parts of the HTTP layer: CSRF rule, object paths, ranges, conditionals, dispositions, upload errors. */
+/** The pure parts of the HTTP layer: CSRF rule, object paths, ranges, conditionals, dispositions, caching headers, upload errors. */
 import { describe, expect, it } from 'vitest';
 import type { AppError } from '../../src/errors.js';
 import { isCsrfSuspect, mediaType } from '../../src/http/csrf.js';
-import { attachmentDisposition, parseObjectPath, preconditionStatus, singleRange } from '../../src/http/objects.js';
+import { attachmentDisposition, cacheHeaders, parseObjectPath, preconditionStatus, singleRange } from '../../src/http/objects.js';
 import { uploadError } from '../../src/http/upload.js';
 
 describe('isCsrfSuspect', () => {
@@ -96,6 +96,23 @@ describe('attachmentDisposition', () => {
       `attachment; filename="na_ve (1)*.txt"; filename*=UTF-8''na%C3%AFve%20%281%29%2A.txt`,
     );
     expect(attachmentDisposition('folder/')).toBe(`attachment; filename="download"; filename*=UTF-8''download`);
+  });
+});
+
+describe('cacheHeaders', () => {
+  it.each([
+    ['public, max-age=31536000', 'private, max-age=31536000'],
+    ['Public, S-MAXAGE=600, proxy-revalidate, no-cache', 'private, no-cache'],
+    ['private="set-cookie", max-age=60', 'private, max-age=60'],
+    ['no-cache="a, public", public', 'private, no-cache="a, public"'],
+    [undefined, 'private'],
+  ])('with keys, %j → %j and Vary: Authorization', (stored, sent) => {
+    expect(cacheHeaders(stored, true)).toEqual({ 'cache-control': sent, vary: 'Authorization' });
+  });
+
+  it('sends the stored value as it is without keys', () => {
+    expect(cacheHeaders('public, max-age=60', false)).toEqual({ 'cache-control': 'public, max-age=60' });
+    expect(cacheHeaders(undefined, false)).toEqual({});
   });
 });
 
