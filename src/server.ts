@@ -14,6 +14,8 @@ import type { Store } from './s3/store.js';
 
 /** How long /readyz waits for the store before answering 503. */
 export const READY_TIMEOUT_MS = 2_000;
+/** How long a /readyz answer is reused: probes from many balancers cost at most one store call in this time. */
+export const READY_CACHE_MS = 1_000;
 /** A connection with no byte in either direction for this long is closed (Yoga lifts it for /graphql). */
 export const IDLE_TIMEOUT_MS = 120_000;
 
@@ -64,6 +66,27 @@ export function checkReady(store: Store): Promise<void> {
   return withTimeout(store.ping(), READY_TIMEOUT_MS, `the object store did not answer within ${READY_TIMEOUT_MS} ms`);
 }
 
+/**
+ * `checkReady` shared by concurrent callers: one store call in flight at
+ * most, and its result (success or failure) reused for READY_CACHE_MS after
+ * it settles, so /readyz cannot be used to multiply calls to the store.
+ */
+export function sharedReadiness(store: Store): () => Promise<void> {
+  let current: Promise<void> | undefined;
+  let settledAt: number | undefined;
+  return () => {
+    if (current && (settledAt === undefined || Date.now() - settledAt < READY_CACHE_MS)) return current;
+    const probe = checkReady(store);
+    current = probe;
+    settledAt = undefined;
+    const settled = () => {
+      settledAt = Date.now();
+    };
+    probe.then(settled, settled);
+    return probe;
+  };
+}
+
 /** Who a request comes from: its caller when its key is good, else the authentication error. */
 type Identity = { caller: Caller; error?: undefined } | { caller?: undefined; error: AppError };
 
@@ -81,11 +104,14 @@ type Identity = { caller: Caller; error?: undefined } | { caller?: undefined; er
  * read: the client is the API key, or the remote address for anonymous
  * callers and for tokens that are not known (so guessing keys is limited
  * too). Over the limit: 429 with Retry-After.
+ *
+ * /readyz answers from a store check at most READY_CACHE_MS old.
  */
 export function createServer(deps: ServerDeps): Server {
   const { config, store, logger, metrics, yoga } = deps;
   const keyring = keyringOf(config);
   const limiter = new RateLimiter(config.rateLimitPerMinute);
+  const ready = sharedReadiness(store);
 
   function identify(req: IncomingMessage): Identity {
     try {
@@ -118,7 +144,7 @@ export function createServer(deps: ServerDeps): Server {
     if (path === '/readyz') {
       if (!readOnly) return methodNotAllowed(res, 'GET, HEAD');
       try {
-        await checkReady(store);
+        await ready();
         return sendJson(res, 200, { status: 'ok' });
       } catch (err) {
         const message = err instanceof AppError ? err.message : 'the object store is not available';

@@ -3,6 +3,7 @@
  * routes and the per-request log line, on the real server.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { READY_CACHE_MS } from '../../src/server.js';
 import { freePort } from '../support/servers.js';
 import { testStores } from '../support/stores.js';
 import { startServer, storeCalls, type RunningServer } from './harness.js';
@@ -26,6 +27,21 @@ describe('operational routes', () => {
     const res = await fetch(`${server.url}/readyz`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: 'ok' });
+  });
+
+  it('/readyz asks the store once for many concurrent probes, and again once its answer is READY_CACHE_MS old', async () => {
+    const wait = () => new Promise((resolve) => setTimeout(resolve, READY_CACHE_MS + 100));
+    await wait();
+    const before = await storeCalls(server.metrics, 'ListBuckets');
+    const answers = await Promise.all(Array.from({ length: 20 }, () => fetch(`${server.url}/readyz`)));
+    expect(answers.map((res) => res.status)).toEqual(Array.from({ length: 20 }, () => 200));
+    await Promise.all(answers.map((res) => res.arrayBuffer()));
+    expect(await storeCalls(server.metrics, 'ListBuckets')).toBe(before + 1);
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+    expect(await storeCalls(server.metrics, 'ListBuckets')).toBe(before + 1);
+    await wait();
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+    expect(await storeCalls(server.metrics, 'ListBuckets')).toBe(before + 2);
   });
 
   it('/metrics shows the store calls made so far, by operation and outcome', async () => {
