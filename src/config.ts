@@ -151,6 +151,11 @@ const envSchema = z.object({
   MAX_QUERY_DIRECTIVES: int(0, 10_000).default(50),
   MAX_QUERY_TOKENS: int(1, 1_000_000).default(10_000),
   RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).optional(),
+  HEADERS_TIMEOUT_MS: int(100, 600_000).default(60_000),
+  MIN_UPLOAD_BYTES_PER_SECOND: byteSize(0).default(KIB),
+  UPLOAD_RATE_WINDOW_MS: int(1_000, 600_000).default(30_000),
+  MAX_CONNECTIONS: int(1, 1_000_000).default(1024),
+  MAX_CONNECTIONS_PER_CLIENT: int(0, 1_000_000).default(64),
 });
 
 export interface StoreSettings {
@@ -196,6 +201,15 @@ export interface Config {
   maxQueryTokens: number;
   /** Requests a minute per API key (per client address for anonymous callers), per instance; 0: no limit. */
   rateLimitPerMinute: number;
+  /** How long a client may take to send a request's headers before it gets 408 and the connection is closed. */
+  headersTimeoutMs: number;
+  /** The slowest request body accepted, in bytes a second over `uploadRateWindowMs`; 0: no minimum. */
+  minUploadBytesPerSecond: number;
+  uploadRateWindowMs: number;
+  /** Open connections at once, in all. */
+  maxConnections: number;
+  /** Open connections at once from one client address; 0: no cap. */
+  maxConnectionsPerClient: number;
 }
 
 /** Thrown with every problem found, one line each, naming the variable. */
@@ -334,5 +348,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxQueryDirectives: e.MAX_QUERY_DIRECTIVES,
     maxQueryTokens: e.MAX_QUERY_TOKENS,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE ?? (locked || !isLoopbackHost(e.HOST) ? DEFAULT_RATE_LIMIT_PER_MINUTE : 0),
+    headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
+    minUploadBytesPerSecond: e.MIN_UPLOAD_BYTES_PER_SECOND,
+    uploadRateWindowMs: e.UPLOAD_RATE_WINDOW_MS,
+    maxConnections: e.MAX_CONNECTIONS,
+    maxConnectionsPerClient: e.MAX_CONNECTIONS_PER_CLIENT,
   };
 }

@@ -4,6 +4,7 @@ import { keyringOf, type Caller } from './auth.js';
 import type { Config } from './config.js';
 import { requestIdFrom, type ServerContext } from './context.js';
 import { AppError } from './errors.js';
+import { BodyRateGuard, capConnections } from './http/connections.js';
 import { CSRF_MESSAGE, isCsrfSuspect, mediaType } from './http/csrf.js';
 import { OBJECTS_PREFIX, serveObject } from './http/objects.js';
 import { errorBody, sendError, sendJson } from './http/respond.js';
@@ -16,8 +17,10 @@ import type { Store } from './s3/store.js';
 export const READY_TIMEOUT_MS = 2_000;
 /** How long a /readyz answer is reused: probes from many balancers cost at most one store call in this time. */
 export const READY_CACHE_MS = 1_000;
-/** A connection with no byte in either direction for this long is closed (Yoga lifts it for /graphql). */
+/** A connection with no byte in either direction for this long is closed (Yoga lifts it for streamed GraphQL answers). */
 export const IDLE_TIMEOUT_MS = 120_000;
+/** An idle keep-alive connection is closed after this long (Node's default, stated here on purpose). */
+export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -105,6 +108,10 @@ type Identity = { caller: Caller; error?: undefined } | { caller?: undefined; er
  * callers and for tokens that are not known (so guessing keys is limited
  * too). Over the limit: 429 with Retry-After.
  *
+ * Slow clients cannot hold connections before any of that: headers must
+ * arrive within HEADERS_TIMEOUT_MS (else 408), a body at
+ * MIN_UPLOAD_BYTES_PER_SECOND at least (else 408 and the connection is
+ * closed), and connections are capped in all and per client address.
  * /readyz answers from a store check at most READY_CACHE_MS old.
  */
 export function createServer(deps: ServerDeps): Server {
@@ -112,6 +119,7 @@ export function createServer(deps: ServerDeps): Server {
   const keyring = keyringOf(config);
   const limiter = new RateLimiter(config.rateLimitPerMinute);
   const ready = sharedReadiness(store);
+  const bodyRate = new BodyRateGuard(config.minUploadBytesPerSecond, config.uploadRateWindowMs);
 
   function identify(req: IncomingMessage): Identity {
     try {
@@ -226,8 +234,13 @@ export function createServer(deps: ServerDeps): Server {
 
   const server = createHttpServer(
     {
-      // An upload may take long; idle connections are closed by the socket timeout instead.
+      // An upload may take long: a body is held to MIN_UPLOAD_BYTES_PER_SECOND instead, and idle connections to the socket timeout.
       requestTimeout: 0,
+      // Node has none when requestTimeout is 0: a client sending a header line now and then would stay for ever.
+      headersTimeout: config.headersTimeoutMs,
+      // How often Node looks for requests past the headers timeout: a quarter of it, at most Node's default 30 s.
+      connectionsCheckingInterval: Math.min(30_000, Math.ceil(config.headersTimeoutMs / 4)),
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     },
     (req, res) => {
       const started = process.hrtime.bigint();
@@ -242,6 +255,7 @@ export function createServer(deps: ServerDeps): Server {
       const query = cut === -1 ? '' : rawUrl.slice(cut + 1);
       const name = routeName(path);
       const method = req.method ?? 'GET';
+      bodyRate.watch(req, res, log);
 
       res.once('close', () => {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -256,6 +270,7 @@ export function createServer(deps: ServerDeps): Server {
     },
   );
   server.setTimeout(IDLE_TIMEOUT_MS);
+  capConnections(server, config.maxConnections, config.maxConnectionsPerClient, logger);
   return server;
 }
 

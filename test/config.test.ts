@@ -144,6 +144,26 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('protects against slow clients and connection floods, each a setting', () => {
+    const c = loadConfig({});
+    expect([c.headersTimeoutMs, c.minUploadBytesPerSecond, c.uploadRateWindowMs]).toEqual([60_000, 1024, 30_000]);
+    expect([c.maxConnections, c.maxConnectionsPerClient]).toEqual([1024, 64]);
+    const set = loadConfig({
+      HEADERS_TIMEOUT_MS: '10000',
+      MIN_UPLOAD_BYTES_PER_SECOND: '4KiB',
+      UPLOAD_RATE_WINDOW_MS: '60000',
+      MAX_CONNECTIONS: '10000',
+      MAX_CONNECTIONS_PER_CLIENT: '0',
+    });
+    expect([set.headersTimeoutMs, set.minUploadBytesPerSecond, set.uploadRateWindowMs]).toEqual([10_000, 4096, 60_000]);
+    expect([set.maxConnections, set.maxConnectionsPerClient]).toEqual([10_000, 0]);
+    expect(
+      problems({ HEADERS_TIMEOUT_MS: '0', MIN_UPLOAD_BYTES_PER_SECOND: 'fast', UPLOAD_RATE_WINDOW_MS: '10', MAX_CONNECTIONS: '0', MAX_CONNECTIONS_PER_CLIENT: '-1' })
+        .map((l) => l.split(':')[0])
+        .sort(),
+    ).toEqual(['HEADERS_TIMEOUT_MS', 'MAX_CONNECTIONS', 'MAX_CONNECTIONS_PER_CLIENT', 'MIN_UPLOAD_BYTES_PER_SECOND', 'UPLOAD_RATE_WINDOW_MS']);
+  });
+
   it('limits the request rate by default only where others can reach the server', () => {
     const keys = JSON.stringify({ keys: [{ name: 'r', token: 'a-token-of-enough-length', grants: [{ bucket: '*', role: 'read' }] }] });
     expect(loadConfig({}).rateLimitPerMinute).toBe(0);
