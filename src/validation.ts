@@ -52,16 +52,34 @@ function wellFormed(text: string, argument: string): void {
   if (LONE_SURROGATE.test(text)) throw badInput(argument, 'must be valid Unicode (no lone surrogates)');
 }
 
-/** An object key: 1 to 1024 bytes of UTF-8. */
+/** A `.` or `..` segment between slashes (or at either end): what URL paths resolve away. */
+const DOT_SEGMENT = /(?:^|\/)\.{1,2}(?:\/|$)/;
+
+/**
+ * An object key: 1 to 1024 bytes of UTF-8, with no `.` or `..` path segment
+ * (`a/../b`, `./x`, `a/./b`, `..`, `a/..`). A key travels in the URL path of
+ * every request to the store and of every presigned URL; a proxy, a store or a
+ * browser that normalises the path would act on another key (`a/../b` is
+ * `b`), so such keys are refused, as MinIO does. `...` and `.hidden` are
+ * ordinary names.
+ */
 export function objectKey(key: string, argument = 'key'): string {
   wellFormed(key, argument);
   const bytes = utf8Length(key);
   if (bytes === 0) throw badInput(argument, 'must not be empty');
   if (bytes > MAX_KEY_BYTES) throw badInput(argument, `must be at most ${MAX_KEY_BYTES} bytes of UTF-8 (got ${bytes})`);
+  if (DOT_SEGMENT.test(key)) {
+    throw badInput(argument, 'must not have "." or ".." as a path segment (URL paths resolve them to another key)');
+  }
   return key;
 }
 
-/** A listing prefix: may be empty (then undefined), at most 1024 bytes. */
+/**
+ * A listing prefix: may be empty (then undefined), at most 1024 bytes. A
+ * prefix is matched as a string, not resolved as a path, and travels in the
+ * query string, where nothing normalises it: `logs/.` rightly finds
+ * `logs/.hidden`, so the key rule on dot segments does not apply.
+ */
 export function listPrefix(prefix: string | null | undefined, argument = 'prefix'): string | undefined {
   if (prefix === null || prefix === undefined || prefix === '') return undefined;
   wellFormed(prefix, argument);
@@ -75,10 +93,11 @@ export function delimiter(value: string | null | undefined, argument = 'delimite
   return listPrefix(value, argument);
 }
 
-/** The prefix of deletePrefix: never empty, so it cannot empty a bucket by accident. */
+/** The prefix of deletePrefix: a listing prefix that is never empty, so it cannot empty a bucket by accident. */
 export function deletionPrefix(prefix: string, argument = 'prefix'): string {
-  if (prefix === '') throw badInput(argument, 'must not be empty (use deleteBucket with force to empty a bucket)');
-  return objectKey(prefix, argument);
+  const value = listPrefix(prefix, argument);
+  if (value === undefined) throw badInput(argument, 'must not be empty (use deleteBucket with force to empty a bucket)');
+  return value;
 }
 
 /** Presigned-URL lifetime in seconds: 1..604800 (seven days, S3's maximum). */

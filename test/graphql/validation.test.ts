@@ -67,6 +67,22 @@ describe('keys and prefixes', () => {
     expect(v.objectKey('dir/sub dir/ñ.txt')).toBe('dir/sub dir/ñ.txt');
   });
 
+  it.each(['a/../b', './x', 'a/./b', '..', '.', 'a/..', 'a/.', '../x', 'a/b/../../c', '/..', './'])(
+    'a key with a "." or ".." path segment (%s) is refused',
+    (key) => {
+      expect(refusal(() => v.objectKey(key, 'sourceKey'))).toBe('sourceKey');
+    },
+  );
+
+  it.each(['...', '.hidden', 'a/.hidden', 'a..b', 'a/.../b', 'a/..b', 'a/b..', 'x.', 'a//b', '/abs'])('a key with dots that are no path segment (%s) is taken', (key) => {
+    expect(v.objectKey(key)).toBe(key);
+  });
+
+  it('prefixes are not paths: a prefix may end in or hold dot segments', () => {
+    expect(v.listPrefix('logs/.')).toBe('logs/.');
+    expect(v.deletionPrefix('a/../')).toBe('a/../');
+  });
+
   it('a listing prefix or delimiter may be empty (none) but not over 1024 bytes', () => {
     expect(v.listPrefix('')).toBeUndefined();
     expect(v.listPrefix(null)).toBeUndefined();
@@ -76,8 +92,9 @@ describe('keys and prefixes', () => {
     expect(v.delimiter('')).toBeUndefined();
   });
 
-  it('deletePrefix needs a non-empty prefix', () => {
+  it('deletePrefix needs a non-empty prefix of at most 1024 bytes', () => {
     expect(refusal(() => v.deletionPrefix(''))).toBe('prefix');
+    expect(refusal(() => v.deletionPrefix('x'.repeat(1025)))).toBe('prefix');
     expect(v.deletionPrefix('a/')).toBe('a/');
   });
 
