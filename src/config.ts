@@ -151,6 +151,7 @@ const envSchema = z.object({
   MAX_QUERY_DIRECTIVES: int(0, 10_000).default(50),
   MAX_QUERY_TOKENS: int(1, 1_000_000).default(10_000),
   RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).optional(),
+  CURSOR_SECRET: z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -base64 32`)').optional(),
 });
 
 export interface StoreSettings {
@@ -196,6 +197,11 @@ export interface Config {
   maxQueryTokens: number;
   /** Requests a minute per API key (per client address for anonymous callers), per instance; 0: no limit. */
   rateLimitPerMinute: number;
+  /**
+   * What listing cursors are signed with; undefined: the store's secret access
+   * key (every replica has it, so each takes the others' cursors).
+   */
+  cursorSecret: string | undefined;
 }
 
 /** Thrown with every problem found, one line each, naming the variable. */
@@ -334,5 +340,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxQueryDirectives: e.MAX_QUERY_DIRECTIVES,
     maxQueryTokens: e.MAX_QUERY_TOKENS,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE ?? (locked || !isLoopbackHost(e.HOST) ? DEFAULT_RATE_LIMIT_PER_MINUTE : 0),
+    cursorSecret: e.CURSOR_SECRET,
   };
 }
