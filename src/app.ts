@@ -62,7 +62,9 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     queueSize: config.uploadQueueSize,
     maxUploadBytes: config.maxUploadBytes,
   });
-  const deps: AppDeps = { config, store, logger, metrics };
+  // The settings of the store in use: with the embedded store's generated keys,
+  // whose secret signs listing cursors unless CURSOR_SECRET is set.
+  const deps: AppDeps = { config: { ...config, store: storeSettings }, store, logger, metrics };
   const yoga = createYogaApp(deps);
   const server = createServer({ ...deps, yoga });
 

@@ -156,6 +156,7 @@ const envSchema = z.object({
   UPLOAD_RATE_WINDOW_MS: int(1_000, 600_000).default(30_000),
   MAX_CONNECTIONS: int(1, 1_000_000).default(1024),
   MAX_CONNECTIONS_PER_CLIENT: int(0, 1_000_000).default(64),
+  CURSOR_SECRET: z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -base64 32`)').optional(),
 });
 
 export interface StoreSettings {
@@ -210,6 +211,11 @@ export interface Config {
   maxConnections: number;
   /** Open connections at once from one client address; 0: no cap. */
   maxConnectionsPerClient: number;
+  /**
+   * What listing cursors are signed with; undefined: the store's secret access
+   * key (every replica has it, so each takes the others' cursors).
+   */
+  cursorSecret: string | undefined;
 }
 
 /** Thrown with every problem found, one line each, naming the variable. */
@@ -353,5 +359,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     uploadRateWindowMs: e.UPLOAD_RATE_WINDOW_MS,
     maxConnections: e.MAX_CONNECTIONS,
     maxConnectionsPerClient: e.MAX_CONNECTIONS_PER_CLIENT,
+    cursorSecret: e.CURSOR_SECRET,
   };
 }

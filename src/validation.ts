@@ -1,4 +1,5 @@
-import { badInput } from './errors.js';
+import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { AppError, badInput } from './errors.js';
 
 /**
  * Argument rules of the GraphQL API. Each check is a pure function that
@@ -52,16 +53,34 @@ function wellFormed(text: string, argument: string): void {
   if (LONE_SURROGATE.test(text)) throw badInput(argument, 'must be valid Unicode (no lone surrogates)');
 }
 
-/** An object key: 1 to 1024 bytes of UTF-8. */
+/** A `.` or `..` segment between slashes (or at either end): what URL paths resolve away. */
+const DOT_SEGMENT = /(?:^|\/)\.{1,2}(?:\/|$)/;
+
+/**
+ * An object key: 1 to 1024 bytes of UTF-8, with no `.` or `..` path segment
+ * (`a/../b`, `./x`, `a/./b`, `..`, `a/..`). A key travels in the URL path of
+ * every request to the store and of every presigned URL; a proxy, a store or a
+ * browser that normalises the path would act on another key (`a/../b` is
+ * `b`), so such keys are refused, as MinIO does. `...` and `.hidden` are
+ * ordinary names.
+ */
 export function objectKey(key: string, argument = 'key'): string {
   wellFormed(key, argument);
   const bytes = utf8Length(key);
   if (bytes === 0) throw badInput(argument, 'must not be empty');
   if (bytes > MAX_KEY_BYTES) throw badInput(argument, `must be at most ${MAX_KEY_BYTES} bytes of UTF-8 (got ${bytes})`);
+  if (DOT_SEGMENT.test(key)) {
+    throw badInput(argument, 'must not have "." or ".." as a path segment (URL paths resolve them to another key)');
+  }
   return key;
 }
 
-/** A listing prefix: may be empty (then undefined), at most 1024 bytes. */
+/**
+ * A listing prefix: may be empty (then undefined), at most 1024 bytes. A
+ * prefix is matched as a string, not resolved as a path, and travels in the
+ * query string, where nothing normalises it: `logs/.` rightly finds
+ * `logs/.hidden`, so the key rule on dot segments does not apply.
+ */
 export function listPrefix(prefix: string | null | undefined, argument = 'prefix'): string | undefined {
   if (prefix === null || prefix === undefined || prefix === '') return undefined;
   wellFormed(prefix, argument);
@@ -75,10 +94,11 @@ export function delimiter(value: string | null | undefined, argument = 'delimite
   return listPrefix(value, argument);
 }
 
-/** The prefix of deletePrefix: never empty, so it cannot empty a bucket by accident. */
+/** The prefix of deletePrefix: a listing prefix that is never empty, so it cannot empty a bucket by accident. */
 export function deletionPrefix(prefix: string, argument = 'prefix'): string {
-  if (prefix === '') throw badInput(argument, 'must not be empty (use deleteBucket with force to empty a bucket)');
-  return objectKey(prefix, argument);
+  const value = listPrefix(prefix, argument);
+  if (value === undefined) throw badInput(argument, 'must not be empty (use deleteBucket with force to empty a bucket)');
+  return value;
 }
 
 /** Presigned-URL lifetime in seconds: 1..604800 (seven days, S3's maximum). */
@@ -163,29 +183,96 @@ export const isContentType = (value: string) => value.length <= 1024 && MEDIA_TY
 /** Where a page starts: after a key (StartAfter) or at a continuation token. */
 export type PageStart = { startAfter: string } | { continuationToken: string };
 
+/** The listing a cursor belongs to: it is valid for these arguments only. */
+export interface CursorScope {
+  bucket: string;
+  prefix: string | undefined;
+  delimiter: string | undefined;
+}
+
+/** Bytes of the MAC a cursor carries: HMAC-SHA256 truncated to 128 bits (RFC 2104, section 5). */
+const CURSOR_MAC_BYTES = 16;
+/** The longest key or continuation token a cursor carries (S3 keys are at most 1024 bytes). */
+export const MAX_CURSOR_VALUE_BYTES = 2048;
+/** The longest cursor this API returns: base64url of a tag byte, the MAC and the longest value. */
+export const MAX_CURSOR_LENGTH = Math.ceil(((1 + CURSOR_MAC_BYTES + MAX_CURSOR_VALUE_BYTES) * 4) / 3);
+
+const KEY_TAG = 0x6b; // 'k': StartAfter
+const TOKEN_TAG = 0x74; // 't': ContinuationToken
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
-const encodeCursor = (tag: 'k' | 't', value: string) => Buffer.from(`${tag}:${value}`, 'utf8').toString('base64url');
+/**
+ * Listing cursors: opaque, signed and bound to their listing. A cursor is
+ * base64url of a tag byte (`k`: start after a key, `t`: a continuation token
+ * of the store), a MAC and the key or token; the MAC covers the bucket,
+ * prefix and delimiter too. Signed with a key derived from a secret every
+ * replica shares (CURSOR_SECRET, else the store's secret access key) by
+ * HKDF-SHA256 with a label of its own, so any replica takes any replica's
+ * cursors and the secret itself never keys a MAC a client sees.
+ */
+export class ListingCursors {
+  private readonly key: Buffer;
 
-/** The cursor of a key: a page `after` it starts with the next key. */
-export const keyCursor = (key: string) => encodeCursor('k', key);
+  constructor(secret: string) {
+    this.key = Buffer.from(hkdfSync('sha256', secret, '', 's3-graphql listing cursor v1', 32));
+  }
 
-/** The cursor of a continuation token returned by the store. */
-export const tokenCursor = (token: string) => encodeCursor('t', token);
+  /** The cursor of a listed key: a page `after` it starts with the next key. */
+  ofKey(scope: CursorScope, key: string): string {
+    return this.sign(scope, KEY_TAG, key);
+  }
 
-/** Decodes an `after` cursor; anything this API did not produce is BAD_USER_INPUT. */
-export function pageStart(after: string | null | undefined, argument = 'after'): PageStart | undefined {
-  if (after === null || after === undefined) return undefined;
-  const invalid = () => badInput(argument, 'is not a cursor returned by this API');
-  if (!BASE64URL.test(after)) throw invalid();
-  const bytes = Buffer.from(after, 'base64url');
-  if (bytes.toString('base64url') !== after) throw invalid();
-  const text = bytes.toString('utf8');
-  if (!Buffer.from(text, 'utf8').equals(bytes)) throw invalid();
-  const value = text.slice(2);
-  if (text.startsWith('k:') && value !== '' && utf8Length(value) <= MAX_KEY_BYTES) return { startAfter: value };
-  if (text.startsWith('t:') && value !== '') return { continuationToken: value };
-  throw invalid();
+  /** The cursor of a continuation token the store returned for a listing. */
+  ofToken(scope: CursorScope, token: string): string {
+    return this.sign(scope, TOKEN_TAG, token);
+  }
+
+  /**
+   * Decodes an `after` cursor. Only a cursor this server (or a replica with
+   * the same secret) returned for the same bucket, prefix and delimiter is
+   * taken; anything else is BAD_USER_INPUT, so it never reaches the store.
+   */
+  pageStart(after: string | null | undefined, scope: CursorScope, argument = 'after'): PageStart | undefined {
+    if (after === null || after === undefined) return undefined;
+    if (after.length > MAX_CURSOR_LENGTH) {
+      throw badInput(argument, `is longer than any cursor this API returns (at most ${MAX_CURSOR_LENGTH} characters)`);
+    }
+    const malformed = () => badInput(argument, 'is not a cursor returned by this API');
+    if (!BASE64URL.test(after)) throw malformed();
+    const bytes = Buffer.from(after, 'base64url');
+    if (bytes.length <= 1 + CURSOR_MAC_BYTES || bytes.toString('base64url') !== after) throw malformed();
+    const tag = bytes[0]!;
+    const value = bytes.subarray(1 + CURSOR_MAC_BYTES);
+    const mac = bytes.subarray(1, 1 + CURSOR_MAC_BYTES);
+    if ((tag !== KEY_TAG && tag !== TOKEN_TAG) || !timingSafeEqual(mac, this.mac(scope, tag, value))) {
+      throw badInput(argument, 'is not a cursor this API returned for this bucket, prefix and delimiter');
+    }
+    const text = value.toString('utf8');
+    return tag === KEY_TAG ? { startAfter: text } : { continuationToken: text };
+  }
+
+  private mac(scope: CursorScope, tag: number, value: Buffer): Buffer {
+    return (
+      createHmac('sha256', this.key)
+        // JSON never holds a raw NUL byte, so the scope cannot run into the tag and value.
+        .update(JSON.stringify([scope.bucket, scope.prefix ?? '', scope.delimiter ?? '']))
+        .update(Buffer.from([0, tag]))
+        .update(value)
+        .digest()
+        .subarray(0, CURSOR_MAC_BYTES)
+    );
+  }
+
+  private sign(scope: CursorScope, tag: number, text: string): string {
+    const value = Buffer.from(text, 'utf8');
+    if (value.length > MAX_CURSOR_VALUE_BYTES) {
+      throw new AppError(
+        'INTERNAL_SERVER_ERROR',
+        `the object store returned a key or continuation token longer than the ${MAX_CURSOR_VALUE_BYTES} bytes a cursor holds`,
+      );
+    }
+    return Buffer.concat([Buffer.from([tag]), this.mac(scope, tag, value), value]).toString('base64url');
+  }
 }
 
 // ---- ids ----

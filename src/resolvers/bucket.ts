@@ -6,6 +6,7 @@ import {
   type GraphQLResolveInfo,
   type SelectionSetNode,
 } from 'graphql';
+import type { Config } from '../config.js';
 import type { BucketInfo, Context } from '../context.js';
 import { AppError } from '../errors.js';
 import type { ObjectHead, ObjectPage as StorePage, ObjectSummary } from '../s3/store.js';
@@ -38,49 +39,62 @@ export async function listBuckets(_args: unknown, ctx: Context): Promise<BucketI
 }
 
 interface ListingRequest {
-  prefix: string | undefined;
-  delimiter: string | undefined;
+  scope: v.CursorScope;
   maxKeys: number;
-  start: ReturnType<typeof v.pageStart>;
+  start: v.PageStart | undefined;
 }
 
-function listingRequest(args: ListObjectsArgs): ListingRequest {
+/** One signer per configuration (the key derivation runs once, not per request). */
+const signers = new WeakMap<Config, v.ListingCursors>();
+
+/** The signer of listing cursors: CURSOR_SECRET, else the store's secret access key. */
+function cursorsOf(config: Config): v.ListingCursors {
+  let cursors = signers.get(config);
+  if (!cursors) {
+    const secret = config.cursorSecret ?? config.store.secretAccessKey;
+    if (secret === undefined) throw new AppError('INTERNAL_SERVER_ERROR', 'the server has no secret to sign listing cursors with');
+    signers.set(config, (cursors = new v.ListingCursors(secret)));
+  }
+  return cursors;
+}
+
+function listingRequest(bucket: string, args: ListObjectsArgs, config: Config): ListingRequest {
+  const scope = { bucket, prefix: v.listPrefix(args.prefix, 'prefix'), delimiter: v.delimiter(args.delimiter, 'delimiter') };
   return {
-    prefix: v.listPrefix(args.prefix, 'prefix'),
-    delimiter: v.delimiter(args.delimiter, 'delimiter'),
+    scope,
     maxKeys: v.pageSize(args.first, 'first'),
-    start: v.pageStart(args.after, 'after'),
+    start: cursorsOf(config).pageStart(args.after, scope, 'after'),
   };
 }
 
 /** Pages fetched ahead by `bucket(name)`, each waiting for the `objects` field that shows it. */
 const prefetched = new WeakMap<Context, Map<string, Promise<StorePage>>>();
 
-const pageId = (bucket: string, r: ListingRequest) => JSON.stringify([bucket, r.prefix, r.delimiter, r.maxKeys, r.start]);
+const pageId = (r: ListingRequest) => JSON.stringify([r.scope.bucket, r.scope.prefix, r.scope.delimiter, r.maxKeys, r.start]);
 
-const listPage = (ctx: Context, bucket: string, r: ListingRequest) =>
-  ctx.store.listObjects(bucket, { prefix: r.prefix, delimiter: r.delimiter, maxKeys: r.maxKeys, ...r.start });
+const listPage = (ctx: Context, r: ListingRequest) =>
+  ctx.store.listObjects(r.scope.bucket, { prefix: r.scope.prefix, delimiter: r.scope.delimiter, maxKeys: r.maxKeys, ...r.start });
 
 /** Fetches a page ahead of its `objects` field. */
-function prefetchPage(ctx: Context, bucket: string, r: ListingRequest): Promise<StorePage> {
+function prefetchPage(ctx: Context, r: ListingRequest): Promise<StorePage> {
   let mine = prefetched.get(ctx);
   if (!mine) prefetched.set(ctx, (mine = new Map()));
-  const page = listPage(ctx, bucket, r);
+  const page = listPage(ctx, r);
   page.catch(() => undefined);
-  mine.set(pageId(bucket, r), page);
+  mine.set(pageId(r), page);
   return page;
 }
 
 /** The page fetched ahead for this listing (used once), else one ListObjectsV2 now. */
-function takePage(ctx: Context, bucket: string, r: ListingRequest): Promise<StorePage> {
+function takePage(ctx: Context, r: ListingRequest): Promise<StorePage> {
   const mine = prefetched.get(ctx);
-  const id = pageId(bucket, r);
+  const id = pageId(r);
   const page = mine?.get(id);
   if (page) {
     mine!.delete(id);
     return page;
   }
-  return listPage(ctx, bucket, r);
+  return listPage(ctx, r);
 }
 
 /** The arguments of the first `objects` field selected on the bucket `info`'s field returns. */
@@ -123,13 +137,13 @@ export async function getBucket(args: { name: string }, ctx: Context, info?: Gra
   if (listing) {
     let request: ListingRequest | undefined;
     try {
-      request = listingRequest(listing);
+      request = listingRequest(name, listing, ctx.config);
     } catch {
       // An invalid listing argument is reported by `objects` itself; the bucket is checked below.
     }
     if (request) {
       try {
-        await prefetchPage(ctx, name, request);
+        await prefetchPage(ctx, request);
         return { name };
       } catch (err) {
         if (err instanceof AppError && err.code === 'NO_SUCH_BUCKET') return null;
@@ -147,15 +161,19 @@ export async function bucketCreatedAt(bucket: BucketInfo, ctx: Context): Promise
 }
 
 /**
- * Bucket.objects: exactly one ListObjectsV2 per page (fetched ahead by `bucket(name)` when it asks for it). An edge's cursor is its
- * key (so `after` an edge starts right behind it); `endCursor` is the store's
- * continuation token while there are more pages, else the last key.
+ * Bucket.objects: exactly one ListObjectsV2 per page (fetched ahead by
+ * `bucket(name)` when it asks for it). An edge's cursor stands for its key
+ * (so `after` an edge starts right behind it); `endCursor` for the store's
+ * continuation token while there are more pages, else for the last key.
+ * Cursors are signed for this bucket, prefix and delimiter (see
+ * `ListingCursors`): `after` takes no other.
  */
 export async function listObjects(bucket: BucketInfo, args: ListObjectsArgs, ctx: Context): Promise<ObjectPage> {
-  const request = listingRequest(args);
-  const start = request.start;
-  const page = await takePage(ctx, bucket.name, request);
-  const edges = page.objects.map((node) => ({ cursor: v.keyCursor(node.key), node }));
+  const request = listingRequest(bucket.name, args, ctx.config);
+  const { scope, start } = request;
+  const cursors = cursorsOf(ctx.config);
+  const page = await takePage(ctx, request);
+  const edges = page.objects.map((node) => ({ cursor: cursors.ofKey(scope, node.key), node }));
   const last = edges.at(-1);
   return {
     edges,
@@ -164,7 +182,7 @@ export async function listObjects(bucket: BucketInfo, args: ListObjectsArgs, ctx
       hasNextPage: page.nextToken !== undefined,
       hasPreviousPage: start !== undefined,
       startCursor: edges[0]?.cursor ?? null,
-      endCursor: page.nextToken !== undefined ? v.tokenCursor(page.nextToken) : (last?.cursor ?? null),
+      endCursor: page.nextToken !== undefined ? cursors.ofToken(scope, page.nextToken) : (last?.cursor ?? null),
     },
   };
 }

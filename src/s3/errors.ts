@@ -9,6 +9,14 @@ import { AppError } from '../errors.js';
  * endpoint, credential, request id or stack; they only name the bucket, key
  * or upload id the caller gave. The original error stays as `cause` for the
  * server's log.
+ *
+ * A 400 whose code says an argument was refused (InvalidArgument,
+ * InvalidRequest, KeyTooLongError, MetadataTooLarge, MinIO's
+ * XMinioInvalidObjectName) and a 414 or 431 (a key, prefix or token too long
+ * for the store's HTTP server) are the caller's: BAD_USER_INPUT, not logged as
+ * faults. Any other 400 (a HEAD's 400 without a body, MalformedXML,
+ * AuthorizationHeaderMalformed for a wrong region) may be the server's own
+ * fault and stays INTERNAL_SERVER_ERROR, which the operator hears of.
  */
 
 export interface ErrorContext {
@@ -159,6 +167,14 @@ function build(err: unknown, context: ErrorContext): AppError {
       });
     case 'KeyTooLongError':
       return new AppError('BAD_USER_INPUT', 'the key is longer than the store allows', { argument: 'key' });
+    case 'XMinioInvalidObjectName':
+      return new AppError('BAD_USER_INPUT', 'the key is not a valid object name for the store', { argument: 'key' });
+    case 'MetadataTooLarge':
+      return new AppError('BAD_USER_INPUT', 'the metadata is larger than the store allows', { argument: 'metadata' });
+    case 'InvalidArgument':
+    case 'InvalidRequest':
+      // The store's own message may quote the value it refused, or its internals: only its (public) error code is named.
+      return new AppError('BAD_USER_INPUT', `the object store refused an argument of the request (${name})`);
   }
 
   if (name !== undefined && CREDENTIAL_NAMES.has(name)) {
@@ -169,6 +185,10 @@ function build(err: unknown, context: ErrorContext): AppError {
   }
   if (isUnreachable(err) || (name !== undefined && UNAVAILABLE_NAMES.has(name))) {
     return new AppError('BACKEND_UNAVAILABLE', `${what(context)} could not be reached in time; try again later`);
+  }
+  if (status === 414 || status === 431) {
+    // URI Too Long, Request Header Fields Too Large: a key, prefix or token too long for the store's HTTP server.
+    return new AppError('BAD_USER_INPUT', 'an argument of the request is too long for the object store');
   }
   if (status === 502 || status === 503 || status === 504) {
     return new AppError('BACKEND_UNAVAILABLE', `${what(context)} is unavailable; try again later`);

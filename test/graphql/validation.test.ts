@@ -67,6 +67,22 @@ describe('keys and prefixes', () => {
     expect(v.objectKey('dir/sub dir/ñ.txt')).toBe('dir/sub dir/ñ.txt');
   });
 
+  it.each(['a/../b', './x', 'a/./b', '..', '.', 'a/..', 'a/.', '../x', 'a/b/../../c', '/..', './'])(
+    'a key with a "." or ".." path segment (%s) is refused',
+    (key) => {
+      expect(refusal(() => v.objectKey(key, 'sourceKey'))).toBe('sourceKey');
+    },
+  );
+
+  it.each(['...', '.hidden', 'a/.hidden', 'a..b', 'a/.../b', 'a/..b', 'a/b..', 'x.', 'a//b', '/abs'])('a key with dots that are no path segment (%s) is taken', (key) => {
+    expect(v.objectKey(key)).toBe(key);
+  });
+
+  it('prefixes are not paths: a prefix may end in or hold dot segments', () => {
+    expect(v.listPrefix('logs/.')).toBe('logs/.');
+    expect(v.deletionPrefix('a/../')).toBe('a/../');
+  });
+
   it('a listing prefix or delimiter may be empty (none) but not over 1024 bytes', () => {
     expect(v.listPrefix('')).toBeUndefined();
     expect(v.listPrefix(null)).toBeUndefined();
@@ -76,8 +92,9 @@ describe('keys and prefixes', () => {
     expect(v.delimiter('')).toBeUndefined();
   });
 
-  it('deletePrefix needs a non-empty prefix', () => {
+  it('deletePrefix needs a non-empty prefix of at most 1024 bytes', () => {
     expect(refusal(() => v.deletionPrefix(''))).toBe('prefix');
+    expect(refusal(() => v.deletionPrefix('x'.repeat(1025)))).toBe('prefix');
     expect(v.deletionPrefix('a/')).toBe('a/');
   });
 
@@ -144,25 +161,50 @@ describe('metadata and content types', () => {
 });
 
 describe('cursors and ids', () => {
-  it('a key cursor decodes to StartAfter, a token cursor to ContinuationToken', () => {
-    expect(v.pageStart(v.keyCursor('photos/ü 1.jpg'))).toEqual({ startAfter: 'photos/ü 1.jpg' });
-    expect(v.pageStart(v.tokenCursor('1ZTm+/opaque=='))).toEqual({ continuationToken: '1ZTm+/opaque==' });
-    expect(v.pageStart(undefined)).toBeUndefined();
-    expect(v.pageStart(null)).toBeUndefined();
-    expect(v.keyCursor('a')).toMatch(/^[A-Za-z0-9_-]+$/);
+  const cursors = new v.ListingCursors('a-shared-secret-of-the-replicas-0123456789');
+  const scope = { bucket: 'photos', prefix: '2026/', delimiter: '/' };
+
+  it('a key cursor decodes to StartAfter, a token cursor to ContinuationToken, in the scope they were made for', () => {
+    expect(cursors.pageStart(cursors.ofKey(scope, 'photos/ü 1.jpg'), scope)).toEqual({ startAfter: 'photos/ü 1.jpg' });
+    expect(cursors.pageStart(cursors.ofToken(scope, '1ZTm+/opaque=='), scope)).toEqual({ continuationToken: '1ZTm+/opaque==' });
+    expect(cursors.pageStart(undefined, scope)).toBeUndefined();
+    expect(cursors.pageStart(null, scope)).toBeUndefined();
+    expect(cursors.ofKey(scope, 'a')).toMatch(/^[A-Za-z0-9_-]+$/);
+    // Compact: a tag byte and a 16-byte MAC on top of the key.
+    expect(cursors.ofKey(scope, 'a')).toHaveLength(24);
+    // Another instance with the same secret (another replica) takes it.
+    const replica = new v.ListingCursors('a-shared-secret-of-the-replicas-0123456789');
+    expect(replica.pageStart(cursors.ofKey(scope, 'k'), scope)).toEqual({ startAfter: 'k' });
   });
 
+  it('the longest key or token a cursor carries fits in MAX_CURSOR_LENGTH; a longer one is a server error, not a cursor', () => {
+    const longest = cursors.ofToken(scope, 't'.repeat(v.MAX_CURSOR_VALUE_BYTES));
+    expect(longest.length).toBeLessThanOrEqual(v.MAX_CURSOR_LENGTH);
+    expect(cursors.pageStart(longest, scope)).toEqual({ continuationToken: 't'.repeat(v.MAX_CURSOR_VALUE_BYTES) });
+    expect(() => cursors.ofToken(scope, 't'.repeat(v.MAX_CURSOR_VALUE_BYTES + 1))).toThrow(/longer than/);
+  });
+
+  const good = cursors.ofKey(scope, 'photos/1.jpg');
+  const bytes = Buffer.from(good, 'base64url');
+  const flipped = (i: number) => Buffer.from(bytes.map((b, j) => (j === i ? b ^ 1 : b))).toString('base64url');
   it.each([
     ['empty', ''],
     ['not base64url', 'abc+/=='],
-    ['padded', `${v.keyCursor('ab')}=`],
-    ['unknown tag', Buffer.from('x:key').toString('base64url')],
-    ['empty key', Buffer.from('k:').toString('base64url')],
-    ['empty token', Buffer.from('t:').toString('base64url')],
-    ['invalid UTF-8', Buffer.from([0x6b, 0x3a, 0xff, 0xfe]).toString('base64url')],
-    ['key over 1024 bytes', v.keyCursor('a'.repeat(1025))],
-  ])('a malformed cursor (%s) is BAD_USER_INPUT for after', (_why, cursor) => {
-    expect(refusal(() => v.pageStart(cursor))).toBe('after');
+    ['padded', `${good}=`],
+    ['too long', 'A'.repeat(v.MAX_CURSOR_LENGTH + 1)],
+    ['20 KB', 'A'.repeat(20_000)],
+    ['shorter than a MAC', bytes.subarray(0, 10).toString('base64url')],
+    ['an unsigned key (the old format)', Buffer.from('k:photos/1.jpg').toString('base64url')],
+    ['an unsigned token (the old format)', 'dDp6eno'],
+    ['a changed tag', flipped(0)],
+    ['a changed MAC', flipped(5)],
+    ['a changed key', flipped(bytes.length - 1)],
+    ['another secret', new v.ListingCursors('another-secret-another-secret-0123456789').ofKey(scope, 'photos/1.jpg')],
+    ['another bucket', cursors.ofKey({ ...scope, bucket: 'photos2' }, 'photos/1.jpg')],
+    ['another prefix', cursors.ofKey({ ...scope, prefix: undefined }, 'photos/1.jpg')],
+    ['another delimiter', cursors.ofKey({ ...scope, delimiter: undefined }, 'photos/1.jpg')],
+  ])('a cursor that is not this listing\'s (%s) is BAD_USER_INPUT for after', (_why, cursor) => {
+    expect(refusal(() => cursors.pageStart(cursor, scope))).toBe('after');
   });
 
   it('object ids are unique across buckets and keys', () => {

@@ -691,10 +691,59 @@ describe.each(testStores().filter((s) => s.name === 'moto'))('versioned bucket o
 });
 
 /**
+ * A store's 400 for an argument, as the embedded store really answers it, for
+ * arguments the API's validation refuses before any store call (nothing that
+ * passes it provokes one; moto takes every one of these, so only the embedded
+ * store runs this).
+ */
+describe.each(testStores().filter((s) => s.name === 'embedded'))("a store's 400 for an argument on $name", (storeUT) => {
+  const direct = s3Client(storeUT);
+  const client = createS3Client(settingsFor(storeUT, { maxAttempts: 1 }));
+  const store = new Store(client, client, { partSize: PART, queueSize: 1, maxUploadBytes: MiB });
+  let bucket: string;
+
+  beforeAll(async () => {
+    bucket = await createTestBucket(direct, 'store-refused');
+  });
+  afterAll(async () => {
+    await removeBucket(direct, bucket);
+    client.destroy();
+    direct.destroy();
+  });
+
+  /** The AppError of a call the store refused with `status`, checked to reveal nothing the store said. */
+  async function refused(call: Promise<unknown>, status: number, name?: string): Promise<AppError> {
+    const err = await appErrorOf(call);
+    expect(err.cause).toMatchObject({ $metadata: { httpStatusCode: status }, ...(name ? { name } : {}) });
+    expect(err.code).toBe('BAD_USER_INPUT');
+    expect(err.message).not.toMatch(/zzz|incorrect|RequestId|127\.0\.0\.1|exceed/i);
+    return err;
+  }
+
+  it('InvalidArgument (a continuation token it did not make) is BAD_USER_INPUT', async () => {
+    const err = await refused(store.listObjects(bucket, { maxKeys: 10, continuationToken: 'zzz' }), 400, 'InvalidArgument');
+    expect(err.message).toBe('the object store refused an argument of the request (InvalidArgument)');
+  });
+
+  it('431 (a 20 KB token in the query string) is BAD_USER_INPUT', async () => {
+    const err = await refused(store.listObjects(bucket, { maxKeys: 10, continuationToken: 'z'.repeat(20_000) }), 431);
+    expect(err.message).toBe('an argument of the request is too long for the object store');
+  });
+
+  it('MetadataTooLarge is BAD_USER_INPUT for metadata, and nothing is stored', async () => {
+    const body = Readable.from([Buffer.from('x')]);
+    const err = await refused(store.uploadStream(bucket, 'meta', body, { maxBytes: 10, metadata: { big: 'x'.repeat(3000) } }), 400, 'MetadataTooLarge');
+    expect(err.extensions.argument).toBe('metadata');
+    expect(await store.headObject(bucket, 'meta')).toBeNull();
+  });
+});
+
+/**
  * A scripted S3 endpoint on loopback for what no real store here shows on
  * demand: paged ListBuckets, ListMultipartUploads paging (moto ignores
  * max-uploads), a store that repeats a continuation token, 503 SlowDown,
- * rejected signatures and a store that never answers.
+ * rejected signatures, other stores' 400s for arguments (MinIO's codes),
+ * 414 and 431, and a store that never answers.
  */
 describe('Store against a scripted S3 endpoint', () => {
   const NS = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"';
@@ -755,6 +804,12 @@ describe('Store against a scripted S3 endpoint', () => {
     }
     if (path === '/loop' && q.has('delete')) {
       return xml(res, 200, `<DeleteResult ${NS}><Deleted><Key>loop/x</Key></Deleted></DeleteResult>`);
+    }
+    // /refused/<Code> answers 400 <Code>; /status/<n> answers n without a body.
+    if (path.startsWith('/refused/')) return s3Error(res, 400, path.split('/')[2]!);
+    if (path.startsWith('/status/')) {
+      res.writeHead(Number(path.split('/')[2]));
+      return res.end();
     }
     if (path.startsWith('/busy/')) return s3Error(res, 503, 'SlowDown');
     if (path.startsWith('/denied/')) return s3Error(res, 403, 'SignatureDoesNotMatch');
@@ -876,6 +931,29 @@ describe('Store against a scripted S3 endpoint', () => {
     }
   });
 
+  it.each([
+    ['InvalidRequest', 'BAD_USER_INPUT', undefined],
+    ['InvalidArgument', 'BAD_USER_INPUT', undefined],
+    ['XMinioInvalidObjectName', 'BAD_USER_INPUT', 'key'],
+    ['KeyTooLongError', 'BAD_USER_INPUT', 'key'],
+    ['MalformedXML', 'INTERNAL_SERVER_ERROR', undefined],
+  ])('a 400 %s is %s, and reveals nothing the store said', async (code, expected, argument) => {
+    const { client, store } = storeFor({ maxAttempts: 1 });
+    const err = await appErrorOf(store.deleteObject('refused', code));
+    expect(err.code).toBe(expected);
+    expect(err.extensions.argument).toBe(argument);
+    expect(err.message).not.toMatch(/secret|scripted|127\.0\.0\.1/);
+    client.destroy();
+  });
+
+  it('414 and 431 without a body are BAD_USER_INPUT; a HEAD\'s bare 400 stays INTERNAL_SERVER_ERROR', async () => {
+    const { client, store } = storeFor({ maxAttempts: 1 });
+    expect((await appErrorOf(store.deleteObject('status', '414'))).code).toBe('BAD_USER_INPUT');
+    expect((await appErrorOf(store.deleteObject('status', '431'))).code).toBe('BAD_USER_INPUT');
+    expect((await appErrorOf(store.headObject('status', '400'))).code).toBe('INTERNAL_SERVER_ERROR');
+    client.destroy();
+  });
+
   it('a store that does not answer in requestTimeoutMs is BACKEND_UNAVAILABLE', async () => {
     const { client, store } = storeFor({ requestTimeoutMs: 300, maxAttempts: 1 });
     const started = Date.now();
@@ -903,6 +981,15 @@ describe('toAppError', () => {
     [service('InvalidPartOrder', 400), 'INVALID_PART'],
     [service('EntityTooSmall', 400), 'INVALID_PART'],
     [service('EntityTooLarge', 400), 'PAYLOAD_TOO_LARGE'],
+    [service('InvalidArgument', 400), 'BAD_USER_INPUT'],
+    [service('InvalidRequest', 400), 'BAD_USER_INPUT'],
+    [service('MetadataTooLarge', 400), 'BAD_USER_INPUT'],
+    [service('XMinioInvalidObjectName', 400), 'BAD_USER_INPUT'],
+    [service('Unknown', 431), 'BAD_USER_INPUT'],
+    [service('Unknown', 414), 'BAD_USER_INPUT'],
+    [service('Unknown', 400), 'INTERNAL_SERVER_ERROR'],
+    [service('MalformedXML', 400), 'INTERNAL_SERVER_ERROR'],
+    [service('AuthorizationHeaderMalformed', 400), 'INTERNAL_SERVER_ERROR'],
     [service('SlowDown', 503), 'BACKEND_UNAVAILABLE'],
     [service('Unknown', 502), 'BACKEND_UNAVAILABLE'],
     [Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }), 'BACKEND_UNAVAILABLE'],
