@@ -43,9 +43,10 @@ export class SecretScrubber {
 }
 
 /** The secrets a configuration holds. */
-export function configSecrets(config: Pick<Config, 'store' | 'apiKeys'>): string[] {
+export function configSecrets(config: Pick<Config, 'store' | 'apiKeys' | 'cursorSecret'>): string[] {
   const secrets: string[] = [];
   if (config.store.secretAccessKey !== undefined) secrets.push(config.store.secretAccessKey);
+  if (config.cursorSecret !== undefined) secrets.push(config.cursorSecret);
   for (const key of config.apiKeys) if (key.token !== undefined) secrets.push(key.token);
   return secrets;
 }
@@ -78,7 +79,7 @@ export interface LoggerOptions {
  * Authorization header, tokens and secret keys are censored by path; and
  * every line passes through a `SecretScrubber`.
  */
-export function createLogger(config: Pick<Config, 'logLevel' | 'store' | 'apiKeys'>, options: LoggerOptions = {}): Logger {
+export function createLogger(config: Pick<Config, 'logLevel' | 'store' | 'apiKeys' | 'cursorSecret'>, options: LoggerOptions = {}): Logger {
   const scrubber = options.scrubber ?? new SecretScrubber();
   for (const secret of configSecrets(config)) scrubber.add(secret);
   return pino(

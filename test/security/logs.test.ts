@@ -15,6 +15,7 @@ const TOKEN = 'logged-token-must-not-appear-0001';
 const HASHED_TOKEN = 'hashed-token-must-not-appear-0002';
 const WRONG_TOKEN = 'wrong-token-must-not-appear-0003';
 const WRONG_SECRET = 'wrong-store-secret-must-not-appear-0004';
+const CURSOR_SECRET = 'cursor-secret-must-not-appear-0005-padding';
 
 const API_KEYS = JSON.stringify({
   keys: [
@@ -38,7 +39,7 @@ describe('logs and answers keep secrets out', () => {
     s3 = s3Client(store);
     bucket = await createTestBucket(s3, 'sec-logs');
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'body' }));
-    good = await startSecureServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'debug' });
+    good = await startSecureServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'debug', CURSOR_SECRET });
     misconfigured = await startSecureServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'debug', S3_SECRET_ACCESS_KEY: WRONG_SECRET });
   });
 
@@ -78,7 +79,7 @@ describe('logs and answers keep secrets out', () => {
   });
 
   it('an unexpected error is "Unexpected error." to the client and its type in the log, with the secrets in its message scrubbed', async () => {
-    const secretMessage = `boom with ${TOKEN} and ${store.credentials.secretAccessKey} and Bearer ${WRONG_TOKEN}`;
+    const secretMessage = `boom with ${TOKEN} and ${store.credentials.secretAccessKey} and ${CURSOR_SECRET} and Bearer ${WRONG_TOKEN}`;
     const { app } = good;
     const listBuckets = app.store.listBuckets.bind(app.store);
     const getObject = app.store.getObject.bind(app.store);
@@ -103,7 +104,7 @@ describe('logs and answers keep secrets out', () => {
       .map((l) => JSON.parse(l) as { level: number; err?: { type?: string; message?: string } });
     const errors = lines.filter((l) => l.level === 50);
     expect(errors.map((l) => l.err?.type).sort()).toEqual(['RangeError', 'TypeError']);
-    for (const line of errors) expect(line.err?.message).toBe('boom with [redacted] and [redacted] and Bearer [redacted]');
+    for (const line of errors) expect(line.err?.message).toBe('boom with [redacted] and [redacted] and [redacted] and Bearer [redacted]');
   });
 
   it('logs each store call as one short debug line, never its input or output body', async () => {
@@ -136,7 +137,7 @@ describe('logs and answers keep secrets out', () => {
   it('no log line and no answer holds a token, the store’s secret key or a stack trace', () => {
     const everything = [good.logText(), misconfigured.logText(), ...answers].join('\n');
     expect(good.logText().length).toBeGreaterThan(0);
-    for (const secret of [TOKEN, HASHED_TOKEN, WRONG_TOKEN, WRONG_SECRET, store.credentials.secretAccessKey]) {
+    for (const secret of [TOKEN, HASHED_TOKEN, WRONG_TOKEN, WRONG_SECRET, CURSOR_SECRET, store.credentials.secretAccessKey]) {
       expect(everything).not.toContain(secret);
     }
     expect(everything).not.toMatch(STACK_FRAME);
