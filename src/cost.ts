@@ -264,6 +264,8 @@ export interface StoreCallLimits {
   maxTokens: number;
   /** MAX_BATCH_OPERATIONS: a larger batch is left to Yoga, which refuses it. */
   maxBatch: number;
+  /** RATE_LIMIT_PER_MINUTE (0: off): no request is charged more than that, or it could never pass. */
+  ratePerMinute: number;
 }
 
 /** The cost of the operations of one HTTP request. */
@@ -318,7 +320,9 @@ export function useStoreCallLimit<TContext extends Record<string, any> = {}>(sch
           const each = operations.map(estimate);
           const cost = { total: each.reduce((a, b) => a + b, 0), operations: operations.length };
           costs.set(request, cost);
-          const charged = cost.total > limits.maxStoreCalls ? operations.length : each.reduce((a, b) => a + Math.max(1, b), 0);
+          const spent = cost.total > limits.maxStoreCalls ? operations.length : each.reduce((a, b) => a + Math.max(1, b), 0);
+          // The server took one on arrival; the two takes together are at most a full bucket.
+          const charged = Math.min(spent, limits.ratePerMinute || spent);
           const charge = (serverContext as ServerContext | undefined)?.chargeOperations;
           if (charge && charged > 1) charge(charged - 1);
         },

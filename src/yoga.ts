@@ -258,6 +258,7 @@ export function createYogaApp(deps: YogaDeps) {
       maxStoreCalls: config.maxStoreCallsPerRequest,
       maxTokens: config.maxQueryTokens,
       maxBatch: config.maxBatchOperations,
+      ratePerMinute: config.rateLimitPerMinute,
     }),
   );
   return createYoga<ServerContext, Context>({

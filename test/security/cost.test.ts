@@ -14,12 +14,14 @@ const TOKEN = 'cost-admin-token-0123456789ab';
 const CHEAP = 'cost-cheap-token-0123456789ab';
 const COSTLY = 'cost-costly-token-0123456789a';
 const REFUSED = 'cost-refused-token-0123456789';
+const BIG = 'cost-big-token-0123456789abcd';
 const API_KEYS = JSON.stringify({
   keys: [
     { name: 'admin', token: TOKEN, grants: [{ bucket: '*', role: 'admin' }] },
     { name: 'cheap', token: CHEAP, grants: [{ bucket: '*', role: 'admin' }] },
     { name: 'costly', token: COSTLY, grants: [{ bucket: '*', role: 'admin' }] },
     { name: 'refused', token: REFUSED, grants: [{ bucket: '*', role: 'admin' }] },
+    { name: 'big', token: BIG, grants: [{ bucket: '*', role: 'admin' }] },
   ],
 });
 const auth = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -204,16 +206,25 @@ describe('the rate limit, charged by store calls', () => {
     expect(outcome(await server.gql(listing(bucket, 40, 'contentType'), {}, auth(REFUSED)))).toBe('OK');
   });
 
+  it('a request costing more than the whole minute runs on a full allowance, and spends all of it', async () => {
+    const big = listing(bucket, 148, 'contentType');
+    expect(outcome(await server.gql(big, {}, auth(BIG)))).toBe('OK');
+    expect((await server.gql(listing(bucket, 1), {}, auth(BIG))).status).toBe(429);
+  });
+
   it('a batch is charged the calls of all its operations', async () => {
+    const costly = listing(bucket, 40, 'contentType');
+    expect(outcome(await server.gql(costly, {}, AUTH))).toBe('OK');
+    // 58 of the 100 are left: two more of these (84) are over, one is not.
     const batch = await answerOf(
       await fetch(`${server.base}/graphql`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...auth(TOKEN) },
-        body: JSON.stringify(Array.from({ length: 3 }, () => ({ query: listing(bucket, 40, 'contentType') }))),
+        headers: { 'content-type': 'application/json', ...AUTH },
+        body: JSON.stringify([{ query: costly }, { query: costly }]),
       }),
     );
     expect(batch.status).toBe(429);
     expect(outcome(batch)).toBe('FORBIDDEN');
-    expect(outcome(await server.gql(listing(bucket, 40, 'contentType'), {}, AUTH))).toBe('OK');
+    expect(outcome(await server.gql(costly, {}, AUTH))).toBe('OK');
   });
 });
