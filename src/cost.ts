@@ -70,7 +70,7 @@ function pageSize(first: unknown): number {
  * URLs). Calls whose number only the store knows are counted once (the first
  * page of a listing, the first batch of a delete).
  */
-const RULES: Record<string, FieldRule> = {
+export const FIELD_COSTS: Readonly<Record<string, FieldRule>> = {
   'Query.bucket': { calls: 1 }, // HeadBucket, or the first page of the listing it asks for
   'Query.buckets': { bucketList: true, each: ASSUMED_ENTRIES },
   'Query.object': { calls: 1 }, // HeadObject
@@ -181,7 +181,7 @@ class Estimator {
   }
 
   private field(node: FieldNode, parent: GraphQLNamedType | undefined, scope: Scope): Estimate {
-    const rule = RULES[`${parent?.name}.${node.name.value}`] ?? {};
+    const rule = FIELD_COSTS[`${parent?.name}.${node.name.value}`] ?? {};
     const arg = this.argument(node);
     const inner = rule.scope?.(arg) ?? TOP;
     const below = this.selectionSet(node.selectionSet, fieldType(parent, node.name.value), inner);

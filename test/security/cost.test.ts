@@ -6,6 +6,8 @@
  */
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIELD_COSTS } from '../../src/cost.js';
+import { schema } from '../../src/schema/index.js';
 import { storeCalls } from '../http/harness.js';
 import { createTestBucket, removeBucket, s3Client, testStores } from '../support/stores.js';
 import { answerOf, outcome, startSecureServer, storeForSecurity, type GqlAnswer, type SecureServer } from './harness.js';
@@ -226,5 +228,16 @@ describe('the rate limit, charged by store calls', () => {
     expect(batch.status).toBe(429);
     expect(outcome(batch)).toBe('FORBIDDEN');
     expect(outcome(await server.gql(costly, {}, AUTH))).toBe('OK');
+  });
+});
+
+describe('FIELD_COSTS', () => {
+  it('names fields of the schema', () => {
+    const missing = Object.keys(FIELD_COSTS).filter((coordinate) => {
+      const [type, field] = coordinate.split('.') as [string, string];
+      const named = schema.getType(type);
+      return !named || !('getFields' in named) || !(field in named.getFields());
+    });
+    expect(missing).toEqual([]);
   });
 });
