@@ -123,7 +123,9 @@ describe('the store calls of a request (MAX_STORE_CALLS_PER_REQUEST)', () => {
   });
 
   it('buckets counts 100 buckets: listing each with HEAD fields is refused', async () => {
-    await passes('{ buckets { name createdAt objects(first: 20) { edges { node { key url } } } } }');
+    // Not refused for its cost (other tests create and delete buckets meanwhile, so it may still fail on one of them).
+    const listed = await server.gql('{ buckets { name createdAt objects(first: 20) { edges { node { key url } } } } }', {}, AUTH);
+    expect(listed.body.errors?.filter((e) => e.extensions?.limit === 'COST') ?? []).toEqual([]);
     await refused('{ buckets { name objects { edges { node { contentType } } } } }', 1 + 100 * 101);
   });
 
@@ -211,7 +213,8 @@ describe('the rate limit, charged by store calls', () => {
   it('a request costing more than the whole minute runs on a full allowance, and spends all of it', async () => {
     const big = listing(bucket, 148, 'contentType');
     expect(outcome(await server.gql(big, {}, auth(BIG)))).toBe('OK');
-    expect((await server.gql(listing(bucket, 1), {}, auth(BIG))).status).toBe(429);
+    // Refilling 42 of them takes 25 s.
+    expect((await server.gql(listing(bucket, 40, 'contentType'), {}, auth(BIG))).status).toBe(429);
   });
 
   it('a batch is charged the calls of all its operations', async () => {
