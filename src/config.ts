@@ -150,6 +150,7 @@ const envSchema = z.object({
   MAX_QUERY_ALIASES: int(0, 10_000).default(30),
   MAX_QUERY_DIRECTIVES: int(0, 10_000).default(50),
   MAX_QUERY_TOKENS: int(1, 1_000_000).default(10_000),
+  MAX_STORE_CALLS_PER_REQUEST: int(1, 100_000_000).default(1000),
   RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).optional(),
   HEADERS_TIMEOUT_MS: int(100, 600_000).default(60_000),
   MIN_UPLOAD_BYTES_PER_SECOND: byteSize(0).default(KIB),
@@ -200,7 +201,9 @@ export interface Config {
   maxQueryAliases: number;
   maxQueryDirectives: number;
   maxQueryTokens: number;
-  /** Requests a minute per API key (per client address for anonymous callers), per instance; 0: no limit. */
+  /** Most store calls the operations of one HTTP request may make, as estimated before they run (see src/cost.ts). */
+  maxStoreCallsPerRequest: number;
+  /** Store calls a minute per API key (per client address for anonymous callers), per instance, each request counting its estimated calls and at least one per operation; 0: no limit. */
   rateLimitPerMinute: number;
   /** How long a client may take to send a request's headers before it gets 408 and the connection is closed. */
   headersTimeoutMs: number;
@@ -353,6 +356,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxQueryAliases: e.MAX_QUERY_ALIASES,
     maxQueryDirectives: e.MAX_QUERY_DIRECTIVES,
     maxQueryTokens: e.MAX_QUERY_TOKENS,
+    maxStoreCallsPerRequest: e.MAX_STORE_CALLS_PER_REQUEST,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE ?? (locked || !isLoopbackHost(e.HOST) ? DEFAULT_RATE_LIMIT_PER_MINUTE : 0),
     headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
     minUploadBytesPerSecond: e.MIN_UPLOAD_BYTES_PER_SECOND,

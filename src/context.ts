@@ -16,12 +16,12 @@ export interface ContextDeps {
 /**
  * What `src/server.ts` may pass as Yoga's server context: the request id it
  * logs with, the caller when it has authenticated the request itself, and
- * how to charge the extra operations of a batch to the client's rate limit.
+ * how to charge the rest of the request's cost to the client's rate limit.
  */
 export interface ServerContext {
   requestId?: string;
   caller?: Caller;
-  /** Charges `count` more requests to this client's rate limit; throws the RATE_LIMITED error when over. */
+  /** Charges `count` more to this client's rate limit (src/cost.ts: store calls past the one charged on arrival); throws the RATE_LIMITED error when over. */
   chargeOperations?: (count: number) => void;
 }
 

@@ -61,7 +61,7 @@ function namedType(type: GraphQLType): GraphQLNamedType {
 }
 
 /** The type of field `name` of `parent`, when `parent` has fields and that one exists. */
-function fieldType(parent: GraphQLNamedType | undefined, name: string): GraphQLNamedType | undefined {
+export function fieldType(parent: GraphQLNamedType | undefined, name: string): GraphQLNamedType | undefined {
   if (!parent || !('getFields' in parent)) return undefined;
   const field = (parent.getFields() as Record<string, { type: GraphQLType } | undefined>)[name];
   return field ? namedType(field.type) : undefined;
@@ -124,10 +124,12 @@ class Measurer {
   }
 }
 
-const operationName = (operation: OperationDefinitionNode) =>
+/** How an error message names an operation. */
+export const operationName = (operation: OperationDefinitionNode) =>
   operation.name ? `operation "${operation.name.value}"` : 'the operation';
 
-function limitError(message: string, setting: string, operation: OperationDefinitionNode): GraphQLError {
+/** A refused operation: BAD_USER_INPUT, with `extensions.limit` naming the limit (its setting, or its kind). */
+export function limitError(message: string, setting: string, operation: OperationDefinitionNode): GraphQLError {
   return new GraphQLError(message, {
     nodes: operation,
     extensions: { code: 'BAD_USER_INPUT' satisfies ErrorCode, limit: setting },

@@ -13,10 +13,11 @@ export type RateDecision = { allowed: true } | { allowed: false; retryAfterSecon
 /**
  * A token bucket per client, in this process's memory (so per instance: N
  * instances behind a load balancer allow N times the rate). A client may
- * make `perMinute` requests in a burst, and then one every 60/perMinute
- * seconds. At most `maxTracked` clients are remembered (about 100 bytes
- * each); forgetting one, the least recently seen, gives it a full bucket.
- * `perMinute` 0 turns limiting off.
+ * spend `perMinute` in a burst, and then one every 60/perMinute seconds;
+ * a GraphQL request spends its cost (src/cost.ts), a download one. At most
+ * `maxTracked` clients are remembered (about 100 bytes each); forgetting
+ * one, the least recently seen, gives it a full bucket. `perMinute` 0 turns
+ * limiting off.
  */
 export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
@@ -34,7 +35,7 @@ export class RateLimiter {
     return this.perMinute > 0;
   }
 
-  /** Takes `cost` requests (at most a full bucket) from `client`'s bucket, or says how long to wait. */
+  /** Takes `cost` (at most a full bucket, so a request costing more than `perMinute` waits for a full one) from `client`'s bucket, or says how long to wait. */
   take(client: string, cost = 1): RateDecision {
     if (!this.enabled) return { allowed: true };
     const capacity = this.perMinute;

@@ -3,6 +3,7 @@ import { GraphQLError, type ValidationRule } from 'graphql';
 import { createYoga, isAsyncIterable, type Plugin, type YogaLogger } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { createContext, type Context, type ContextDeps, type ServerContext } from './context.js';
+import { useStoreCallLimit } from './cost.js';
 import { AppError, ERROR_CODES, type ErrorCode } from './errors.js';
 import { useOperationMetrics } from './http/graphql-metrics.js';
 import { useDocumentLimits } from './limits.js';
@@ -199,29 +200,6 @@ function useValidation(introspection: boolean): Plugin<Context> {
 }
 
 /**
- * The per-client rate limit counts a batch of n operations as n requests:
- * the server charged one when the request came in, this charges the rest
- * (through `ServerContext.chargeOperations`, which throws RATE_LIMITED)
- * before any of them runs. A batch over the size limit is left to Yoga,
- * which refuses it.
- */
-function useBatchRateLimit(maxBatch: number): Plugin<Context> {
-  return {
-    onRequestParse({ serverContext }) {
-      const charge = (serverContext as ServerContext | undefined)?.chargeOperations;
-      if (!charge) return undefined;
-      return {
-        onRequestParseDone({ requestParserResult }) {
-          if (Array.isArray(requestParserResult) && requestParserResult.length > 1 && requestParserResult.length <= maxBatch) {
-            charge(requestParserResult.length - 1);
-          }
-        },
-      };
-    },
-  };
-}
-
-/**
  * Yoga's log lines, through pino. Yoga logs every error its masking replaced:
  * AppErrors and request errors are not news, and errors already logged with
  * their request id by `useUnexpectedErrorLog` are not logged twice.
@@ -259,8 +237,9 @@ export interface YogaDeps extends ContextDeps {
  *
  * Limits (from the config): JSON bodies up to MAX_JSON_BODY_BYTES
  * (PAYLOAD_TOO_LARGE past it), batches of up to MAX_BATCH_OPERATIONS
- * operations (each counted by the rate limit), and the document limits of
- * `src/limits.ts`; every refusal happens before anything executes.
+ * operations, the document limits of `src/limits.ts`, and the store calls
+ * of a request (`src/cost.ts`, which also charges the rate limit by them);
+ * every refusal happens before anything executes.
  */
 export function createYogaApp(deps: YogaDeps) {
   const logger = deps.logger.child({ component: 'graphql' });
@@ -275,7 +254,12 @@ export function createYogaApp(deps: YogaDeps) {
       maxDirectives: config.maxQueryDirectives,
       maxTokens: config.maxQueryTokens,
     }),
-    useBatchRateLimit(config.maxBatchOperations),
+    useStoreCallLimit(schema, {
+      maxStoreCalls: config.maxStoreCallsPerRequest,
+      maxTokens: config.maxQueryTokens,
+      maxBatch: config.maxBatchOperations,
+      ratePerMinute: config.rateLimitPerMinute,
+    }),
   );
   return createYoga<ServerContext, Context>({
     schema,

@@ -1,0 +1,246 @@
+/**
+ * The store calls of a request (src/cost.ts): estimated from the document and
+ * its variables before anything runs, refused over MAX_STORE_CALLS_PER_REQUEST
+ * with BAD_USER_INPUT and `extensions.limit: "COST"`, and charged to the
+ * per-client rate limit.
+ */
+import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIELD_COSTS } from '../../src/cost.js';
+import { schema } from '../../src/schema/index.js';
+import { storeCalls } from '../http/harness.js';
+import { createTestBucket, removeBucket, s3Client, testStores } from '../support/stores.js';
+import { answerOf, outcome, startSecureServer, storeForSecurity, type GqlAnswer, type SecureServer } from './harness.js';
+
+const TOKEN = 'cost-admin-token-0123456789ab';
+const CHEAP = 'cost-cheap-token-0123456789ab';
+const COSTLY = 'cost-costly-token-0123456789a';
+const REFUSED = 'cost-refused-token-0123456789';
+const BIG = 'cost-big-token-0123456789abcd';
+const API_KEYS = JSON.stringify({
+  keys: [
+    { name: 'admin', token: TOKEN, grants: [{ bucket: '*', role: 'admin' }] },
+    { name: 'cheap', token: CHEAP, grants: [{ bucket: '*', role: 'admin' }] },
+    { name: 'costly', token: COSTLY, grants: [{ bucket: '*', role: 'admin' }] },
+    { name: 'refused', token: REFUSED, grants: [{ bucket: '*', role: 'admin' }] },
+    { name: 'big', token: BIG, grants: [{ bucket: '*', role: 'admin' }] },
+  ],
+});
+const auth = (token: string) => ({ authorization: `Bearer ${token}` });
+const AUTH = auth(TOKEN);
+
+const KEYS = ['a.txt', 'b.txt', 'c.txt'];
+
+/** `{ bucket(name) { objects(first) { edges { node { key <fields> } } } } }`: 2 calls, and one HEAD per object with HEAD fields. */
+const listing = (bucket: string, first: number, fields = '') =>
+  `{ bucket(name: "${bucket}") { objects(first: ${first}) { edges { node { key ${fields} } } } } }`;
+
+describe('the store calls of a request (MAX_STORE_CALLS_PER_REQUEST)', () => {
+  const store = storeForSecurity(testStores());
+  let server: SecureServer;
+  let s3: S3Client;
+  let bucket: string;
+
+  beforeAll(async () => {
+    s3 = s3Client(store);
+    bucket = await createTestBucket(s3, 'sec-cost');
+    for (const key of KEYS) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key, ContentType: 'text/plain' }));
+    server = await startSecureServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0' });
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await removeBucket(s3, bucket);
+    s3.destroy();
+  });
+
+  /** Expects `answer` refused for its cost (`cost` store calls), with one error per operation. */
+  function expectCostRefusal(answer: GqlAnswer['body'], cost: number): string {
+    expect(answer.data ?? null).toBeNull();
+    expect(answer.errors).toHaveLength(1);
+    expect(answer.errors![0]!.extensions).toEqual({ code: 'BAD_USER_INPUT', limit: 'COST', cost, maxCost: 1000 });
+    return answer.errors![0]!.message;
+  }
+
+  /** Sends `query`, expects it refused for its cost without any store call, and returns the message. */
+  async function refused(query: string, cost: number, variables: Record<string, unknown> = {}): Promise<string> {
+    const before = await storeCalls(server.app.metrics);
+    const res = await server.gql(query, variables, AUTH);
+    expect(res.status).toBe(400);
+    const message = expectCostRefusal(res.body, cost);
+    expect(await storeCalls(server.app.metrics)).toBe(before);
+    return message;
+  }
+
+  async function passes(query: string, variables: Record<string, unknown> = {}): Promise<GqlAnswer['body']> {
+    const res = await server.gql(query, variables, AUTH);
+    expect(res.body.errors).toBeUndefined();
+    return res.body;
+  }
+
+  it('a page of 1000 objects asking contentType (1002 calls) is refused before any store call; without HEAD fields it runs', async () => {
+    expect(await refused(listing(bucket, 1000, 'contentType'), 1002)).toBe(
+      'the operation may make up to 1002 calls to the store; this server allows 1000 per request (MAX_STORE_CALLS_PER_REQUEST). Ask for smaller pages (first), fewer aliases, or contentType and metadata of fewer listed objects.',
+    );
+    await refused(listing(bucket, 999, 'metadata { key }'), 1001);
+    const plain = await passes(listing(bucket, 1000, 'size storageClass url downloadPath'));
+    expect((plain.data!.bucket as { objects: { edges: unknown[] } }).objects.edges).toHaveLength(KEYS.length);
+    // At the limit: one HEAD per listed object, however many of its fields need it.
+    const headed = await passes(listing(bucket, 998, 'contentType metadata { key } again: contentType'));
+    expect((headed.data!.bucket as { objects: { edges: { node: { contentType: string } }[] } }).objects.edges[0]!.node.contentType).toBe('text/plain');
+  });
+
+  it('aliases multiply the cost', async () => {
+    const pages = (first: number) =>
+      `{ bucket(name: "${bucket}") { a: objects(first: ${first}) { edges { node { contentType } } } b: objects(first: ${first}) { edges { node { contentType } } } } }`;
+    await passes(pages(498));
+    await refused(pages(499), 1001);
+    const buckets = (first: number) =>
+      `{ x: bucket(name: "${bucket}") { objects(first: ${first}) { edges { node { contentType } } } } y: bucket(name: "${bucket}") { objects(first: ${first}) { edges { node { contentType } } } } }`;
+    await passes(buckets(498));
+    await refused(buckets(499), 1002);
+  });
+
+  it('fragments, inline fragments and variables (given or by default) are counted', async () => {
+    const query = `query Page($bucket: String!, $first: Int) { bucket(name: $bucket) { ...Listing } }
+      fragment Listing on Bucket { objects(first: $first) { edges { ... on ObjectEdge { node { ...Head } } } } }
+      fragment Head on Object { key metadata { key } }`;
+    await passes(query, { bucket, first: 998 });
+    const message = await refused(query, 1001, { bucket, first: 999 });
+    expect(message).toMatch(/^operation "Page" may make up to 1001 calls to the store/);
+    await refused(query.replace('$first: Int', '$first: Int = 999'), 1001, { bucket });
+    // Without `first`, a page is 100 objects; ten spreads of it are 10 × 101.
+    const spread = `query Spread { bucket(name: "${bucket}") { ${Array.from({ length: 10 }, (_, i) => `... on Bucket { p${i}: objects { ...Edges } }`).join(' ')} } }
+      fragment Edges on ObjectConnection { edges { node { contentType } } }`;
+    await refused(spread, 1011);
+    // Fragments that spread the next one twice, 40 deep: 2^40 listings, estimated fragment by fragment.
+    const doubling = [
+      `query Doubling { bucket(name: "${bucket}") { ...D0 } }`,
+      ...Array.from({ length: 40 }, (_, i) => `fragment D${i} on Bucket { ...D${i + 1} ...D${i + 1} }`),
+      'fragment D40 on Bucket { objects(first: 1) { prefixes } }',
+    ].join(' ');
+    await refused(doubling, 1 + 2 ** 40);
+  });
+
+  it('buckets counts 100 buckets: listing each with HEAD fields is refused', async () => {
+    // Not refused for its cost (other tests create and delete buckets meanwhile, so it may still fail on one of them).
+    const listed = await server.gql('{ buckets { name createdAt objects(first: 20) { edges { node { key url } } } } }', {}, AUTH);
+    expect(listed.body.errors?.filter((e) => e.extensions?.limit === 'COST') ?? []).toEqual([]);
+    await refused('{ buckets { name objects { edges { node { contentType } } } } }', 1 + 100 * 101);
+  });
+
+  it('the operations of a batch count together, and none of them runs', async () => {
+    const op = { query: listing(bucket, 599, 'contentType') };
+    const post = (operations: unknown[]) =>
+      fetch(`${server.base}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...AUTH },
+        body: JSON.stringify(operations),
+      });
+    const one = await post([op]);
+    expect(one.status).toBe(200);
+    expect(await one.json()).toEqual([{ data: expect.anything() }]);
+    const before = await storeCalls(server.app.metrics);
+    const two = await post([op, op]);
+    const answers = (await two.json()) as GqlAnswer['body'][];
+    expect(answers).toHaveLength(2);
+    for (const answer of answers) {
+      expect(expectCostRefusal(answer, 1202)).toMatch(/^the 2 operations of this request may make up to 1202 calls to the store/);
+    }
+    expect(await storeCalls(server.app.metrics)).toBe(before);
+  });
+
+  it('mutations count the calls they make; refused, they change nothing', async () => {
+    const small = await startSecureServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0', MAX_STORE_CALLS_PER_REQUEST: '3' });
+    try {
+      const copy = `copyObject(sourceBucket: "${bucket}", sourceKey: "a.txt", bucket: "${bucket}", key: "copy.txt") { key }`;
+      const before = await storeCalls(small.app.metrics);
+      const both = await small.gql(`mutation { ${copy} deleteObject(bucket: "${bucket}", key: "b.txt") }`, {}, AUTH);
+      expect(both.body.errors![0]!.extensions).toEqual({ code: 'BAD_USER_INPUT', limit: 'COST', cost: 4, maxCost: 3 });
+      expect(await storeCalls(small.app.metrics)).toBe(before);
+      await expect(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'b.txt' }))).resolves.toBeTruthy();
+      await expect(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'copy.txt' }))).rejects.toMatchObject({ name: 'NotFound' });
+
+      const alone = await small.gql(`mutation { ${copy} }`, {}, AUTH);
+      expect(alone.body.errors).toBeUndefined();
+      expect(await storeCalls(small.app.metrics)).toBe(before + 3);
+    } finally {
+      await small.close();
+    }
+  });
+});
+
+describe('the rate limit, charged by store calls', () => {
+  const store = storeForSecurity(testStores());
+  let server: SecureServer;
+  let s3: S3Client;
+  let bucket: string;
+
+  beforeAll(async () => {
+    s3 = s3Client(store);
+    bucket = await createTestBucket(s3, 'sec-cost-rate');
+    for (const key of KEYS) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }));
+    server = await startSecureServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '100' });
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await removeBucket(s3, bucket);
+    s3.destroy();
+  });
+
+  it('a key runs out sooner with costly requests than with cheap ones', async () => {
+    // 2 calls each: twenty of them are 40 of the 100 a minute.
+    for (let i = 0; i < 20; i++) expect(outcome(await server.gql(listing(bucket, 10), {}, auth(CHEAP)))).toBe('OK');
+    // 42 calls each (a HEAD per object of a page of 40): the third is over.
+    const costly = listing(bucket, 40, 'contentType');
+    expect(outcome(await server.gql(costly, {}, auth(COSTLY)))).toBe('OK');
+    expect(outcome(await server.gql(costly, {}, auth(COSTLY)))).toBe('OK');
+    const over = await server.gql(costly, {}, auth(COSTLY));
+    expect(over.status).toBe(429);
+    expect(over.body.errors![0]!.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'RATE_LIMITED' });
+    expect(outcome(await server.gql(listing(bucket, 10), {}, auth(CHEAP)))).toBe('OK');
+  });
+
+  it('an operation refused for its cost is charged as one request', async () => {
+    for (let i = 0; i < 5; i++) {
+      const res = await server.gql(listing(bucket, 1000, 'contentType'), {}, auth(REFUSED));
+      expect(res.body.errors![0]!.extensions).toMatchObject({ limit: 'COST' });
+    }
+    expect(outcome(await server.gql(listing(bucket, 40, 'contentType'), {}, auth(REFUSED)))).toBe('OK');
+  });
+
+  it('a request costing more than the whole minute runs on a full allowance, and spends all of it', async () => {
+    const big = listing(bucket, 148, 'contentType');
+    expect(outcome(await server.gql(big, {}, auth(BIG)))).toBe('OK');
+    // Refilling 42 of them takes 25 s.
+    expect((await server.gql(listing(bucket, 40, 'contentType'), {}, auth(BIG))).status).toBe(429);
+  });
+
+  it('a batch is charged the calls of all its operations', async () => {
+    const costly = listing(bucket, 40, 'contentType');
+    expect(outcome(await server.gql(costly, {}, AUTH))).toBe('OK');
+    // 58 of the 100 are left: two more of these (84) are over, one is not.
+    const batch = await answerOf(
+      await fetch(`${server.base}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...AUTH },
+        body: JSON.stringify([{ query: costly }, { query: costly }]),
+      }),
+    );
+    expect(batch.status).toBe(429);
+    expect(outcome(batch)).toBe('FORBIDDEN');
+    expect(outcome(await server.gql(costly, {}, AUTH))).toBe('OK');
+  });
+});
+
+describe('FIELD_COSTS', () => {
+  it('names fields of the schema', () => {
+    const missing = Object.keys(FIELD_COSTS).filter((coordinate) => {
+      const [type, field] = coordinate.split('.') as [string, string];
+      const named = schema.getType(type);
+      return !named || !('getFields' in named) || !(field in named.getFields());
+    });
+    expect(missing).toEqual([]);
+  });
+});
