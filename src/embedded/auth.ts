@@ -22,8 +22,12 @@ import {
   type BodyDecoderOptions,
   type ChunkSigning,
 } from './chunked.js';
+import type { RequestTarget } from './target.js';
 
 export { S3AuthError } from './chunked.js';
+
+/** The region the store answers for unless told otherwise, as S3's global endpoint. */
+export const DEFAULT_REGION = 'us-east-1';
 
 export interface StoreCredentials {
   accessKeyId: string;
@@ -35,8 +39,6 @@ export interface VerifiedRequest {
   presigned: boolean;
   /** x-amz-content-sha256 as sent (hex digest, 'UNSIGNED-PAYLOAD', 'STREAMING-...'), 'UNSIGNED-PAYLOAD' for presigned URLs unless the URL signs a hash. */
   payloadHash: string;
-  /** The region of the credential scope (any region is accepted). */
-  region: string;
   /** Lower-case names of the headers the signature covers. */
   signedHeaders: string[];
 }
@@ -44,6 +46,8 @@ export interface VerifiedRequest {
 export interface VerifyOptions {
   /** The current time (tests). */
   now?: Date;
+  /** The only region a credential scope may name; default DEFAULT_REGION. */
+  region?: string;
 }
 
 const ALGORITHM = 'AWS4-HMAC-SHA256';
@@ -69,6 +73,9 @@ const PRESIGN_PARAMS = [
   'X-Amz-Expires',
 ] as const;
 
+/** What the signature covers of the request target: the path as sent and the decoded query. */
+type SignedTarget = Pick<RequestTarget, 'path' | 'query'>;
+
 /** The chunk-signing context of each verified request; kept off the object so it never reaches a log. */
 const chunkSigning = new WeakMap<VerifiedRequest, ChunkSigning>();
 
@@ -77,7 +84,7 @@ class S3CanonicalRequest extends SignatureV4 {
   constructor() {
     super({
       service: SERVICE,
-      region: 'us-east-1',
+      region: DEFAULT_REGION,
       credentials: { accessKeyId: '', secretAccessKey: '' },
       sha256: Sha256,
       uriEscapePath: false,
@@ -129,8 +136,12 @@ interface Credential {
   region: string;
 }
 
+function credentialPrefix(scheme: Scheme): string {
+  return scheme === 'header' ? 'the Credential is mal-formed; ' : 'Error parsing the X-Amz-Credential parameter; ';
+}
+
 function parseCredential(value: string, scheme: Scheme): Credential {
-  const prefix = scheme === 'header' ? 'the Credential is mal-formed; ' : 'Error parsing the X-Amz-Credential parameter; ';
+  const prefix = credentialPrefix(scheme);
   const parts = value.split('/');
   if (parts.length !== 5 || parts.some((part) => part === '')) {
     throw malformed(scheme, `${prefix}expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".`);
@@ -140,6 +151,15 @@ function parseCredential(value: string, scheme: Scheme): Credential {
   if (service !== SERVICE) throw malformed(scheme, `${prefix}incorrect service "${service}". This endpoint belongs to "${SERVICE}".`);
   if (terminator !== TERMINATOR) throw malformed(scheme, `${prefix}incorrect terminal "${terminator}". This endpoint uses "${TERMINATOR}".`);
   return { accessKeyId, date, region };
+}
+
+/** S3 serves one region per endpoint and names it in the error, so that clients can re-sign. */
+function checkRegion(credential: Credential, region: string, scheme: Scheme): void {
+  if (credential.region === region) return;
+  const detail = `the region '${credential.region}' is wrong; expecting '${region}'`;
+  throw scheme === 'header'
+    ? new S3AuthError('AuthorizationHeaderMalformed', `The authorization header is malformed; ${detail}`, 400, { Region: region })
+    : new S3AuthError('AuthorizationQueryParametersError', `${credentialPrefix(scheme)}${detail}`, 400, { Region: region });
 }
 
 function parseSignedHeaders(value: string, scheme: Scheme): string[] {
@@ -174,21 +194,9 @@ function signingKey(secretAccessKey: string, date: string, region: string): Buff
   return hmac(hmac(hmac(hmac(`AWS4${secretAccessKey}`, date), region), SERVICE), TERMINATOR);
 }
 
-/**
- * The path exactly as the client sent it, which is what it signed. Not
- * url.pathname: WHATWG URL parsing drops "." and ".." segments and reads a
- * leading "//" as a host, while S3 keys may contain all of these.
- */
-function rawPath(req: IncomingMessage, url: URL): string {
-  const target = req.url ?? '';
-  if (!target.startsWith('/')) return url.pathname;
-  const query = target.indexOf('?');
-  return query === -1 ? target : target.slice(0, query);
-}
-
-function queryBag(url: URL): Record<string, string | string[]> {
+function queryBag(query: URLSearchParams): Record<string, string | string[]> {
   const bag: Record<string, string | string[]> = Object.create(null);
-  for (const [key, value] of url.searchParams) {
+  for (const [key, value] of query) {
     const existing = bag[key];
     if (existing === undefined) bag[key] = value;
     else if (Array.isArray(existing)) existing.push(value);
@@ -217,7 +225,7 @@ function checkUnsignedAmzHeaders(req: IncomingMessage, signed: ReadonlySet<strin
 }
 
 /** Rebuilds the canonical request, computes the signature and compares it in constant time. Returns the signing key. */
-function checkSignature(req: IncomingMessage, url: URL, creds: StoreCredentials, input: SignatureInput): Buffer {
+function checkSignature(req: IncomingMessage, target: SignedTarget, creds: StoreCredentials, input: SignatureInput): Buffer {
   const signed = new Set(input.signedHeaders);
   const headers: Record<string, string> = Object.create(null);
   for (const name of signed) {
@@ -225,13 +233,12 @@ function checkSignature(req: IncomingMessage, url: URL, creds: StoreCredentials,
     if (values !== undefined) headers[name] = values.map((value) => value.trim()).join(',');
   }
   // getCanonicalQuery leaves X-Amz-Signature out itself.
-  const query = queryBag(url);
   const request = new HttpRequest({
     method: req.method ?? 'GET',
     protocol: 'http:',
     hostname: headers.host ?? '',
-    path: rawPath(req, url),
-    query,
+    path: target.path,
+    query: queryBag(target.query),
     headers,
   });
   const canonicalRequest = canonicalizer.build(request, signed, input.payloadHash);
@@ -288,7 +295,14 @@ function trailerNames(req: IncomingMessage): string[] {
     .filter((name) => name !== '');
 }
 
-function verifyHeaderAuth(req: IncomingMessage, url: URL, creds: StoreCredentials, authorization: string, now: Date): VerifiedRequest {
+function verifyHeaderAuth(
+  req: IncomingMessage,
+  target: SignedTarget,
+  creds: StoreCredentials,
+  authorization: string,
+  now: Date,
+  region: string,
+): VerifiedRequest {
   const space = authorization.indexOf(' ');
   const algorithm = space === -1 ? authorization : authorization.slice(0, space);
   if (algorithm !== ALGORITHM) {
@@ -311,6 +325,7 @@ function verifyHeaderAuth(req: IncomingMessage, url: URL, creds: StoreCredential
     throw malformed('header', 'the authorization header requires three components: Credential, SignedHeaders, and Signature.');
   }
   const credential = parseCredential(credentialValue, 'header');
+  checkRegion(credential, region, 'header');
   checkAccessKey(credential, creds);
 
   const amzDate = headerValue(req, 'x-amz-date');
@@ -336,12 +351,11 @@ function verifyHeaderAuth(req: IncomingMessage, url: URL, creds: StoreCredential
   const payloadHash = checkPayloadHash(headerValue(req, 'x-amz-content-sha256'));
   checkStreamingHeaders(req, payloadHash);
 
-  const key = checkSignature(req, url, creds, { credential, signedHeaders, signature, signedAt, payloadHash });
+  const key = checkSignature(req, target, creds, { credential, signedHeaders, signature, signedAt, payloadHash });
   const verified: VerifiedRequest = {
     accessKeyId: credential.accessKeyId,
     presigned: false,
     payloadHash,
-    region: credential.region,
     signedHeaders,
   };
   if (payloadHash === STREAMING_SIGNED || payloadHash === STREAMING_SIGNED_TRAILER) {
@@ -355,8 +369,8 @@ function verifyHeaderAuth(req: IncomingMessage, url: URL, creds: StoreCredential
   return verified;
 }
 
-function verifyPresigned(req: IncomingMessage, url: URL, creds: StoreCredentials, now: Date): VerifiedRequest {
-  const params = url.searchParams;
+function verifyPresigned(req: IncomingMessage, target: SignedTarget, creds: StoreCredentials, now: Date, region: string): VerifiedRequest {
+  const params = target.query;
   const algorithm = params.get('X-Amz-Algorithm');
   if (algorithm !== null && algorithm !== ALGORITHM) {
     throw malformed('query', 'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"');
@@ -368,6 +382,7 @@ function verifyPresigned(req: IncomingMessage, url: URL, creds: StoreCredentials
     );
   }
   const credential = parseCredential(params.get('X-Amz-Credential')!, 'query');
+  checkRegion(credential, region, 'query');
   checkAccessKey(credential, creds);
 
   const signedAt = parseIsoBasic(params.get('X-Amz-Date')!);
@@ -384,11 +399,14 @@ function verifyPresigned(req: IncomingMessage, url: URL, creds: StoreCredentials
   if (toIsoBasic(signedAt).slice(0, 8) !== credential.date) {
     throw malformed('query', 'Invalid credential date. Date is not the same as X-Amz-Date.');
   }
-  const expiresAt = new Date(signedAt.getTime() + Number(expires) * 1000);
-  if (signedAt.getTime() - now.getTime() > MAX_SKEW_MS) {
+  // A date up to MAX_SKEW_MS ahead is clock skew, but it must not stretch a
+  // URL's life: the end of validity is never more than a week from now, so a
+  // week-long URL dated ahead is not valid yet until its X-Amz-Date comes.
+  const expiresAt = signedAt.getTime() + Number(expires) * 1000;
+  if (signedAt.getTime() - now.getTime() > MAX_SKEW_MS || expiresAt - now.getTime() > MAX_EXPIRES_SECONDS * 1000) {
     throw new S3AuthError('AccessDenied', 'Request is not valid yet', 403);
   }
-  if (now.getTime() > expiresAt.getTime()) throw new S3AuthError('AccessDenied', 'Request has expired', 403);
+  if (now.getTime() > expiresAt) throw new S3AuthError('AccessDenied', 'Request has expired', 403);
 
   const signedHeaders = parseSignedHeaders(params.get('X-Amz-SignedHeaders')!, 'query');
   checkUnsignedAmzHeaders(req, new Set(signedHeaders));
@@ -401,7 +419,7 @@ function verifyPresigned(req: IncomingMessage, url: URL, creds: StoreCredentials
     payloadHash = value;
   }
 
-  checkSignature(req, url, creds, {
+  checkSignature(req, target, creds, {
     credential,
     signedHeaders,
     signature: params.get('X-Amz-Signature')!,
@@ -412,21 +430,20 @@ function verifyPresigned(req: IncomingMessage, url: URL, creds: StoreCredentials
     accessKeyId: credential.accessKeyId,
     presigned: true,
     payloadHash,
-    region: credential.region,
     signedHeaders,
   };
 }
 
 /**
  * Verifies SigV4 in the Authorization header or in a presigned query string. Throws S3AuthError.
- * `url` is the parsed request URL (path-style): its searchParams are the query the signature
- * covers. The path is taken from req.url as sent (see rawPath), so derive bucket and key from
- * that raw path too.
+ * `target` is the request target from parseTarget (target.ts), the very result the request is
+ * then routed by: the signature is checked over exactly what will be acted on.
  */
-export function verifyRequest(req: IncomingMessage, url: URL, creds: StoreCredentials, opts: VerifyOptions = {}): VerifiedRequest {
+export function verifyRequest(req: IncomingMessage, target: SignedTarget, creds: StoreCredentials, opts: VerifyOptions = {}): VerifiedRequest {
   const now = opts.now ?? new Date();
+  const region = opts.region ?? DEFAULT_REGION;
   const authorization = headerValue(req, 'authorization');
-  const params = url.searchParams;
+  const params = target.query;
   const v4Query = params.has('X-Amz-Algorithm') || params.has('X-Amz-Credential') || params.has('X-Amz-Signature');
   const v2Query = params.has('AWSAccessKeyId') && params.has('Signature');
   if (authorization !== undefined && (v4Query || v2Query)) {
@@ -436,8 +453,8 @@ export function verifyRequest(req: IncomingMessage, url: URL, creds: StoreCreden
       400,
     );
   }
-  if (authorization !== undefined) return verifyHeaderAuth(req, url, creds, authorization.trim(), now);
-  if (v4Query) return verifyPresigned(req, url, creds, now);
+  if (authorization !== undefined) return verifyHeaderAuth(req, target, creds, authorization.trim(), now, region);
+  if (v4Query) return verifyPresigned(req, target, creds, now, region);
   if (v2Query) throw unsupportedMechanism();
   throw new S3AuthError('AccessDenied', 'Access Denied', 403);
 }

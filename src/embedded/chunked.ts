@@ -17,6 +17,8 @@ export class S3AuthError extends Error {
     readonly code: string,
     message: string,
     readonly status: number,
+    /** Extra elements of the error document (Region, ...). */
+    readonly details: Record<string, string> = {},
   ) {
     super(message);
     this.name = 'S3AuthError';

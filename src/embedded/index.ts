@@ -7,10 +7,11 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { StoreCredentials } from './auth.js';
 import { loadOrCreateCredentials } from './credentials.js';
-import { createS3Server } from './server.js';
+import { createS3Server, type StoreTimeouts } from './server.js';
 import { StartupError, Storage } from './storage.js';
 
 export type { StoreCredentials } from './auth.js';
+export type { StoreTimeouts } from './server.js';
 
 export interface EmbeddedStoreOptions {
   /** Where objects are kept; created when missing. One store per dir (a lock file enforces it). */
@@ -21,6 +22,10 @@ export interface EmbeddedStoreOptions {
   host?: string;
   /** Otherwise generated on first start and kept in `<dataDir>/.credentials.json` (mode 0600), reused later. */
   credentials?: StoreCredentials;
+  /** The only region a signature may name (others get AuthorizationHeaderMalformed); default us-east-1. */
+  region?: string;
+  /** Slow-client limits; the defaults (60 s for headers and for silence mid-request, 5 s keep-alive) suit production, tests shorten them. */
+  timeouts?: Partial<StoreTimeouts>;
   logger?: Logger;
 }
 
@@ -46,6 +51,8 @@ export async function startEmbeddedStore(options: EmbeddedStoreOptions): Promise
     const { server, drain } = createS3Server({
       storage,
       credentials,
+      ...(options.region !== undefined ? { region: options.region } : {}),
+      ...(options.timeouts ? { timeouts: options.timeouts } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
     });
     await new Promise<void>((resolve, reject) => {

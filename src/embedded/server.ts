@@ -1,10 +1,11 @@
 /**
  * The embedded store's S3 REST API over node:http, path-style (`/bucket/key`).
  *
- * Every request but a CORS preflight is authenticated by `verifyRequest`
- * (auth.ts) before anything else happens, and every request body is read
- * through `requestBody`, which removes aws-chunked framing and verifies
- * signatures and checksums. With `Expect: 100-continue` the interim 100 is
+ * The request target is parsed once (target.ts) and that result is both
+ * routed and verified. Every request but a CORS preflight is authenticated
+ * by `verifyRequest` (auth.ts) before anything else happens, and every
+ * request body is read through `requestBody`, which removes aws-chunked
+ * framing and verifies signatures and checksums. With `Expect: 100-continue` the interim 100 is
  * sent only once the request has been authenticated and checked (bucket,
  * key, upload), right before its body is read.
  *
@@ -14,7 +15,9 @@
  * `npm start` without set-up; GetBucketCors still answers
  * NoSuchCORSConfiguration for it. AWS instead refuses such preflights (403).
  * Once a bucket has rules, they apply as S3 applies them. Nothing is
- * reachable without a signature or a presigned URL either way.
+ * reachable without a signature or a presigned URL either way. CORS is
+ * answered before authentication, so a missing bucket answers as a bucket
+ * without rules: a preflight must not tell which buckets exist.
  *
  * Logging: one debug line per request (id, operation, method, bucket, key,
  * status, duration); never headers, query strings or signatures.
@@ -22,7 +25,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { headerValue, requestBody, S3AuthError, verifyRequest, type StoreCredentials, type VerifiedRequest } from './auth.js';
+import {
+  DEFAULT_REGION,
+  headerValue,
+  requestBody,
+  S3AuthError,
+  verifyRequest,
+  type StoreCredentials,
+  type VerifiedRequest,
+} from './auth.js';
 import {
   errors,
   etagMatches,
@@ -41,6 +52,7 @@ import {
   type Storage,
   type WriteConditions,
 } from './storage.js';
+import { parseTarget } from './target.js';
 import {
   corsConfigurationXml,
   CORS_METHODS,
@@ -77,7 +89,6 @@ const DEFAULT_CORS_RULE: CorsRule = {
   maxAgeSeconds: 3000,
 };
 
-const DEFAULT_REGION = 'us-east-1';
 const MAX_LIST = 1000;
 const MAX_BUCKETS_PAGE = 10_000;
 /** Request documents: CreateBucketConfiguration and CORS are small; 1000 keys or 10000 parts are not. */
@@ -123,9 +134,29 @@ const KEPT_ON_ERROR = new Set(['x-amz-request-id', 'x-amz-id-2', 'server', 'vary
 
 const CHECKSUM_HEADER = /^x-amz-checksum-(crc32|crc32c|crc64nvme|sha1|sha256)$/;
 
+/** How long the store waits on a client; see DEFAULT_TIMEOUTS. */
+export interface StoreTimeouts {
+  /** For a request's headers, from its first byte. */
+  headersMs: number;
+  /**
+   * For the next byte while the store waits on the client mid-request (a
+   * stalled upload or a download nobody reads). An inactivity limit, not a
+   * cap on the request: a large upload may take hours as long as it moves.
+   */
+  idleMs: number;
+  /** For the next request on an idle keep-alive connection. */
+  keepAliveMs: number;
+}
+
+/** Node's own headers and keep-alive limits, and a minute of silence mid-request. */
+const DEFAULT_TIMEOUTS: StoreTimeouts = { headersMs: 60_000, idleMs: 60_000, keepAliveMs: 5_000 };
+
 export interface S3ServerOptions {
   storage: Storage;
   credentials: StoreCredentials;
+  /** The only region signatures may name; default DEFAULT_REGION. */
+  region?: string;
+  timeouts?: Partial<StoreTimeouts>;
   logger?: Logger;
 }
 
@@ -154,9 +185,20 @@ type Handler = (ctx: Ctx) => Promise<void>;
 
 /** Creates the HTTP server (not yet listening). */
 export function createS3Server(options: S3ServerOptions): S3Server {
-  const api = new S3Api(options);
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  const api = new S3Api(options, timeouts.idleMs);
   const inFlight = new Set<Promise<void>>();
-  const server = createServer({ highWaterMark: IO_HIGH_WATER_MARK, requestTimeout: 0 });
+  // No requestTimeout: it caps a whole request, and uploads of many GiB are
+  // legitimately long. Slow clients are cut off by the headers timeout
+  // (checked every quarter of it) and the socket inactivity timeout instead.
+  const server = createServer({
+    highWaterMark: IO_HIGH_WATER_MARK,
+    requestTimeout: 0,
+    headersTimeout: timeouts.headersMs,
+    connectionsCheckingInterval: Math.min(30_000, Math.ceil(timeouts.headersMs / 4)),
+  });
+  server.keepAliveTimeout = timeouts.keepAliveMs;
+  server.timeout = timeouts.idleMs;
   const accept = (expectContinue: boolean) => (req: IncomingMessage, res: ServerResponse) => {
     const task = api.handle(req, res, expectContinue);
     inFlight.add(task);
@@ -170,14 +212,6 @@ export function createS3Server(options: S3ServerOptions): S3Server {
       await Promise.allSettled([...inFlight]);
     },
   };
-}
-
-function decodePath(raw: string): string {
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    throw new S3Error('InvalidURI', "Couldn't parse the specified URI.", 400);
-  }
 }
 
 function quoted(etag: string): string {
@@ -300,12 +334,16 @@ function setCorsOrigin(res: ServerResponse, rule: CorsRule, origin: string): voi
 class S3Api {
   private readonly storage: Storage;
   private readonly credentials: StoreCredentials;
+  private readonly region: string;
+  private readonly idleMs: number;
   private readonly logger: Logger | undefined;
   private readonly owner: XmlElement;
 
-  constructor(options: S3ServerOptions) {
+  constructor(options: S3ServerOptions, idleMs: number) {
     this.storage = options.storage;
     this.credentials = options.credentials;
+    this.region = options.region ?? DEFAULT_REGION;
+    this.idleMs = idleMs;
     this.logger = options.logger;
     this.owner = {
       ID: createHash('sha256').update(options.credentials.accessKeyId).digest('hex'),
@@ -350,16 +388,11 @@ class S3Api {
   }
 
   private async dispatch(ctx: Ctx): Promise<void> {
-    const target = ctx.req.url ?? '/';
-    if (!target.startsWith('/')) throw new S3Error('InvalidURI', "Couldn't parse the specified URI.", 400);
-    const q = target.indexOf('?');
-    const path = (q === -1 ? target : target.slice(0, q)).slice(1);
-    ctx.query = new URLSearchParams(q === -1 ? '' : target.slice(q + 1));
-    const slash = path.indexOf('/');
-    const bucket = decodePath(slash === -1 ? path : path.slice(0, slash));
-    const key = slash === -1 ? '' : decodePath(path.slice(slash + 1));
-    if (bucket !== '') ctx.bucket = bucket;
-    if (key !== '') ctx.key = key;
+    // One parse, read by both the router and the signature check.
+    const target = parseTarget(ctx.req.url ?? '/');
+    ctx.query = target.query;
+    if (target.bucket !== undefined) ctx.bucket = target.bucket;
+    if (target.key !== undefined) ctx.key = target.key;
 
     if (ctx.method === 'OPTIONS') {
       ctx.op = 'PreflightRequest';
@@ -369,13 +402,7 @@ class S3Api {
     this.applyCors(ctx);
     const [op, handler] = this.route(ctx);
     ctx.op = op;
-    let url: URL;
-    try {
-      url = new URL(target, `http://${headerValue(ctx.req, 'host') ?? 'localhost'}`);
-    } catch {
-      url = new URL(target, 'http://localhost');
-    }
-    ctx.verified = verifyRequest(ctx.req, url, this.credentials);
+    ctx.verified = verifyRequest(ctx.req, target, this.credentials, { region: this.region });
     await handler.call(this, ctx);
   }
 
@@ -460,7 +487,7 @@ class S3Api {
     const { req, res } = ctx;
     let error: S3Error;
     if (err instanceof S3Error) error = err;
-    else if (err instanceof S3AuthError) error = new S3Error(err.code, err.message, err.status);
+    else if (err instanceof S3AuthError) error = new S3Error(err.code, err.message, err.status, err.details);
     else {
       if (isClientGone(err, req)) {
         res.destroy();
@@ -521,6 +548,21 @@ class S3Api {
       chunks.push(chunk as Buffer);
     }
     return Buffer.concat(chunks);
+  }
+
+  /**
+   * Store work that neither reads nor writes the connection (copying,
+   * assembling parts) can outlast the idle timeout, which is there for
+   * silent clients: it is off while the store works.
+   */
+  private async storeWork<T>(ctx: Ctx, work: () => Promise<T>): Promise<T> {
+    const { socket } = ctx.req;
+    socket.setTimeout(0);
+    try {
+      return await work();
+    } finally {
+      if (!socket.destroyed) socket.setTimeout(this.idleMs);
+    }
   }
 
   private requireBucket(ctx: Ctx): string {
@@ -608,13 +650,17 @@ class S3Api {
 
   /* ----------------------------------------------------------------- CORS -- */
 
+  /**
+   * A missing bucket answers as a bucket without rules: CORS is evaluated
+   * before authentication, and must not tell anyone which buckets exist.
+   */
   private corsRules(bucket: string): CorsRule[] {
-    return this.storage.getBucketCors(bucket) ?? [DEFAULT_CORS_RULE];
+    return (this.storage.hasBucket(bucket) ? this.storage.getBucketCors(bucket) : undefined) ?? [DEFAULT_CORS_RULE];
   }
 
   private applyCors(ctx: Ctx): void {
     const origin = headerValue(ctx.req, 'origin');
-    if (origin === undefined || ctx.bucket === undefined || !this.storage.hasBucket(ctx.bucket)) return;
+    if (origin === undefined || ctx.bucket === undefined) return;
     const rule = corsRuleFor(this.corsRules(ctx.bucket), origin, ctx.method, []);
     if (rule) setCorsOrigin(ctx.res, rule, origin);
   }
@@ -632,7 +678,7 @@ class S3Api {
     if (ctx.bucket === undefined) {
       throw new S3Error('AccessForbidden', 'CORSResponse: CORS is not enabled for this endpoint.', 403);
     }
-    const rules = this.corsRules(this.requireBucket(ctx));
+    const rules = this.corsRules(ctx.bucket);
     const requested = (headerValue(ctx.req, 'access-control-request-headers') ?? '')
       .split(',')
       .map((h) => h.trim().toLowerCase())
@@ -686,7 +732,7 @@ class S3Api {
         Bucket: page.map((b) => ({
           Name: b.name,
           CreationDate: b.creationDate.toISOString(),
-          BucketRegion: b.locationConstraint ?? DEFAULT_REGION,
+          BucketRegion: b.locationConstraint ?? this.region,
         })),
       },
       ContinuationToken: truncated ? encodeToken(page[page.length - 1]!.name) : undefined,
@@ -706,7 +752,7 @@ class S3Api {
 
   private async headBucket(ctx: Ctx): Promise<void> {
     const info = this.storage.headBucket(ctx.bucket!);
-    this.send(ctx, 200, undefined, { 'x-amz-bucket-region': info.locationConstraint ?? DEFAULT_REGION });
+    this.send(ctx, 200, undefined, { 'x-amz-bucket-region': info.locationConstraint ?? this.region });
   }
 
   private async deleteBucket(ctx: Ctx): Promise<void> {
@@ -716,7 +762,9 @@ class S3Api {
 
   private async getBucketLocation(ctx: Ctx): Promise<void> {
     const info = this.storage.headBucket(ctx.bucket!);
-    this.sendXml(ctx, 'LocationConstraint', { '#text': info.locationConstraint ?? '' });
+    // A bucket in us-east-1 has the empty constraint, as on S3.
+    const location = info.locationConstraint ?? (this.region === DEFAULT_REGION ? '' : this.region);
+    this.sendXml(ctx, 'LocationConstraint', { '#text': location });
   }
 
   private async getBucketCors(ctx: Ctx): Promise<void> {
@@ -1033,7 +1081,8 @@ class S3Api {
         "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
       );
     }
-    const meta = await this.storage.copyObject(source, bucket, key, directive === 'REPLACE' ? this.objectHeaders(ctx) : undefined);
+    const headers = directive === 'REPLACE' ? this.objectHeaders(ctx) : undefined;
+    const meta = await this.storeWork(ctx, () => this.storage.copyObject(source, bucket, key, headers));
     this.sendXml(ctx, 'CopyObjectResult', { LastModified: isoDate(meta.lastModified), ETag: quoted(meta.etag) });
   }
 
@@ -1074,7 +1123,8 @@ class S3Api {
 
   private async uploadPartCopy(ctx: Ctx): Promise<void> {
     const { bucket, uploadId, partNumber } = this.partTarget(ctx);
-    const part = await this.storage.uploadPartCopy(bucket, ctx.key!, uploadId, partNumber, this.copySource(ctx, true));
+    const source = this.copySource(ctx, true);
+    const part = await this.storeWork(ctx, () => this.storage.uploadPartCopy(bucket, ctx.key!, uploadId, partNumber, source));
     this.sendXml(ctx, 'CopyPartResult', { LastModified: isoDate(part.lastModified), ETag: quoted(part.etag) });
   }
 
@@ -1150,7 +1200,7 @@ class S3Api {
     this.storage.assertUpload(bucket, key, uploadId);
     const conditions = this.writeConditions(ctx);
     const parts = parseCompleteMultipartUpload(await this.readDocument(ctx, COMPLETE_DOC_LIMIT));
-    const meta = await this.storage.completeMultipartUpload(bucket, key, uploadId, parts, conditions);
+    const meta = await this.storeWork(ctx, () => this.storage.completeMultipartUpload(bucket, key, uploadId, parts, conditions));
     const host = headerValue(ctx.req, 'host') ?? 'localhost';
     const location = `http://${host}/${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
     this.sendXml(ctx, 'CompleteMultipartUploadResult', {

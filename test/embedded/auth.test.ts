@@ -22,6 +22,8 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { S3AuthError, requestBody, verifyRequest, type StoreCredentials, type VerifiedRequest } from '../../src/embedded/auth.js';
 import { MAX_LINE_BYTES, crc32c } from '../../src/embedded/chunked.js';
+import { S3Error } from '../../src/embedded/storage.js';
+import { parseTarget } from '../../src/embedded/target.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -57,6 +59,7 @@ interface Outcome {
 
 const store = {
   creds: CREDS,
+  region: 'us-east-1',
   now: undefined as Date | undefined,
   slowConsumer: false,
   outcomes: [] as Outcome[],
@@ -68,7 +71,7 @@ function xmlEscape(text: string): string {
 
 function sendError(req: http.IncomingMessage, res: http.ServerResponse, error: unknown): void {
   const { code, status, message } =
-    error instanceof S3AuthError ? error : { code: 'InternalError', status: 500, message: String(error) };
+    error instanceof S3AuthError || error instanceof S3Error ? error : { code: 'InternalError', status: 500, message: String(error) };
   // The body was not (fully) read: the connection cannot carry another request.
   if (!req.complete) res.setHeader('Connection', 'close');
   res.writeHead(status, { 'Content-Type': 'application/xml' });
@@ -79,12 +82,11 @@ function authenticate(req: http.IncomingMessage, res: http.ServerResponse): { ou
   const outcome: Outcome = { method: req.method!, target: req.url! };
   store.outcomes.push(outcome);
   try {
-    const url = new URL(req.url!, 'http://store.invalid');
-    const verified = verifyRequest(req, url, store.creds, store.now ? { now: store.now } : {});
+    const verified = verifyRequest(req, parseTarget(req.url!), store.creds, { region: store.region, ...(store.now ? { now: store.now } : {}) });
     outcome.verified = verified;
     return { outcome, verified };
   } catch (error) {
-    if (!(error instanceof S3AuthError)) throw error;
+    if (!(error instanceof S3AuthError || error instanceof S3Error)) throw error;
     outcome.error = { code: error.code, status: error.status, message: error.message, phase: 'auth' };
     sendError(req, res, error);
     return undefined;
@@ -169,6 +171,7 @@ afterAll(async () => {
 
 beforeEach(() => {
   store.creds = CREDS;
+  store.region = 'us-east-1';
   store.now = undefined;
   store.slowConsumer = false;
   store.outcomes.length = 0;
@@ -196,7 +199,7 @@ async function settledOutcome(): Promise<Outcome> {
 function client(config: Partial<S3ClientConfig> = {}): S3Client {
   return new S3Client({
     endpoint,
-    region: 'eu-west-3',
+    region: 'us-east-1',
     forcePathStyle: true,
     credentials: CREDS,
     maxAttempts: 1,
@@ -431,7 +434,7 @@ describe('header-signed requests from @aws-sdk/client-s3', () => {
       const outcome = lastOutcome();
       expect(outcome.error).toBeUndefined();
       expect(decodedKey(outcome.target)).toBe(key);
-      expect(outcome.verified).toMatchObject({ accessKeyId: CREDS.accessKeyId, presigned: false, region: 'eu-west-3', payloadHash: sha256(body) });
+      expect(outcome.verified).toMatchObject({ accessKeyId: CREDS.accessKeyId, presigned: false, payloadHash: sha256(body) });
       expect(outcome.sha256).toBe(sha256(body));
 
       const got = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key, Range: 'bytes=0-4' }));
@@ -454,9 +457,17 @@ describe('header-signed requests from @aws-sdk/client-s3', () => {
     expect(Object.keys(deleted.checksums ?? {})).toEqual(['x-amz-checksum-crc32']);
   });
 
-  it('accepts any region in the credential scope', async () => {
-    await client({ region: 'mars-north-9' }).send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'k' }));
-    expect(lastOutcome().verified?.region).toBe('mars-north-9');
+  it('accepts only its own region in the credential scope', async () => {
+    const foreign = await sdkError(client({ region: 'eu-west-3' }).send(new GetObjectCommand({ Bucket: BUCKET, Key: 'k' })));
+    expect(foreign).toEqual({ name: 'AuthorizationHeaderMalformed', status: 400 });
+    expect(lastOutcome().error?.message).toBe("The authorization header is malformed; the region 'eu-west-3' is wrong; expecting 'us-east-1'");
+    store.region = 'eu-west-3';
+    await client({ region: 'eu-west-3' }).send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'k' }));
+    expect(lastOutcome().error).toBeUndefined();
+    expect(await sdkError(client().send(new GetObjectCommand({ Bucket: BUCKET, Key: 'k' })))).toEqual({
+      name: 'AuthorizationHeaderMalformed',
+      status: 400,
+    });
   });
 
   it('rejects a tampered path, query, header or body', async () => {
@@ -621,13 +632,14 @@ describe('aws-chunked uploads from @aws-sdk/client-s3', () => {
 
 describe('presigned URLs from @aws-sdk/s3-request-presigner', () => {
   it('verifies GET and PUT URLs for awkward keys', async () => {
+    store.region = 'ap-southeast-2';
     const s3 = client({ region: 'ap-southeast-2' });
     for (const key of KEYS) {
       const get = await getSignedUrl(s3, new GetObjectCommand({ Bucket: BUCKET, Key: key }), { expiresIn: 300 });
       const response = await fetch(get);
       expect(response.status).toBe(200);
       expect(await response.text()).toBe('hello');
-      expect(lastOutcome().verified).toMatchObject({ presigned: true, payloadHash: 'UNSIGNED-PAYLOAD', region: 'ap-southeast-2' });
+      expect(lastOutcome().verified).toMatchObject({ presigned: true, payloadHash: 'UNSIGNED-PAYLOAD' });
       expect(decodedKey(lastOutcome().target)).toBe(key);
 
       const put = await getSignedUrl(s3, new PutObjectCommand({ Bucket: BUCKET, Key: key }), { expiresIn: 300 });
@@ -686,6 +698,29 @@ describe('presigned URLs from @aws-sdk/s3-request-presigner', () => {
       signingDate: new Date(Date.now() - 6 * 24 * 3600 * 1000),
     });
     expect(await code(week)).toEqual([200, undefined]);
+
+    const foreign = await getSignedUrl(client({ region: 'eu-north-1' }), new GetObjectCommand({ Bucket: BUCKET, Key: 'k' }), { expiresIn: 60 });
+    expect(await code(foreign)).toEqual([400, 'AuthorizationQueryParametersError']);
+    expect(lastOutcome().error?.message).toBe("Error parsing the X-Amz-Credential parameter; the region 'eu-north-1' is wrong; expecting 'us-east-1'");
+  });
+
+  it('ends a presigned URL at most seven days after it is first accepted, whatever its X-Amz-Date', async () => {
+    const signingDate = new Date(Math.floor(Date.now() / 1000) * 1000 + 10 * 60 * 1000);
+    const url = await getSignedUrl(client(), new GetObjectCommand({ Bucket: BUCKET, Key: 'k' }), { expiresIn: 604_800, signingDate });
+    const at = async (offsetMs: number) => {
+      store.now = new Date(signingDate.getTime() + offsetMs);
+      return (await fetch(url)).status === 200 ? 'ok' : lastOutcome().error?.message;
+    };
+    // Within the clock skew but ahead: it would end more than a week from now.
+    expect(await at(-10 * 60 * 1000)).toBe('Request is not valid yet');
+    expect(await at(-1000)).toBe('Request is not valid yet');
+    expect(await at(0)).toBe('ok');
+    expect(await at(604_800_000)).toBe('ok');
+    expect(await at(604_801_000)).toBe('Request has expired');
+    // A shorter URL dated ahead within the skew is still accepted at once.
+    store.now = undefined;
+    const hour = await getSignedUrl(client(), new GetObjectCommand({ Bucket: BUCKET, Key: 'k' }), { expiresIn: 3600, signingDate });
+    expect((await fetch(hour)).status).toBe(200);
   });
 });
 
@@ -1000,6 +1035,7 @@ print(json.dumps(out))
 
 describe('boto3', () => {
   it('signs headers and presigned URLs the module accepts', async () => {
+    store.region = 'sa-east-1';
     const { stdout } = await execFileAsync(
       'python3',
       ['-c', BOTO3_SCRIPT, JSON.stringify({ endpoint, key: CREDS.accessKeyId, secret: CREDS.secretAccessKey, keys: KEYS })],

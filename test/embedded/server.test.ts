@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import http from 'node:http';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Sha256 } from '@aws-crypto/sha256-js';
@@ -92,15 +93,20 @@ function encode(value: string): string {
   return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-/** Sends a request as given (path not normalised), signed with the store's key unless `unsigned`. */
+/** Sends a request as given (path not normalised), signed with the store's key. */
 async function raw(
   method: string,
   path: string,
   options: {
-    query?: Record<string, string>;
+    query?: Record<string, string | string[]>;
     headers?: Record<string, string>;
     body?: Buffer | string;
     secret?: string;
+    region?: string;
+    /** Sign as a presigned URL (query string) instead of with the Authorization header. */
+    presign?: boolean;
+    /** Appended to the target after signing, as it goes on the wire (fetch would strip a fragment). */
+    suffix?: string;
     expectContinue?: boolean;
   } = {},
 ): Promise<RawResponse> {
@@ -115,14 +121,15 @@ async function raw(
   };
   const signer = new SignatureV4({
     service: 's3',
-    region: 'us-east-1',
+    region: options.region ?? 'us-east-1',
     credentials: { ...store.credentials, ...(options.secret ? { secretAccessKey: options.secret } : {}) },
     sha256: Sha256,
     uriEscapePath: false,
   });
-  const signed = await signer.sign(new HttpRequest({ method, protocol: 'http:', hostname, port: Number(port), path, query, headers }));
-  const qs = Object.entries(query)
-    .map(([k, v]) => (v === '' ? encode(k) : `${encode(k)}=${encode(v)}`))
+  const request = new HttpRequest({ method, protocol: 'http:', hostname, port: Number(port), path, query, headers });
+  const signed = options.presign ? await signer.presign(request, { expiresIn: 300 }) : await signer.sign(request);
+  const qs = Object.entries(signed.query ?? {})
+    .flatMap(([k, v]) => [v ?? ''].flat().map((one) => (one === '' ? encode(k) : `${encode(k)}=${encode(one)}`)))
     .join('&');
   return new Promise<RawResponse>((resolve, reject) => {
     let continued = false;
@@ -130,7 +137,7 @@ async function raw(
       hostname,
       port,
       method,
-      path: qs ? `${path}?${qs}` : path,
+      path: `${qs ? `${path}?${qs}` : path}${options.suffix ?? ''}`,
       headers: { ...signed.headers, ...(options.expectContinue ? { expect: '100-continue' } : {}) },
       agent: false,
     });
@@ -556,6 +563,197 @@ describe('requests', () => {
   });
 });
 
+/** The sub-resources S3 routes on, each with a value where it takes one. */
+const SUB_RESOURCES = [
+  'uploads',
+  'uploadId=VICTIM',
+  'uploadId=VICTIM&partNumber=9',
+  'partNumber=1',
+  'list-type=2',
+  'delete',
+  'cors',
+  'location',
+  'versionId=3',
+  ...['accelerate', 'acl', 'analytics', 'attributes', 'encryption', 'intelligent-tiering', 'inventory', 'legal-hold'],
+  ...['lifecycle', 'logging', 'metadataTable', 'metrics', 'notification', 'object-lock', 'ownershipControls', 'policy'],
+  ...['policyStatus', 'publicAccessBlock', 'replication', 'requestPayment', 'restore', 'retention', 'select', 'tagging'],
+  ...['torrent', 'versioning', 'versions', 'website'],
+];
+const RESPONSE_OVERRIDES = [
+  'response-content-type=text/html',
+  'response-content-language=xx',
+  'response-expires=Thu%2C%2001%20Jan%202099%2000%3A00%3A00%20GMT',
+  'response-cache-control=public',
+  'response-content-disposition=attachment',
+  'response-content-encoding=gzip',
+];
+
+describe('request targets', () => {
+  let s3: S3Client;
+  let bucket: string;
+  let victim: string;
+
+  beforeAll(async () => {
+    s3 = client();
+    bucket = await newBucket(s3);
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'obj', Body: 'hello', ContentType: 'text/plain' }));
+    victim = (await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'victim' }))).UploadId!;
+  });
+
+  /** What the store holds that a smuggled parameter could change. */
+  async function state() {
+    const obj = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'obj' }));
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+    const parts = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'victim', UploadId: victim }));
+    return {
+      obj: [await text(obj.Body), obj.ContentType],
+      keys: listed.Contents?.map((c) => c.Key),
+      parts: parts.Parts ?? [],
+      cors: (await outcomeOf(s3.send(new GetBucketCorsCommand({ Bucket: bucket })))).status,
+    };
+  }
+
+  it.each([false, true])('refuses a # in the target, whatever follows it (presigned: %s)', async (presign) => {
+    const before = await state();
+    for (const [method, path] of [
+      ['GET', `/${bucket}/obj`],
+      ['HEAD', `/${bucket}/obj`],
+      ['PUT', `/${bucket}/obj`],
+      ['POST', `/${bucket}/obj`],
+      ['DELETE', `/${bucket}/obj`],
+      ['GET', `/${bucket}`],
+      ['PUT', `/${bucket}`],
+      ['POST', `/${bucket}`],
+      ['DELETE', `/${bucket}`],
+    ] as const) {
+      const body = method === 'PUT' || method === 'POST' ? 'smuggled' : undefined;
+      for (const param of ['', ...SUB_RESOURCES, ...RESPONSE_OVERRIDES]) {
+        const suffix = `#&${param.replace('VICTIM', victim)}`;
+        const out = await raw(method, path, { presign, suffix, ...(body ? { body } : {}) });
+        expect([out.status, method === 'HEAD' ? 'InvalidURI' : errorCode(out)], `${method} ${path}${suffix}`).toEqual([400, 'InvalidURI']);
+      }
+    }
+    expect(await state()).toEqual(before);
+    // The same signing without the fragment is accepted.
+    const honest = await raw('GET', `/${bucket}/obj`, { presign });
+    expect([honest.status, honest.body]).toEqual([200, 'hello']);
+  });
+
+  it('does not let a fragment retarget a presigned URL (content type, multipart upload, ListParts)', async () => {
+    const get = new URL(await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: 'obj' }), { expiresIn: 60 }));
+    const put = new URL(await getSignedUrl(s3, new PutObjectCommand({ Bucket: bucket, Key: 'planted' }), { expiresIn: 60 }));
+    const send = (method: string, url: URL, suffix: string, body?: string) =>
+      new Promise<RawResponse>((resolve, reject) => {
+        const req = http.request({ host: url.hostname, port: url.port, method, path: `${url.pathname}${url.search}${suffix}`, agent: false });
+        req.on('error', reject);
+        req.on('response', (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString(), continued: false }));
+        });
+        req.end(body);
+      });
+
+    const html = await send('GET', get, '#&response-content-type=text/html');
+    expect([html.status, errorCode(html), html.headers['content-type']]).toEqual([400, 'InvalidURI', 'application/xml']);
+    const listParts = await send('GET', get, `#&uploadId=${victim}`);
+    expect([listParts.status, errorCode(listParts)]).toEqual([400, 'InvalidURI']);
+    expect(listParts.body).not.toContain('ListPartsResult');
+    const part = await send('PUT', put, `#&uploadId=${victim}&partNumber=9`, 'planted part');
+    expect([part.status, errorCode(part)]).toEqual([400, 'InvalidURI']);
+    expect((await s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'victim', UploadId: victim }))).Parts ?? []).toEqual([]);
+    expect(await outcomeOf(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'planted' })))).toMatchObject({ status: 404 });
+
+    const honest = await send('GET', get, '');
+    expect([honest.status, honest.headers['content-type'], honest.body]).toEqual([200, 'text/plain', 'hello']);
+  });
+
+  it('refuses targets two parsers could read differently, before authentication', async () => {
+    const { host, port } = new URL(store.endpoint);
+    const sendTarget = (target: string) =>
+      new Promise<RawResponse>((resolve, reject) => {
+        const socket = net.connect(Number(port), '127.0.0.1');
+        const chunks: Buffer[] = [];
+        socket.on('data', (c: Buffer) => chunks.push(c));
+        socket.on('error', reject);
+        socket.on('end', () => {
+          const text = Buffer.concat(chunks).toString('latin1');
+          resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]), headers: {}, body: text, continued: false });
+        });
+        socket.write(Buffer.from(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, 'latin1'));
+      });
+    for (const target of [
+      `/${bucket}/obj#`,
+      `/${bucket}/obj?prefix=%zz`,
+      `/${bucket}/obj?prefix=%4`,
+      `/${bucket}/obj?prefix=%C0%AF`,
+      `/${bucket}/obj?%FF=1`,
+      `/${bucket}/%zz`,
+      `/${bucket}/obj?=value`,
+      `/${bucket}/obj?partNumber=1&partNumber=2`,
+      `http://${host}/${bucket}/obj`,
+      '*',
+    ]) {
+      const out = await sendTarget(target);
+      expect([out.status, errorCode(out)], target).toEqual([400, 'InvalidURI']);
+    }
+    // A raw non-ASCII byte does not get past node's own parser.
+    expect((await sendTarget(`/${bucket}/\u00e9`)).status).toBe(400);
+  });
+
+  it('refuses a repeated parameter even when the signature covers every value', async () => {
+    for (const presign of [false, true]) {
+      const out = await raw('GET', `/${bucket}/obj`, { presign, query: { 'response-content-type': ['text/plain', 'text/html'] } });
+      expect([out.status, errorCode(out)]).toEqual([400, 'InvalidURI']);
+    }
+    const single = await raw('GET', `/${bucket}/obj`, { presign: true, query: { 'response-content-type': 'text/csv' } });
+    expect([single.status, single.headers['content-type']]).toEqual([200, 'text/csv']);
+  });
+});
+
+describe('signature scope', () => {
+  let s3: S3Client;
+  let bucket: string;
+
+  beforeAll(async () => {
+    s3 = client();
+    bucket = await newBucket(s3);
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'obj', Body: 'hello' }));
+  });
+
+  it('accepts only its own region (us-east-1), in the header and in presigned URLs', async () => {
+    const header = await raw('GET', `/${bucket}/obj`, { region: 'eu-west-1' });
+    expect([header.status, errorCode(header)]).toEqual([400, 'AuthorizationHeaderMalformed']);
+    expect(header.body).toContain('the region &apos;eu-west-1&apos; is wrong; expecting &apos;us-east-1&apos;</Message>');
+    expect(header.body).toContain('<Region>us-east-1</Region>');
+    const query = await raw('GET', `/${bucket}/obj`, { region: 'eu-west-1', presign: true });
+    expect([query.status, errorCode(query)]).toEqual([400, 'AuthorizationQueryParametersError']);
+    expect(query.body).toContain('<Region>us-east-1</Region>');
+    const elsewhere = new S3Client({ endpoint: store.endpoint, region: 'ap-south-1', forcePathStyle: true, credentials: { ...store.credentials }, maxAttempts: 1 });
+    clients.push(elsewhere);
+    expect(await outcomeOf(elsewhere.send(new ListObjectsV2Command({ Bucket: bucket })))).toEqual({
+      ok: false,
+      status: 400,
+      code: 'AuthorizationHeaderMalformed',
+    });
+    const url = await getSignedUrl(elsewhere, new GetObjectCommand({ Bucket: bucket, Key: 'obj' }), { expiresIn: 60 });
+    expect((await fetch(url)).status).toBe(400);
+    expect((await raw('GET', `/${bucket}/obj`, { presign: true })).status).toBe(200);
+  });
+
+  it('never accepts a presigned URL more than seven days before it expires', async () => {
+    const week = 7 * 24 * 3600;
+    const status = async (signingDate: Date, expiresIn: number) => {
+      const response = await fetch(await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: 'obj' }), { expiresIn, signingDate }));
+      return [response.status, /<Message>([^<]*)<\/Message>/.exec(await response.text())?.[1]];
+    };
+    const ahead = new Date(Date.now() + 10 * 60 * 1000);
+    expect(await status(ahead, week)).toEqual([403, 'Request is not valid yet']);
+    expect(await status(ahead, week - 11 * 60)).toEqual([200, undefined]);
+    expect(await status(new Date(), week)).toEqual([200, undefined]);
+  });
+});
+
 describe('listing', () => {
   let s3: S3Client;
   let bucket: string;
@@ -701,11 +899,28 @@ describe('buckets', () => {
     expect((await preflight('https://evil.example', 'PUT')).status).toBe(200);
     const incomplete = await fetch(`${store.endpoint}/${bucket}/obj`, { method: 'OPTIONS', headers: { origin: 'https://a.example' } });
     expect(incomplete.status).toBe(400);
-    const missing = await fetch(`${store.endpoint}/no-such-bucket-here/obj`, {
-      method: 'OPTIONS',
-      headers: { origin: 'https://a.example', 'access-control-request-method': 'GET' },
+  });
+
+  it('answers a preflight or an Origin without a key alike for an existing and a missing bucket', async () => {
+    const bucket = await newBucket(s3());
+    /** Status, headers (but the per-request ones) and error code: what tells buckets apart. */
+    const seen = async (response: Response) => ({
+      status: response.status,
+      code: /<Code>(\w+)<\/Code>/.exec(await response.text())?.[1],
+      headers: [...response.headers].filter(([name]) => !['x-amz-request-id', 'x-amz-id-2', 'date', 'content-length'].includes(name)),
     });
-    expect(missing.status).toBe(404);
+    for (const path of ['', '/obj']) {
+      for (const init of <Array<{ method: string; headers: Record<string, string> }>>[
+        { method: 'OPTIONS', headers: { origin: 'https://probe.example', 'access-control-request-method': 'PUT' } },
+        { method: 'OPTIONS', headers: { origin: 'https://probe.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-amz-date' } },
+        { method: 'GET', headers: { origin: 'https://probe.example' } },
+        { method: 'PUT', headers: { origin: 'https://probe.example' } },
+      ]) {
+        const existing = await seen(await fetch(`${store.endpoint}/${bucket}${path}`, init));
+        const missing = await seen(await fetch(`${store.endpoint}/no-such-bucket-here${path}`, init));
+        expect(missing, `${init.method} ${path}`).toEqual(existing);
+      }
+    }
   });
 });
 

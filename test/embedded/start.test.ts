@@ -1,6 +1,6 @@
 /**
  * startEmbeddedStore: start-up failures, the generated key pair, the data
- * dir lock, restarts, closing, and what it logs.
+ * dir lock, restarts, closing, what it logs, its region and its timeouts.
  */
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -9,17 +9,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import {
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
+  HeadObjectCommand,
   GetObjectCommand,
   ListMultipartUploadsCommand,
   PutObjectCommand,
   S3Client,
+  UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmbeddedStore, type EmbeddedStore, type StoreCredentials } from '../../src/embedded/index.js';
+import { createS3Server } from '../../src/embedded/server.js';
+import { Storage } from '../../src/embedded/storage.js';
+import { MiB, randomStream } from '../support/data.js';
+import { outcomeOf } from '../support/stores.js';
 
 let root: string;
 const open: EmbeddedStore[] = [];
@@ -41,8 +49,8 @@ async function start(options: Partial<Parameters<typeof startEmbeddedStore>[0]> 
   return store;
 }
 
-function client(store: EmbeddedStore, credentials: StoreCredentials = store.credentials): S3Client {
-  const c = new S3Client({ endpoint: store.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { ...credentials }, maxAttempts: 1 });
+function client(store: EmbeddedStore, credentials: StoreCredentials = store.credentials, region = 'us-east-1'): S3Client {
+  const c = new S3Client({ endpoint: store.endpoint, region, forcePathStyle: true, credentials: { ...credentials }, maxAttempts: 1 });
   clients.push(c);
   return c;
 }
@@ -180,5 +188,133 @@ describe('startEmbeddedStore', () => {
     expect(reopened.credentials).toEqual(store.credentials);
     expect(await readdir(join(root, 'data', 'tmp'))).toEqual([]);
     await expect(client(reopened).send(new GetObjectCommand({ Bucket: 'closing', Key: 'half' }))).rejects.toMatchObject({ name: 'NoSuchKey' });
+  });
+});
+
+/** A raw connection to the store, recording what it answers and when the store closes it. */
+async function connect(store: EmbeddedStore) {
+  const socket = net.connect(store.port, '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  const opened = Date.now();
+  let received = '';
+  socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+  socket.on('error', () => undefined);
+  const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now() - opened)));
+  return { socket, closed, received: () => received };
+}
+
+/** Resolves with the time it took, or with 'still open' after `ms`. */
+function closedWithin(closed: Promise<number>, ms: number): Promise<number | 'still open'> {
+  return Promise.race([closed, new Promise<'still open'>((resolve) => setTimeout(() => resolve('still open'), ms))]);
+}
+
+/** The request line and headers of a presigned PUT, for raw sockets. */
+async function presignedPutHead(store: EmbeddedStore, bucket: string, key: string, length: number): Promise<string> {
+  const url = new URL(await getSignedUrl(client(store), new PutObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: 60 }));
+  return `PUT ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Length: ${length}\r\n\r\n`;
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('slow clients', () => {
+  it('has production timeouts by default: a minute for headers and of silence, no cap on a whole request', async () => {
+    const storage = await Storage.open(join(root, 'data'));
+    try {
+      const { server } = createS3Server({ storage, credentials: { accessKeyId: 'k', secretAccessKey: 's' } });
+      expect([server.headersTimeout, server.timeout, server.requestTimeout, server.keepAliveTimeout]).toEqual([60_000, 60_000, 0, 5_000]);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('closes a connection whose headers take too long, even while bytes trickle in', async () => {
+    const store = await start({ timeouts: { headersMs: 400 } });
+    const { socket, closed, received } = await connect(store);
+    socket.write('GET /bucket/key HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    const trickle = setInterval(() => socket.writable && socket.write('X-Slow: 1\r\n'), 100);
+    try {
+      const after = await closedWithin(closed, 3000);
+      expect(after).toBeGreaterThanOrEqual(350);
+      expect(after).toBeLessThan(3000);
+      expect(received()).toMatch(/^HTTP\/1\.1 408/);
+    } finally {
+      clearInterval(trickle);
+    }
+  });
+
+  it('closes an upload that stalls, and keeps nothing of it', async () => {
+    const store = await start({ timeouts: { idleMs: 400 } });
+    await client(store).send(new CreateBucketCommand({ Bucket: 'stalled' }));
+    const { socket, closed } = await connect(store);
+    socket.write(await presignedPutHead(store, 'stalled', 'half', 100_000));
+    socket.write(Buffer.alloc(10_000, 'x'));
+    const after = await closedWithin(closed, 3000);
+    expect(after).toBeGreaterThanOrEqual(350);
+    expect(after).toBeLessThan(3000);
+    expect(await outcomeOf(client(store).send(new HeadObjectCommand({ Bucket: 'stalled', Key: 'half' })))).toMatchObject({ status: 404 });
+  });
+
+  it('lets a slow but steady upload run longer than the idle timeout', async () => {
+    const store = await start({ timeouts: { idleMs: 300 } });
+    await client(store).send(new CreateBucketCommand({ Bucket: 'steady' }));
+    const { socket, closed, received } = await connect(store);
+    socket.write(await presignedPutHead(store, 'steady', 'slow', 15 * 1000));
+    for (let i = 0; i < 15; i++) {
+      socket.write(Buffer.alloc(1000, String(i % 10)));
+      await pause(100);
+    }
+    await pause(100);
+    expect(received()).toMatch(/^HTTP\/1\.1 200/);
+    socket.destroy();
+    await closed;
+    const got = await client(store).send(new GetObjectCommand({ Bucket: 'steady', Key: 'slow' }));
+    expect(got.ContentLength).toBe(15_000);
+  });
+
+  it('does not count the time the store spends copying and assembling as client silence', async () => {
+    const size = 96 * MiB;
+    const first = await start();
+    const s3 = client(first);
+    await s3.send(new CreateBucketCommand({ Bucket: 'busy' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'busy', Key: 'big', Body: randomStream(size, 'busy'), ContentLength: size }));
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'busy', Key: 'assembled' }));
+    await closeStore(first);
+
+    // Each of these keeps the store busy for longer than idleMs without a byte on the connection.
+    const busy = client(await start({ timeouts: { idleMs: 150 } }));
+    await busy.send(new CopyObjectCommand({ Bucket: 'busy', Key: 'copy', CopySource: 'busy/big' }));
+    const parts = [];
+    for (const PartNumber of [1, 2]) {
+      const out = await busy.send(new UploadPartCopyCommand({ Bucket: 'busy', Key: 'assembled', UploadId, PartNumber, CopySource: 'busy/big' }));
+      parts.push({ PartNumber, ETag: out.CopyPartResult!.ETag! });
+    }
+    await busy.send(new CompleteMultipartUploadCommand({ Bucket: 'busy', Key: 'assembled', UploadId, MultipartUpload: { Parts: parts } }));
+    expect((await busy.send(new HeadObjectCommand({ Bucket: 'busy', Key: 'copy' }))).ContentLength).toBe(size);
+    expect((await busy.send(new HeadObjectCommand({ Bucket: 'busy', Key: 'assembled' }))).ContentLength).toBe(2 * size);
+  });
+
+  it('closes an idle keep-alive connection after the keep-alive timeout', async () => {
+    const store = await start({ timeouts: { keepAliveMs: 300 } });
+    const { socket, closed, received } = await connect(store);
+    socket.write('GET /bucket/key HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    const after = await closedWithin(closed, 3000);
+    expect(received()).toMatch(/^HTTP\/1\.1 403/);
+    expect(after).toBeGreaterThanOrEqual(250);
+    expect(after).toBeLessThan(3000);
+  });
+});
+
+describe('region', () => {
+  it('answers for the configured region only', async () => {
+    const store = await start({ region: 'eu-central-1' });
+    const local = client(store, store.credentials, 'eu-central-1');
+    await local.send(new CreateBucketCommand({ Bucket: 'regional' }));
+    await local.send(new PutObjectCommand({ Bucket: 'regional', Key: 'k', Body: 'x' }));
+    expect((await local.send(new HeadObjectCommand({ Bucket: 'regional', Key: 'k' }))).$metadata.httpStatusCode).toBe(200);
+    expect(await outcomeOf(client(store).send(new GetObjectCommand({ Bucket: 'regional', Key: 'k' })))).toEqual({
+      ok: false,
+      status: 400,
+      code: 'AuthorizationHeaderMalformed',
+    });
   });
 });
