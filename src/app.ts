@@ -36,6 +36,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     embedded = await startEmbeddedStore({
       dataDir: config.dataDir,
       port: config.embeddedPort,
+      region: settings.region,
       credentials:
         settings.accessKeyId !== undefined && settings.secretAccessKey !== undefined
           ? { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey }
