@@ -17,6 +17,7 @@ export default defineConfig({
       'test/auth.test.ts',
       'test/security/access.test.ts',
       'test/security/policy.test.ts',
+      'test/security/csrf.test.ts',
       'test/security/limits.test.ts',
       'test/security/cost.test.ts',
       'test/http/csrf.test.ts',

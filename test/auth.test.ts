@@ -75,11 +75,18 @@ describe('Keyring', () => {
   });
 
   it('lets everyone in when no keys are configured, and anonymous callers when allowed', () => {
-    expect(new Keyring([], false).authenticate(undefined).can('x', 'admin')).toBe(true);
+    const anyone = new Keyring([], false).authenticate(undefined);
+    expect([anyone.name, anyone.can('x', 'admin'), anyone.canSee('x'), anyone.hasAnyRole('admin')]).toEqual([null, true, true, true]);
     const open = new Keyring([{ name: 'r', token: readerToken, grants: [{ bucket: '*', role: 'read' }] }], true);
     expect(open.authenticate(undefined).can('x', 'admin')).toBe(true);
     expect(open.authenticate('  ').can('x', 'admin')).toBe(true);
     expect(code(() => open.authenticate('Bearer wrong-token-value'))).toBe('UNAUTHENTICATED');
+  });
+
+  it('keeps a key given by its sha256 apart from one given by its token', () => {
+    const hashed = new Keyring([{ name: 'hashed', tokenSha256: createHash('sha256').update(readerToken).digest('hex'), grants: [] }], false);
+    expect(hashed.authenticate(`Bearer ${readerToken}`).name).toBe('hashed');
+    expect(code(() => hashed.authenticate(`Bearer ${createHash('sha256').update(readerToken).digest('hex')}`))).toBe('UNAUTHENTICATED');
   });
 
   it('builds the keyring of a configuration once', () => {

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authorize, authorizeOperation, POLICY, unmet } from '../../src/access.js';
+import { authorize, authorizeOperation, forbidden, POLICY, unmet } from '../../src/access.js';
 import { Keyring, type Caller } from '../../src/auth.js';
 import { loadConfig } from '../../src/config.js';
 import type { AppError } from '../../src/errors.js';
@@ -136,7 +136,12 @@ describe('the rules', () => {
       expect.unreachable();
     } catch (err) {
       expect((err as AppError).message).toBe('This API key may not administer any bucket.');
+      expect((err as AppError).extensions).toEqual({ code: 'FORBIDDEN', role: 'admin' });
     }
+    expect(forbidden({ bucket: 'source', role: 'read' })).toMatchObject({
+      message: 'This API key may not read bucket "source".',
+      extensions: { code: 'FORBIDDEN', bucket: 'source', role: 'read' },
+    });
   });
 });
 
