@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { authorize } from '../src/access.js';
-import { Keyring } from '../src/auth.js';
+import { Keyring, keyringOf } from '../src/auth.js';
 import type { AppError } from '../src/errors.js';
 
 const code = (fn: () => unknown) => {
@@ -36,10 +36,26 @@ describe('Keyring', () => {
     expect(ring.authenticate(`bearer   ${writerToken}`).name).toBe('writer');
   });
 
-  it('refuses missing, malformed and unknown tokens', () => {
-    expect(code(() => ring.authenticate(undefined))).toBe('UNAUTHENTICATED');
-    expect(code(() => ring.authenticate('Basic abc'))).toBe('UNAUTHENTICATED');
-    expect(code(() => ring.authenticate('Bearer nope'))).toBe('UNAUTHENTICATED');
+  it('refuses missing, malformed and unknown tokens, saying which', () => {
+    const message = (authorization: string | null | undefined) => {
+      try {
+        ring.authenticate(authorization);
+      } catch (err) {
+        expect((err as AppError).code).toBe('UNAUTHENTICATED');
+        return (err as AppError).message;
+      }
+      return 'accepted';
+    };
+    const missing = 'An API key is required: send Authorization: Bearer <token>.';
+    const malformed = 'The Authorization header must be "Bearer <token>".';
+    expect([undefined, null, '', ' \t '].map(message)).toEqual([missing, missing, missing, missing]);
+    expect(
+      ['Basic abc', `Bearer ${readerToken} junk`, `x Bearer ${readerToken}`, `Bearer${readerToken}`, 'Bearer ', `Bearer\n${readerToken}\nx`].map(
+        message,
+      ),
+    ).toEqual(Array.from({ length: 6 }, () => malformed));
+    expect(message('Bearer nope')).toBe('Unknown API key.');
+    expect(message(`Bearer \t${readerToken} \t`)).toBe('accepted');
   });
 
   it('nests roles per bucket and wildcard', () => {
@@ -59,9 +75,23 @@ describe('Keyring', () => {
   });
 
   it('lets everyone in when no keys are configured, and anonymous callers when allowed', () => {
-    expect(new Keyring([], false).authenticate(undefined).can('x', 'admin')).toBe(true);
+    const anyone = new Keyring([], false).authenticate(undefined);
+    expect([anyone.name, anyone.can('x', 'admin'), anyone.canSee('x'), anyone.hasAnyRole('admin')]).toEqual([null, true, true, true]);
     const open = new Keyring([{ name: 'r', token: readerToken, grants: [{ bucket: '*', role: 'read' }] }], true);
     expect(open.authenticate(undefined).can('x', 'admin')).toBe(true);
+    expect(open.authenticate('  ').can('x', 'admin')).toBe(true);
     expect(code(() => open.authenticate('Bearer wrong-token-value'))).toBe('UNAUTHENTICATED');
+  });
+
+  it('keeps a key given by its sha256 apart from one given by its token', () => {
+    const hashed = new Keyring([{ name: 'hashed', tokenSha256: createHash('sha256').update(readerToken).digest('hex'), grants: [] }], false);
+    expect(hashed.authenticate(`Bearer ${readerToken}`).name).toBe('hashed');
+    expect(code(() => hashed.authenticate(`Bearer ${createHash('sha256').update(readerToken).digest('hex')}`))).toBe('UNAUTHENTICATED');
+  });
+
+  it('builds the keyring of a configuration once', () => {
+    const config = { apiKeys: [{ name: 'r', token: readerToken, grants: [{ bucket: '*', role: 'read' as const }] }], allowAnonymous: false };
+    expect(keyringOf(config)).toBe(keyringOf(config));
+    expect(keyringOf(config).enabled).toBe(true);
   });
 });

@@ -440,6 +440,17 @@ describe.each(testStores())('multipart API on $name', (store) => {
       ['expiresIn', app.gql(PRESIGN_PART, { bucket, key, uploadId, partNumber: 1, expiresIn: 0 })],
       ['expiresIn', app.gql(PRESIGN_PART, { bucket, key, uploadId, partNumber: 1, expiresIn: 604_801 })],
       ['uploadId', app.gql(PRESIGN_PART, { bucket, key, uploadId: 'has space', partNumber: 1 })],
+      ['uploadId', app.gql(PRESIGN_PART, { bucket, key, uploadId: 'u'.repeat(1025), partNumber: 1 })],
+      ['uploadId', app.gql(PRESIGN_PART, { bucket, key, uploadId: 'upload-ü', partNumber: 1 })],
+      ['uploadId', app.gql(COMPLETE, { bucket, key, uploadId: 'line\nbreak', parts: [{ partNumber: 1, etag }] })],
+      ['uploadId', app.gql(ABORT, { bucket, key, uploadId: '' })],
+      ['parts[0].partNumber', app.gql(COMPLETE, { bucket, key, uploadId, parts: [{ partNumber: 0, etag }] })],
+      ['parts[1].etag', app.gql(COMPLETE, { bucket, key, uploadId, parts: [{ partNumber: 1, etag }, { partNumber: 2, etag: '' }] })],
+      ['parts[0].etag', app.gql(COMPLETE, { bucket, key, uploadId, parts: [{ partNumber: 1, etag: 'a"b' }] })],
+      ['parts[0].etag', app.gql(COMPLETE, { bucket, key, uploadId, parts: [{ partNumber: 1, etag: `"${etag}` }] })],
+      ['parts[0].etag', app.gql(COMPLETE, { bucket, key, uploadId, parts: [{ partNumber: 1, etag: 'has space' }] })],
+      ['parts[0].etag', app.gql(COMPLETE, { bucket, key, uploadId, parts: [{ partNumber: 1, etag: 'e'.repeat(1025) }] })],
+      ['parts', app.gql(COMPLETE, { bucket, key, uploadId, parts: Array.from({ length: 10_001 }, (_, i) => ({ partNumber: i + 1, etag })) })],
       ['parts', app.gql(COMPLETE, { bucket, key, uploadId, parts: [] })],
       ['parts[1].partNumber', app.gql(COMPLETE, { bucket, key, uploadId, parts: [{ partNumber: 1, etag }, { partNumber: 1, etag }] })],
       ['parts[0].partNumber', app.gql(COMPLETE, { bucket, key, uploadId, parts: [{ partNumber: 10_001, etag }] })],
@@ -454,6 +465,19 @@ describe.each(testStores())('multipart API on $name', (store) => {
       expect({ argument, codes: codes(res), got: argumentOf(res) }).toEqual({ argument, codes: ['BAD_USER_INPUT'], got: argument });
     }
     expect(app.calls).toEqual([]);
+  });
+
+  it('the edges of the rules are allowed: part numbers 1 and 10000, a 1024-character upload id and ETag, 10000 parts', async () => {
+    const longId = 'u'.repeat(1024);
+    for (const partNumber of [1, 10_000]) {
+      const res = await app.gql<{ multipart: { presignPart: { url: string } } }>(PRESIGN_PART, { bucket, key: 'k', uploadId: longId, partNumber });
+      expect(res.errors).toBeUndefined();
+      const url = new URL(res.data!.multipart.presignPart.url);
+      expect([url.searchParams.get('partNumber'), url.searchParams.get('uploadId')]).toEqual([String(partNumber), longId]);
+    }
+    // Past the argument rules, the store answers: there is no such upload.
+    const parts = Array.from({ length: 10_000 }, (_, i) => ({ partNumber: i + 1, etag: i === 0 ? 'e'.repeat(1024) : md5(Buffer.from([i])) }));
+    expect(codes(await complete('k', 'no-such-upload', parts))).toEqual(['NO_SUCH_UPLOAD']);
   });
 
   it('PAYLOAD_TOO_LARGE past MAX_PART_BYTES, spooled or with size; nothing is stored and no file is left', async () => {

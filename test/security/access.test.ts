@@ -1,11 +1,13 @@
 /**
  * Access control, as a table: every caller (no key, an unknown key, read,
  * write and admin on the bucket, the same on `*`, and a key whose grant is on
- * another bucket) against every query, mutation (the multipart group and
- * both presign methods included) and route, over HTTP, with the outcome the
- * grants give. After every denial a direct S3 client checks that the store
- * is unchanged: buckets, objects and their ETags, open multipart uploads and
- * their parts.
+ * another bucket) against every query, mutation (the multipart group,
+ * both presign methods and copies between two buckets included) and route,
+ * over HTTP, with the outcome the grants give. After every denial a direct
+ * S3 client checks that the store is unchanged: buckets, objects of both
+ * fixture buckets and their ETags, open multipart uploads and their parts.
+ * Fields are also asked for with nothing but `__typename`, so that the
+ * field's own rule decides and not the type rule of what it returns.
  *
  * The expected outcome is computed here from the grants and what each
  * operation needs (written out below, not taken from `src/access.ts`).
@@ -34,6 +36,8 @@ const RANK: Record<Role, number> = { read: 1, write: 2, admin: 3 };
 const run = randomBytes(4).toString('hex');
 const PREFIX = `sec-${run}`;
 const A = `${PREFIX}-a`;
+/** A second bucket with objects, that no key except the `*` ones may read. */
+const B = `${PREFIX}-b`;
 const ELSEWHERE = `${PREFIX}-elsewhere`;
 let freshCounter = 0;
 const freshBucket = () => `${PREFIX}-new-${++freshCounter}`;
@@ -81,8 +85,11 @@ function expected(spec: CallerSpec, needs: Need[], allowed: string): string {
   return met ? allowed : 'FORBIDDEN';
 }
 
-/** The fixture: bucket A with three objects and one open multipart upload. */
-const FIXTURE_OBJECTS: Record<string, string> = { 'doc.txt': 'the document', 'dir/one.txt': 'one', 'dir/two.txt': 'two' };
+/** The fixture: bucket A with three objects and one open multipart upload, bucket B with one object. */
+const FIXTURE_OBJECTS: Record<string, Record<string, string>> = {
+  [A]: { 'doc.txt': 'the document', 'dir/one.txt': 'one', 'dir/two.txt': 'two' },
+  [B]: { 'secret.txt': 'only for keys that may read B' },
+};
 const PENDING_KEY = 'pending.bin';
 const BOGUS_UPLOAD_ID = 'no-such-upload-id-0000';
 
@@ -131,6 +138,16 @@ const OPERATIONS: Operation[] = [
     name: 'query bucket (with objects and createdAt)',
     needs: () => [{ bucket: A, role: 'read' }],
     run: gqlOp('query($b: String!) { bucket(name: $b) { name createdAt objects { edges { node { key } } } } }', () => ({ b: A })),
+  },
+  {
+    name: 'query bucket (only __typename: its existence)',
+    needs: () => [{ bucket: A, role: 'read' }],
+    run: gqlOp('query($b: String!) { bucket(name: $b) { __typename } }', () => ({ b: A })),
+  },
+  {
+    name: 'query object (only __typename: its existence)',
+    needs: () => [{ bucket: A, role: 'read' }],
+    run: gqlOp('query($b: String!) { object(bucket: $b, key: "doc.txt") { __typename } }', () => ({ b: A })),
   },
   {
     name: 'query object (with contentType, metadata and presigned url)',
@@ -182,6 +199,28 @@ const OPERATIONS: Operation[] = [
     run: gqlOp(
       'mutation($b: String!) { copyObject(sourceBucket: $b, sourceKey: "doc.txt", bucket: $b, key: "copy.txt") { key } }',
       () => ({ b: A }),
+    ),
+  },
+  {
+    name: 'mutation copyObject from B into A (only __typename)',
+    needs: () => [
+      { bucket: B, role: 'read' },
+      { bucket: A, role: 'write' },
+    ],
+    run: gqlOp(
+      'mutation($s: String!, $b: String!) { copyObject(sourceBucket: $s, sourceKey: "secret.txt", bucket: $b, key: "copied.txt") { __typename } }',
+      () => ({ s: B, b: A }),
+    ),
+  },
+  {
+    name: 'mutation copyObject from A into B (only __typename)',
+    needs: () => [
+      { bucket: A, role: 'read' },
+      { bucket: B, role: 'write' },
+    ],
+    run: gqlOp(
+      'mutation($s: String!, $b: String!) { copyObject(sourceBucket: $s, sourceKey: "doc.txt", bucket: $b, key: "copied.txt") { __typename } }',
+      () => ({ s: A, b: B }),
     ),
   },
   {
@@ -266,12 +305,14 @@ describe('access control: every caller × every operation', () => {
     const listed = await s3.send(new ListBucketsCommand({}));
     const buckets = (listed.Buckets ?? []).map((b) => b.Name!).filter((n) => n.startsWith(PREFIX)).sort();
     const objects: string[] = [];
-    let ContinuationToken: string | undefined;
-    do {
-      const page = await s3.send(new ListObjectsV2Command({ Bucket: A, ContinuationToken }));
-      for (const o of page.Contents ?? []) objects.push(`${o.Key} ${o.ETag}`);
-      ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (ContinuationToken);
+    for (const bucket of [A, B]) {
+      let ContinuationToken: string | undefined;
+      do {
+        const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken }));
+        for (const o of page.Contents ?? []) objects.push(`${bucket} ${o.Key} ${o.ETag}`);
+        ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (ContinuationToken);
+    }
     const uploads = ((await s3.send(new ListMultipartUploadsCommand({ Bucket: A }))).Uploads ?? []).map((u) => `${u.Key} ${u.UploadId}`);
     const parts = await s3.send(new ListPartsCommand({ Bucket: A, Key: PENDING_KEY, UploadId: pendingUploadId }));
     return { buckets, objects: objects.sort(), uploads: uploads.sort(), pendingParts: (parts.Parts ?? []).map((p) => `${p.PartNumber} ${p.ETag}`) };
@@ -280,12 +321,13 @@ describe('access control: every caller × every operation', () => {
   /** Puts the fixture back after an allowed operation changed it. */
   async function restore(): Promise<void> {
     const now = await snapshot();
-    for (const bucket of now.buckets) if (bucket !== A) await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+    for (const bucket of now.buckets) if (!(bucket in FIXTURE_OBJECTS)) await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
     const present = new Set(now.objects.map((line) => line.slice(0, line.lastIndexOf(' '))));
-    for (const key of present) if (!(key in FIXTURE_OBJECTS)) await s3.send(new DeleteObjectCommand({ Bucket: A, Key: key }));
-    for (const [key, body] of Object.entries(FIXTURE_OBJECTS)) {
-      if (!present.has(key)) await s3.send(new PutObjectCommand({ Bucket: A, Key: key, Body: body, ContentType: 'text/plain' }));
+    for (const line of present) {
+      const [bucket, key] = line.split(' ') as [string, string];
+      if (!(key in FIXTURE_OBJECTS[bucket]!)) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
     }
+    await putFixtureObjects((bucket, key) => !present.has(`${bucket} ${key}`));
     // A part was uploaded to the pending upload: it is replaced by a fresh one without parts.
     const renew = now.pendingParts.length > 0;
     const uploads = (await s3.send(new ListMultipartUploadsCommand({ Bucket: A }))).Uploads ?? [];
@@ -297,6 +339,14 @@ describe('access control: every caller × every operation', () => {
     if (renew) await openPending();
   }
 
+  async function putFixtureObjects(missing: (bucket: string, key: string) => boolean): Promise<void> {
+    for (const [bucket, objects] of Object.entries(FIXTURE_OBJECTS)) {
+      for (const [key, body] of Object.entries(objects)) {
+        if (missing(bucket, key)) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'text/plain' }));
+      }
+    }
+  }
+
   async function openPending(): Promise<void> {
     pendingUploadId = (await s3.send(new CreateMultipartUploadCommand({ Bucket: A, Key: PENDING_KEY }))).UploadId!;
   }
@@ -305,10 +355,8 @@ describe('access control: every caller × every operation', () => {
 
   beforeAll(async () => {
     s3 = s3Client(store);
-    await s3.send(new CreateBucketCommand({ Bucket: A }));
-    for (const [key, body] of Object.entries(FIXTURE_OBJECTS)) {
-      await s3.send(new PutObjectCommand({ Bucket: A, Key: key, Body: body, ContentType: 'text/plain' }));
-    }
+    for (const bucket of [A, B]) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    await putFixtureObjects(() => true);
     await openPending();
     server = await startSecureServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0' });
     fixture = await snapshot();
@@ -317,7 +365,7 @@ describe('access control: every caller × every operation', () => {
   afterAll(async () => {
     await server?.close();
     if (s3) {
-      for (const bucket of (await snapshot().catch(() => ({ buckets: [A] }))).buckets) await removeBucket(s3, bucket);
+      for (const bucket of (await snapshot().catch(() => ({ buckets: [A, B] }))).buckets) await removeBucket(s3, bucket);
       s3.destroy();
     }
   });
@@ -351,8 +399,21 @@ describe('access control: every caller × every operation', () => {
       return (answer.body.data!.buckets as { name: string }[]).map((b) => b.name).filter((n) => n.startsWith(PREFIX));
     };
     expect(await names('read@A')).toEqual([A]);
-    expect(await names('admin@*')).toEqual([A]);
+    expect(await names('admin@*')).toEqual([A, B]);
     expect(await names('elsewhere')).toEqual([]);
+  });
+
+  it('refuses an Authorization header that is anything more or less than "Bearer <token>"', async () => {
+    const valid = CALLERS['admin@*']!.token!;
+    const malformed = [`Bearer ${valid} junk`, `junk Bearer ${valid}`, `Bearer${valid}`, `Basic ${valid}`, `Bearer ${valid},Bearer other`, valid];
+    const got = await Promise.all(
+      malformed.map(async (authorization) => {
+        const answer = await server.gql('{ buckets { name } }', {}, { authorization });
+        return `${answer.status} ${outcome(answer)}`;
+      }),
+    );
+    expect(got).toEqual(malformed.map(() => '401 UNAUTHENTICATED'));
+    expect(outcome(await server.gql('{ buckets { name } }', {}, { authorization: `bearer \t ${valid}` }))).toBe('OK');
   });
 
   it('answers a denial with the field path, a message naming the bucket and role, and 401 with WWW-Authenticate', async () => {

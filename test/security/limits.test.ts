@@ -12,7 +12,7 @@ import { DEFAULT_MAX_QUERY_DEPTH } from '../../src/config.js';
 import { RateLimiter } from '../../src/rate-limit.js';
 import { storeCalls } from '../http/harness.js';
 import { createTestBucket, removeBucket, s3Client, testStores } from '../support/stores.js';
-import { answerOf, outcome, startSecureServer, storeForSecurity, type SecureServer } from './harness.js';
+import { answerOf, outcome, startSecureServer, storeForSecurity, type GqlAnswer, type SecureServer } from './harness.js';
 
 const TOKEN = 'limits-admin-token-0123456789';
 const OTHER = 'limits-other-token-0123456789';
@@ -156,6 +156,106 @@ describe('limits on GraphQL documents and requests', () => {
     } finally {
       await closed.close();
     }
+  });
+});
+
+describe('document limits count everywhere in a document, and measuring survives any document', () => {
+  const store = storeForSecurity(testStores());
+  let server: SecureServer;
+
+  beforeAll(async () => {
+    server = await startSecureServer(store, {
+      API_KEYS,
+      INTROSPECTION: 'true',
+      RATE_LIMIT_PER_MINUTE: '0',
+      MAX_QUERY_ALIASES: '3',
+      MAX_QUERY_DIRECTIVES: '3',
+    });
+  });
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  const aliases = (n: number, field = '__typename') => Array.from({ length: n }, (_, i) => `a${i}: ${field}`).join(' ');
+  const directives = (n: number) => Array.from({ length: n }, (_, i) => `__typename @include(if: ${i >= 0})`).join(' ');
+
+  /** The limit errors of an answer, as `limit: message`. */
+  const limitErrors = (answer: GqlAnswer) =>
+    (answer.body.errors ?? []).filter((e) => e.extensions?.limit !== undefined).map((e) => `${String(e.extensions!.limit)}: ${e.message}`);
+
+  it.each([
+    ['nested fields', `{ __schema { a: types { ${aliases(2, 'name')} } b: queryType { name } } }`],
+    ['a fragment spread once', `{ ...F } fragment F on Query { ${aliases(4)} }`],
+    ['a fragment spread twice', `{ ...F ...F } fragment F on Query { ${aliases(2)} }`],
+    ['fields nested in a fragment spread in a nested field', `{ __schema { ...S } } fragment S on __Schema { types { ${aliases(2, 'name')} } queryType { ${aliases(2, 'name')} } }`],
+    ['an inline fragment with a type condition', `{ ... on Query { ${aliases(4)} } }`],
+    ['an inline fragment without one', `{ __schema { ... { ${aliases(4, 'description')} } } }`],
+  ])('aliases in %s count: 4 is over 3', async (_where, query) => {
+    const answer = await server.gql(query, {}, AUTH);
+    expect(answer.status).toBe(400);
+    expect(limitErrors(answer)).toEqual(['MAX_QUERY_ALIASES: the operation has 4 aliases; this server allows 3.']);
+  });
+
+  it.each([
+    ['nested fields', `{ __schema { types @include(if: true) { name @skip(if: false) kind @include(if: true) } queryType @include(if: true) { name } } }`],
+    ['fragment spreads', `{ ...F @include(if: true) ...F @skip(if: false) } fragment F on Query { ${directives(1)} }`],
+    ['a fragment spread twice', `{ __schema { ...S ...S } } fragment S on __Schema { types { name @include(if: true) kind @skip(if: false) } }`],
+    ['an inline fragment and its fields', `{ ... on Query @include(if: true) { ${directives(3)} } }`],
+    ['an inline fragment without a type condition', `{ __schema { ... @skip(if: false) { types { ${directives(3)} } } } }`],
+  ])('directives on and in %s count: 4 is over 3', async (_where, query) => {
+    const answer = await server.gql(query, {}, AUTH);
+    expect(answer.status).toBe(400);
+    expect(limitErrors(answer)).toEqual(['MAX_QUERY_DIRECTIVES: the operation has 4 directives; this server allows 3.']);
+  });
+
+  it('directives on the operation and on a fragment definition count too, though no directive of this schema may stand there', async () => {
+    for (const query of [
+      `query Q @include(if: true) @skip(if: false) { ${directives(2)} }`,
+      `query Q { ...F } fragment F on Query @include(if: true) @skip(if: false) { ${directives(2)} }`,
+    ]) {
+      const answer = await server.gql(query, {}, AUTH);
+      expect(answer.status).toBe(400);
+      expect(limitErrors(answer)).toEqual(['MAX_QUERY_DIRECTIVES: operation "Q" has 4 directives; this server allows 3.']);
+    }
+  });
+
+  it('at the limits everything runs', async () => {
+    const query = `{ ...F ... on Query @include(if: true) { a2: __typename } } fragment F on Query { a0: __typename a1: __typename @skip(if: false) __typename @include(if: true) }`;
+    expect(await server.gql(query, {}, AUTH)).toMatchObject({ status: 200, body: { data: { a0: 'Query', a1: 'Query', a2: 'Query', __typename: 'Query' } } });
+  });
+
+  it('a fragment spread 2^40 times is measured once, so the answer is immediate', async () => {
+    const hops = Array.from({ length: 40 }, (_, i) => `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} }`).join(' ');
+    const answer = await server.gql(`{ ...F0 } ${hops} fragment F40 on Query { __typename }`, {}, AUTH);
+    expect(answer.body).toEqual({ data: { __typename: 'Query' } });
+  });
+
+  it('fragments that spread each other are refused by graphql, and still measured: each counts once', async () => {
+    const answer = await server.gql(`{ ...A } fragment A on Query { ${aliases(2)} ...B } fragment B on Query { b0: __typename b1: __typename ...A }`, {}, AUTH);
+    expect(answer.status).toBe(400);
+    expect(answer.body.errors?.map((e) => e.message)).toEqual([
+      'the operation has 4 aliases; this server allows 3.',
+      'Cannot spread fragment "A" within itself via "B".',
+    ]);
+  });
+
+  it.each([
+    ['an unknown fragment', '{ ...Nowhere }', 'Unknown fragment "Nowhere".'],
+    ['an unknown field with a selection', '{ nowhere { deeper { deepest } } }', 'Cannot query field "nowhere" on type "Query".'],
+    ['a selection on a field of a scalar type', '{ __schema { description { length } } }', 'Field "description" must not have a selection since type "String" has no subfields.'],
+    ['an inline fragment on an unknown type', '{ ... on Nowhere { field { deeper } } }', 'Unknown type "Nowhere".'],
+    ['a fragment on an unknown type', '{ ...F } fragment F on Nowhere { field { deeper } }', 'Unknown type "Nowhere".'],
+  ])("%s is answered with graphql's own validation error", async (_what, query, message) => {
+    const answer = await server.gql(query, {}, AUTH);
+    expect(answer.status).toBe(400);
+    expect(answer.body.errors?.[0]?.message).toBe(message);
+  });
+
+  it('a syntax error stays a syntax error (not a token limit)', async () => {
+    const answer = await server.gql('{ __typename ', {}, AUTH);
+    expect(answer.status).toBe(400);
+    expect(answer.body.errors).toEqual([expect.objectContaining({ message: 'Syntax Error: Expected Name, found <EOF>.' })]);
   });
 });
 

@@ -7,9 +7,10 @@
  * through.
  */
 import { createRequire } from 'node:module';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authorize, authorizeOperation, POLICY, unmet } from '../../src/access.js';
+import { authorize, authorizeOperation, forbidden, POLICY, unmet } from '../../src/access.js';
 import { Keyring, type Caller } from '../../src/auth.js';
 import { loadConfig } from '../../src/config.js';
 import type { AppError } from '../../src/errors.js';
@@ -135,7 +136,12 @@ describe('the rules', () => {
       expect.unreachable();
     } catch (err) {
       expect((err as AppError).message).toBe('This API key may not administer any bucket.');
+      expect((err as AppError).extensions).toEqual({ code: 'FORBIDDEN', role: 'admin' });
     }
+    expect(forbidden({ bucket: 'source', role: 'read' })).toMatchObject({
+      message: 'This API key may not read bucket "source".',
+      extensions: { code: 'FORBIDDEN', bucket: 'source', role: 'read' },
+    });
   });
 });
 
@@ -144,11 +150,15 @@ describe('type rules hold where a field above let an object through', () => {
   const s3 = s3Client(store);
   const calls: string[] = [];
   let bucket: string;
+  /** A bucket with one object, `source.txt`, to copy from. */
+  let source: string;
   let yoga: ReturnType<typeof createYogaApp>;
   let destroy: () => void;
 
   beforeAll(async () => {
     bucket = await createTestBucket(s3, 'sec-type-rule');
+    source = await createTestBucket(s3, 'sec-type-source');
+    await s3.send(new PutObjectCommand({ Bucket: source, Key: 'source.txt', Body: 'copied' }));
     const config = loadConfig(storeEnv(store));
     const client = createS3Client(config.store as ResolvedStoreSettings, { onCall: (e) => calls.push(e.operation) });
     destroy = () => client.destroy();
@@ -163,26 +173,46 @@ describe('type rules hold where a field above let an object through', () => {
   afterAll(async () => {
     destroy();
     await removeBucket(s3, bucket);
+    await removeBucket(s3, source);
     s3.destroy();
   });
+
+  async function run(caller: Caller, query: string) {
+    const res = await yoga.fetch(
+      'http://127.0.0.1/graphql',
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) },
+      { caller },
+    );
+    return (await res.json()) as { data: Record<string, unknown> | null; errors: { path: unknown[]; extensions: { code: string } }[] };
+  }
 
   it('a caller that may see a bucket but not read it gets FORBIDDEN on its fields, and no listing is sent', async () => {
     // A caller that breaks the invariant the `buckets` field relies on (seeing implies reading).
     const liar: Caller = { name: 'liar', can: () => false, canSee: (name) => name === bucket, hasAnyRole: () => false };
     calls.length = 0;
-    const res = await yoga.fetch(
-      'http://127.0.0.1/graphql',
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ query: '{ buckets { name objects { edges { node { key url } } } multipartUploads { key } } }' }),
-      },
-      { caller: liar },
-    );
-    const body = (await res.json()) as { data: { buckets: unknown } | null; errors: { extensions: { code: string } }[] };
+    const body = await run(liar, '{ buckets { name objects { edges { node { key url } } } multipartUploads { key } } }');
     expect(body.errors.length).toBeGreaterThan(0);
     expect(new Set(body.errors.map((e) => e.extensions.code))).toEqual(new Set(['FORBIDDEN']));
     expect(body.data?.buckets ?? null).toBeNull();
     expect(calls.filter((c) => c !== 'ListBuckets')).toEqual([]);
+  });
+
+  it('a caller that may write to a bucket but not read it gets FORBIDDEN on the fields of what it wrote there: no key, no url', async () => {
+    // Roles nest for real keys, so only a caller that breaks that shows the Object and MultipartUpload rules on their own.
+    const writeOnly: Caller = {
+      name: 'write-only',
+      can: (name, role) => (name === source && role === 'read') || (name === bucket && role === 'write'),
+      canSee: () => false,
+      hasAnyRole: () => false,
+    };
+    const copy = await run(writeOnly, `mutation { copyObject(sourceBucket: "${source}", sourceKey: "source.txt", bucket: "${bucket}", key: "copy.txt") { key url } }`);
+    const create = await run(writeOnly, `mutation { multipart { create(bucket: "${bucket}", key: "upload.bin") { key uploadId } } }`);
+    for (const body of [copy, create]) {
+      expect(body.errors.length).toBeGreaterThan(0);
+      expect(new Set(body.errors.map((e) => e.extensions.code))).toEqual(new Set(['FORBIDDEN']));
+      expect(body.data).toBeNull();
+    }
+    expect(copy.errors[0]!.path).toEqual(['copyObject', expect.any(String)]);
+    expect(create.errors[0]!.path).toEqual(['multipart', 'create', expect.any(String)]);
   });
 });
