@@ -68,7 +68,7 @@ export class RateLimiter {
 export function rateLimitedError(retryAfterSeconds: number, perMinute: number): AppError {
   return new AppError(
     'FORBIDDEN',
-    `Too many requests: this client may make ${perMinute} requests a minute (RATE_LIMIT_PER_MINUTE); retry in ${retryAfterSeconds} s.`,
+    `Too many requests: this client may make ${perMinute} store calls a minute (RATE_LIMIT_PER_MINUTE); retry in ${retryAfterSeconds} s.`,
     {
       reason: 'RATE_LIMITED',
       retryAfterSeconds,

@@ -425,7 +425,7 @@ describe('the per-client rate limit', () => {
     expect(over.body.data ?? null).toBeNull();
     expect(over.body.errors).toEqual([
       expect.objectContaining({
-        message: expect.stringMatching(/^Too many requests: this client may make 4 requests a minute \(RATE_LIMIT_PER_MINUTE\); retry in \d+ s\.$/),
+        message: expect.stringMatching(/^Too many requests: this client may make 4 store calls a minute \(RATE_LIMIT_PER_MINUTE\); retry in \d+ s\.$/),
         extensions: expect.objectContaining({ code: 'FORBIDDEN', reason: 'RATE_LIMITED' }),
       }),
     ]);
