@@ -1,6 +1,6 @@
 import type { CodegenConfig } from '@graphql-codegen/cli';
 import { lexicographicSortSchema, printSchema } from 'graphql';
-import { schema } from './src/schema/index.js';
+import { schema } from './src/graphql/schema/index.js';
 
 /**
  * `npm run codegen`:

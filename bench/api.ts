@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:http';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/index.js';
 import { startApi, type Api } from './support/api.js';
 import { drain, expectCount, generatedStream } from './support/body.js';
 import { MiB, Pairs, median, rotation, timed, type BenchGroup, type Row } from './support/harness.js';

@@ -8,7 +8,7 @@
  */
 import { pino } from 'pino';
 import { createApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/index.js';
 import { serveChild } from './support/child.js';
 
 export interface ApiInfo {

@@ -1,12 +1,12 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import type { Config, StoreSettings } from './config.js';
+import type { Config, StoreSettings } from './config/index.js';
 import { startEmbeddedStore, type EmbeddedStore } from './embedded/index.js';
-import { Metrics } from './metrics.js';
+import { Metrics } from './observability/metrics.js';
 import { createS3Client } from './s3/client.js';
 import { Store } from './s3/store.js';
-import { createServer } from './server.js';
-import { createYogaApp } from './yoga.js';
+import { createServer } from './http/server.js';
+import { createYogaApp } from './graphql/yoga.js';
 
 export interface AppDeps {
   config: Config;

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { authorize } from '../src/access.js';
-import { Keyring, keyringOf } from '../src/auth.js';
-import type { AppError } from '../src/errors.js';
+import { authorize } from '../src/security/access.js';
+import { Keyring, keyringOf } from '../src/security/auth.js';
+import type { AppError } from '../src/core/errors.js';
 
 const code = (fn: () => unknown) => {
   try {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_MAX_QUERY_DEPTH, DEFAULT_RATE_LIMIT_PER_MINUTE, loadConfig, parseByteSize } from '../src/config.js';
+import { ConfigError, DEFAULT_MAX_QUERY_DEPTH, DEFAULT_RATE_LIMIT_PER_MINUTE, loadConfig, parseByteSize } from '../src/config/index.js';
 
 function problems(env: Record<string, string>): string[] {
   try {

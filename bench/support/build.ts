@@ -6,7 +6,7 @@ import { onInterrupt } from './cleanup.js';
 
 /**
  * The servers under test run as plain JavaScript, as in production
- * (`node dist/index.js`), not under the tsx loader: tsx's loader thread alone
+ * (`node dist/main.js`), not under the tsx loader: tsx's loader thread alone
  * adds about 45 MiB of resident memory, which would swamp the peak-RSS
  * measures. So before the first child starts, `src/` and `bench/` are
  * transpiled (types stripped, no type check; `npx tsc --noEmit` does that)

@@ -1,13 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, type Config } from '../config.js';
+import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import { CREDENTIALS_FILE } from '../embedded/credentials.js';
-import { AppError } from '../errors.js';
+import { AppError } from '../core/errors.js';
 import { createS3Client, type ResolvedStoreSettings } from '../s3/client.js';
 import { Store } from '../s3/store.js';
-import { abortStaleUploads } from '../stale-uploads.js';
-import { bucketNameProblem } from '../validation.js';
+import { abortStaleUploads } from '../s3/stale-uploads.js';
+import { bucketNameProblem } from '../core/validation.js';
 
 /**
  * `npm run abort-stale -- --older-than 24h [--bucket b]... [--prefix p] [--dry-run]`

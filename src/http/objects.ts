@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, pipeline, type TransformCallback } from 'node:stream';
 import type { Logger } from 'pino';
-import { authorizeOperation } from '../access.js';
-import type { Caller } from '../auth.js';
-import { AppError, badInput } from '../errors.js';
-import type { Metrics } from '../metrics.js';
+import { authorizeOperation } from '../security/access.js';
+import type { Caller } from '../security/auth.js';
+import { AppError, badInput } from '../core/errors.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { GetOptions, GetResult, ObjectHead, Store } from '../s3/store.js';
-import { bucketName, objectKey } from '../validation.js';
+import { bucketName, objectKey } from '../core/validation.js';
 import { sendError, statusOf } from './respond.js';
 
 export const OBJECTS_PREFIX = '/objects/';

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { AppError, HTTP_STATUS, type ErrorCode } from '../errors.js';
+import { AppError, HTTP_STATUS, type ErrorCode } from '../core/errors.js';
 
 /** The body of every error answer outside GraphQL, shaped like a GraphQL error response. */
 export interface ErrorBody {

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { processRequest, Upload, type FileUpload, type GraphQLOperation } from 'graphql-upload-minimal';
-import { AppError, type ErrorCode } from '../errors.js';
-import type { Metrics } from '../metrics.js';
+import { AppError, type ErrorCode } from '../core/errors.js';
+import type { Metrics } from '../observability/metrics.js';
 
 /**
  * After the answer is sent, how long the rest of an unread request body may

@@ -4,7 +4,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
 import { HttpRequest } from '@smithy/protocol-http';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { StoreSettings } from '../config.js';
+import type { StoreSettings } from '../config/index.js';
 import { httpStatusOf } from './errors.js';
 
 /** One finished store command, for metrics and tests. */

@@ -1,4 +1,4 @@
-import { AppError } from '../errors.js';
+import { AppError } from '../core/errors.js';
 
 /**
  * Turns whatever a store call threw (an S3 service exception, a network or

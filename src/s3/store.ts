@@ -25,9 +25,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { forEachLimited } from '../concurrency.js';
-import { AppError, badInput } from '../errors.js';
-import { MAX_DELETE_KEYS as MAX_DELETE_BATCH, MAX_EXPIRES_IN as MAX_PRESIGN_SECONDS, MAX_PART_NUMBER as MAX_PARTS } from '../validation.js';
+import { forEachLimited } from '../core/concurrency.js';
+import { AppError, badInput } from '../core/errors.js';
+import { MAX_DELETE_KEYS as MAX_DELETE_BATCH, MAX_EXPIRES_IN as MAX_PRESIGN_SECONDS, MAX_PART_NUMBER as MAX_PARTS } from '../core/validation.js';
 import { httpStatusOf, s3ErrorName, toAppError, type ErrorContext } from './errors.js';
 
 export interface ObjectSummary {

@@ -24,7 +24,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { startEmbeddedStore, type EmbeddedStore, type StoreCredentials } from '../../src/embedded/index.js';
 import { createS3Server } from '../../src/embedded/server.js';
 import { Storage } from '../../src/embedded/storage.js';

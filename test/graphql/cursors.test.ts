@@ -16,7 +16,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { createTestBucket, removeBucket, s3Client, testStores } from '../support/stores.js';
 import { ListObjectsDocument, type ListObjectsQuery, type ListObjectsQueryVariables } from './__generated__/graphql.js';
 import { codes, startServer, type GqlResponse, type TestServer } from './helpers.js';

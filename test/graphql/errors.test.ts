@@ -6,9 +6,9 @@
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import type { Store } from '../../src/s3/store.js';
-import { createYogaApp, GRAPHIQL_DEFAULT_QUERY } from '../../src/yoga.js';
+import { createYogaApp, GRAPHIQL_DEFAULT_QUERY } from '../../src/graphql/yoga.js';
 import { createTestBucket, removeBucket, s3Client, testStores } from '../support/stores.js';
 import {
   BucketsDocument,

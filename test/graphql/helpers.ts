@@ -1,18 +1,18 @@
 /**
  * A real server for the GraphQL tests: config from `loadConfig`, the S3
  * client and Store the app uses (every store command counted), Yoga, and
- * the HTTP server of `src/server.ts` listening on a random loopback port.
+ * the HTTP server of `src/http/server.ts` listening on a random loopback port.
  */
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import { loadConfig, type Config } from '../../src/config.js';
-import { Metrics } from '../../src/metrics.js';
+import { loadConfig, type Config } from '../../src/config/index.js';
+import { Metrics } from '../../src/observability/metrics.js';
 import { createS3Client, type ResolvedStoreSettings } from '../../src/s3/client.js';
 import { Store } from '../../src/s3/store.js';
-import { createServer } from '../../src/server.js';
-import { createYogaApp } from '../../src/yoga.js';
+import { createServer } from '../../src/http/server.js';
+import { createYogaApp } from '../../src/graphql/yoga.js';
 import type { StoreUnderTest } from '../support/stores.js';
 
 /** What a GraphQL error looks like on the wire. */

@@ -1,6 +1,6 @@
 /**
  * Cleanup of abandoned multipart uploads outside GraphQL: the cut-off of
- * `abortStaleUploads` (src/stale-uploads.ts) and the cron command
+ * `abortStaleUploads` (src/s3/stale-uploads.ts) and the cron command
  * `npm run abort-stale` (src/cli), in-process and as a real process,
  * against every test store, results checked with a direct S3 client.
  */
@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAbortStale, parseDuration } from '../../src/cli/stale-command.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { CREDENTIALS_FILE } from '../../src/embedded/credentials.js';
 import { createS3Client, type ResolvedStoreSettings } from '../../src/s3/client.js';
 import { Store } from '../../src/s3/store.js';
-import { abortStaleUploads } from '../../src/stale-uploads.js';
+import { abortStaleUploads } from '../../src/s3/stale-uploads.js';
 import { freePort } from '../support/servers.js';
 import { createTestBucket, removeBucket, s3Client, testStores } from '../support/stores.js';
 import { storeEnv } from './helpers.js';

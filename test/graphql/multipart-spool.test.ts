@@ -1,5 +1,5 @@
 /**
- * The spool behind `multipart.uploadPart` (src/spool.ts), in-process: where
+ * The spool behind `multipart.uploadPart` (src/s3/spool.ts), in-process: where
  * a body goes (memory or a private 0600 file), the exact size limit, and
  * that nothing is left on disk after dispose() or after any failure.
  */
@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AppError } from '../../src/errors.js';
-import { SPOOL_DIR_PREFIX, spool } from '../../src/spool.js';
+import { AppError } from '../../src/core/errors.js';
+import { SPOOL_DIR_PREFIX, spool } from '../../src/s3/spool.js';
 import { KiB, randomBytes, randomStream, sha256Of } from '../support/data.js';
 
 describe('spool', () => {

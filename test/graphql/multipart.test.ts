@@ -19,7 +19,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SPOOL_DIR_PREFIX, SPOOL_MEMORY_BYTES } from '../../src/spool.js';
+import { SPOOL_DIR_PREFIX, SPOOL_MEMORY_BYTES } from '../../src/s3/spool.js';
 import { KiB, MiB, multipartEtag, randomBytes, sha256Of } from '../support/data.js';
 import { createTestBucket, outcomeOf, removeBucket, s3Client, testStores } from '../support/stores.js';
 import { eventually } from '../http/harness.js';

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { schema } from '../../src/schema/index.js';
+import { schema } from '../../src/graphql/schema/index.js';
 
 // The schema is built by Pothos with the `graphql` that Node resolves (the
 // CommonJS build); functions that check types with `instanceof` must come

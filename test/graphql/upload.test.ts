@@ -10,9 +10,9 @@ import { GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand } from
 import type { FileUpload } from 'graphql-upload-minimal';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createContext } from '../../src/context.js';
-import { AppError } from '../../src/errors.js';
-import { uploadObject } from '../../src/resolvers/object.js';
+import { createContext } from '../../src/graphql/context.js';
+import { AppError } from '../../src/core/errors.js';
+import { uploadObject } from '../../src/graphql/resolvers/object.js';
 import { digestOf, MiB, randomBytes, sha256Of } from '../support/data.js';
 import { createTestBucket, outcomeOf, removeBucket, s3Client, testStores, uniqueBucket } from '../support/stores.js';
 import { UploadObjectDocument, type UploadObjectMutation, type UploadObjectMutationVariables } from './__generated__/graphql.js';

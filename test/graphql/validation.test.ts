@@ -1,13 +1,13 @@
 /**
- * Unit tests of the pure parts: argument rules (src/validation.ts), the
+ * Unit tests of the pure parts: argument rules (src/core/validation.ts), the
  * DateTime and SafeInt scalars, and error masking.
  */
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { AppError, badInput } from '../../src/errors.js';
-import { parseDateTime, parseSafeInt, serializeDateTime } from '../../src/schema/scalars.js';
-import * as v from '../../src/validation.js';
-import { maskError } from '../../src/yoga.js';
+import { AppError, badInput } from '../../src/core/errors.js';
+import { parseDateTime, parseSafeInt, serializeDateTime } from '../../src/graphql/schema/scalars.js';
+import * as v from '../../src/core/validation.js';
+import { maskError } from '../../src/graphql/yoga.js';
 
 /** The BAD_USER_INPUT argument a call is refused with, or 'ok'. */
 function refusal(fn: () => unknown): string {

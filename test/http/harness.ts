@@ -1,16 +1,16 @@
 /**
- * Starts the real HTTP server (src/server.ts) with a real Store and Yoga on
+ * Starts the real HTTP server (src/http/server.ts) with a real Store and Yoga on
  * 127.0.0.1, port 0, against one of the shared test stores; collects its log
  * lines so tests can read them.
  */
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
-import { loadConfig, type Config } from '../../src/config.js';
-import { Metrics } from '../../src/metrics.js';
+import { loadConfig, type Config } from '../../src/config/index.js';
+import { Metrics } from '../../src/observability/metrics.js';
 import { createS3Client, type ResolvedStoreSettings } from '../../src/s3/client.js';
 import { Store } from '../../src/s3/store.js';
-import { createServer } from '../../src/server.js';
-import { createYogaApp } from '../../src/yoga.js';
+import { createServer } from '../../src/http/server.js';
+import { createYogaApp } from '../../src/graphql/yoga.js';
 import type { StoreUnderTest } from '../support/stores.js';
 
 export interface RunningServer {

@@ -1,7 +1,7 @@
 /** The pure parts of the HTTP layer: CSRF rule, object paths, ranges, conditionals, dispositions, caching headers, upload errors. */
 import { describe, expect, it } from 'vitest';
-import type { AppError } from '../../src/errors.js';
-import { isCsrfSuspect, mediaType } from '../../src/http/csrf.js';
+import type { AppError } from '../../src/core/errors.js';
+import { isCsrfSuspect, mediaType } from '../../src/security/csrf.js';
 import { attachmentDisposition, cacheHeaders, parseObjectPath, preconditionStatus, singleRange } from '../../src/http/objects.js';
 import { uploadError } from '../../src/http/upload.js';
 

@@ -24,7 +24,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppError } from '../../src/errors.js';
+import { AppError } from '../../src/core/errors.js';
 import { createS3Client, type ResolvedStoreSettings, type StoreCallEvent } from '../../src/s3/client.js';
 import { toAppError } from '../../src/s3/errors.js';
 import { Store, copySource, stripEtag } from '../../src/s3/store.js';

@@ -10,7 +10,7 @@
  * field's own rule decides and not the type rule of what it returns.
  *
  * The expected outcome is computed here from the grants and what each
- * operation needs (written out below, not taken from `src/access.ts`).
+ * operation needs (written out below, not taken from `src/security/access.ts`).
  */
 import { randomBytes } from 'node:crypto';
 import {

@@ -1,13 +1,13 @@
 /**
- * The store calls of a request (src/cost.ts): estimated from the document and
+ * The store calls of a request (src/graphql/plugins/cost.ts): estimated from the document and
  * its variables before anything runs, refused over MAX_STORE_CALLS_PER_REQUEST
  * with BAD_USER_INPUT and `extensions.limit: "COST"`, and charged to the
  * per-client rate limit.
  */
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIELD_COSTS } from '../../src/cost.js';
-import { schema } from '../../src/schema/index.js';
+import { FIELD_COSTS } from '../../src/graphql/plugins/cost.js';
+import { schema } from '../../src/graphql/schema/index.js';
 import { storeCalls } from '../http/harness.js';
 import { createTestBucket, removeBucket, s3Client, testStores } from '../support/stores.js';
 import { answerOf, outcome, startSecureServer, storeForSecurity, type GqlAnswer, type SecureServer } from './harness.js';

@@ -1,11 +1,11 @@
 /**
- * The CSRF rule itself (`src/http/csrf.ts`), for inputs Node's HTTP parser
+ * The CSRF rule itself (`src/security/csrf.ts`), for inputs Node's HTTP parser
  * never passes on (it trims header values and joins repeated ones), so that
  * the rule holds for any caller; `test/http/csrf.test.ts` and
  * `limits.test.ts` send the requests browsers send.
  */
 import { describe, expect, it } from 'vitest';
-import { isCsrfSuspect, mediaType } from '../../src/http/csrf.js';
+import { isCsrfSuspect, mediaType } from '../../src/security/csrf.js';
 
 describe('the CSRF rule', () => {
   it('parses a media type only when it is exactly type/subtype of token characters', () => {

@@ -1,13 +1,13 @@
 /**
  * The whole application as `npm start` builds it (`createApp` with the
- * production logger of `src/logger.ts`), against one of the shared test
+ * production logger of `src/observability/logger.ts`), against one of the shared test
  * stores, listening on 127.0.0.1 with a random port. Every log line is kept
  * as written, so tests can search the raw text for secrets.
  */
 import type { AddressInfo } from 'node:net';
 import { createApp, type App } from '../../src/app.js';
-import { loadConfig, type Config } from '../../src/config.js';
-import { createLogger, SecretScrubber } from '../../src/logger.js';
+import { loadConfig, type Config } from '../../src/config/index.js';
+import { createLogger, SecretScrubber } from '../../src/observability/logger.js';
 import type { StoreUnderTest } from '../support/stores.js';
 
 /** The header that lets a multipart request through the CSRF check. */

@@ -8,8 +8,8 @@
 import { getIntrospectionQuery } from 'graphql';
 import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_QUERY_DEPTH } from '../../src/config.js';
-import { RateLimiter } from '../../src/rate-limit.js';
+import { DEFAULT_MAX_QUERY_DEPTH } from '../../src/config/index.js';
+import { RateLimiter } from '../../src/security/rate-limit.js';
 import { storeCalls } from '../http/harness.js';
 import { createTestBucket, removeBucket, s3Client, testStores } from '../support/stores.js';
 import { answerOf, outcome, startSecureServer, storeForSecurity, type GqlAnswer, type SecureServer } from './harness.js';

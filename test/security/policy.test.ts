@@ -1,6 +1,6 @@
 /**
  * The one access mechanism covers the whole schema: every field of the root
- * and group types has a rule of `src/access.ts` attached through Pothos
+ * and group types has a rule of `src/security/access.ts` attached through Pothos
  * scope-auth, the object types that reach the store have a type rule, every
  * other object type is plain data, and every rule of the table is used.
  * Type rules hold on their own, even where a field above let a bucket
@@ -10,14 +10,14 @@ import { createRequire } from 'node:module';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authorize, authorizeOperation, forbidden, POLICY, unmet } from '../../src/access.js';
-import { Keyring, type Caller } from '../../src/auth.js';
-import { loadConfig } from '../../src/config.js';
-import type { AppError } from '../../src/errors.js';
+import { authorize, authorizeOperation, forbidden, POLICY, unmet } from '../../src/security/access.js';
+import { Keyring, type Caller } from '../../src/security/auth.js';
+import { loadConfig } from '../../src/config/index.js';
+import type { AppError } from '../../src/core/errors.js';
 import { createS3Client, type ResolvedStoreSettings } from '../../src/s3/client.js';
 import { Store } from '../../src/s3/store.js';
-import { schema } from '../../src/schema/index.js';
-import { createYogaApp } from '../../src/yoga.js';
+import { schema } from '../../src/graphql/schema/index.js';
+import { createYogaApp } from '../../src/graphql/yoga.js';
 import { createTestBucket, removeBucket, s3Client, testStores } from '../support/stores.js';
 import { storeEnv, storeForSecurity } from './harness.js';
 

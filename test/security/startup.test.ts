@@ -1,5 +1,5 @@
 /**
- * Safe defaults at start-up (`npm start`, i.e. `tsx src/index.ts`): without
+ * Safe defaults at start-up (`npm start`, i.e. `tsx src/main.ts`): without
  * API keys the server refuses a non-loopback HOST unless ALLOW_ANONYMOUS is
  * set, and bad API keys stop it; each with one clear line on stderr, exit
  * code 1, and before anything listens. The refusals happen while the
@@ -20,10 +20,10 @@ interface Exit {
   stderr: string;
 }
 
-/** Runs `tsx src/index.ts` with exactly `env` (plus PATH), and waits for it to exit. */
+/** Runs `tsx src/main.ts` with exactly `env` (plus PATH), and waits for it to exit. */
 function start(env: Record<string, string>, dataDir: string): Promise<Exit> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir, PORT: '0', EMBEDDED_S3_PORT: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -158,7 +158,7 @@ describe('start-up with a store that is down', () => {
       silent = await holdPort();
       port = silent.port;
     }
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',

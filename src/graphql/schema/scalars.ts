@@ -1,6 +1,6 @@
 import { Kind, type ValueNode } from 'graphql';
 import type { FileUpload } from 'graphql-upload-minimal';
-import { AppError } from '../errors.js';
+import { AppError } from '../../core/errors.js';
 import { builder } from './builder.js';
 
 const invalid = (message: string) => new AppError('BAD_USER_INPUT', message);

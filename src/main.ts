@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import { createApp, type App } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig } from './config/index.js';
 import { StartupError } from './embedded/storage.js';
-import { createLogger, SecretScrubber } from './logger.js';
-import { checkReady } from './server.js';
+import { createLogger, SecretScrubber } from './observability/logger.js';
+import { checkReady } from './http/server.js';
 
 /** Stops start-up with one clear line per problem, and no stack trace. */
 function fail(lines: string[]): never {

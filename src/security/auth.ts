@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { ApiKeyConfig, Role } from './config.js';
-import { AppError } from './errors.js';
+import type { ApiKeyConfig, Role } from '../config/index.js';
+import { AppError } from '../core/errors.js';
 
 export type { Role };
 

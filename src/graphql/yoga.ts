@@ -3,11 +3,11 @@ import { GraphQLError, type ValidationRule } from 'graphql';
 import { createYoga, isAsyncIterable, type Plugin, type YogaLogger } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { createContext, type Context, type ContextDeps, type ServerContext } from './context.js';
-import { useStoreCallLimit } from './cost.js';
-import { AppError, ERROR_CODES, type ErrorCode } from './errors.js';
-import { useOperationMetrics } from './http/graphql-metrics.js';
-import { useDocumentLimits } from './limits.js';
-import type { Metrics } from './metrics.js';
+import { useStoreCallLimit } from './plugins/cost.js';
+import { AppError, ERROR_CODES, type ErrorCode } from '../core/errors.js';
+import { useOperationMetrics } from './plugins/metrics.js';
+import { useDocumentLimits } from './plugins/limits.js';
+import type { Metrics } from '../observability/metrics.js';
 import { schema } from './schema/index.js';
 
 /** What GraphiQL opens with: the buckets, and the first level of each. */
@@ -228,7 +228,7 @@ export interface YogaDeps extends ContextDeps {
 }
 
 /**
- * The GraphQL endpoint (`/graphql`) as a Yoga instance. `src/server.ts`
+ * The GraphQL endpoint (`/graphql`) as a Yoga instance. `src/http/server.ts`
  * hands requests to it with `yoga.handleNodeRequestAndResponse(req, res,
  * serverContext)`, after replacing `req.body` of multipart requests with
  * graphql-upload-minimal's parsed operations (Yoga's own multipart parser,
@@ -237,8 +237,8 @@ export interface YogaDeps extends ContextDeps {
  *
  * Limits (from the config): JSON bodies up to MAX_JSON_BODY_BYTES
  * (PAYLOAD_TOO_LARGE past it), batches of up to MAX_BATCH_OPERATIONS
- * operations, the document limits of `src/limits.ts`, and the store calls
- * of a request (`src/cost.ts`, which also charges the rate limit by them);
+ * operations, the document limits of `src/graphql/plugins/limits.ts`, and the store calls
+ * of a request (`src/graphql/plugins/cost.ts`, which also charges the rate limit by them);
  * every refusal happens before anything executes.
  */
 export function createYogaApp(deps: YogaDeps) {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { partTooLarge } from './errors.js';
+import { partTooLarge } from '../core/errors.js';
 
 /**
  * Turns a stream of unknown length into a body of known length, which S3's

@@ -13,7 +13,7 @@ import {
   type ValidationRule,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { ErrorCode } from './errors.js';
+import type { ErrorCode } from '../../core/errors.js';
 
 /**
  * Limits on the GraphQL document of a request, checked while it is parsed

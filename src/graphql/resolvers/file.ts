@@ -1,4 +1,4 @@
-import { AppError, badInput } from '../errors.js';
+import { AppError, badInput } from '../../core/errors.js';
 
 /**
  * What a failed file part becomes: an AppError as it is (the HTTP layer's

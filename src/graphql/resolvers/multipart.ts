@@ -1,11 +1,11 @@
 import type { Readable } from 'node:stream';
 import type { FileUpload } from 'graphql-upload-minimal';
 import type { BucketInfo, Context } from '../context.js';
-import { badInput, partTooLarge } from '../errors.js';
-import type { MultipartUploadInfo, ObjectHead, PartInfo } from '../s3/store.js';
-import { spool } from '../spool.js';
-import { abortStaleUploads } from '../stale-uploads.js';
-import * as v from '../validation.js';
+import { badInput, partTooLarge } from '../../core/errors.js';
+import type { MultipartUploadInfo, ObjectHead, PartInfo } from '../../s3/store.js';
+import { spool } from '../../s3/spool.js';
+import { abortStaleUploads } from '../../s3/stale-uploads.js';
+import * as v from '../../core/validation.js';
 import { fileError } from './file.js';
 import type { MetadataEntry, PresignedUrl } from './object.js';
 
@@ -93,7 +93,7 @@ export interface UploadPartArgs extends UploadRef {
  * carry it, so:
  * - with `size`, the part streams straight through (a file of another
  *   length fails with BAD_USER_INPUT and stores nothing);
- * - without it, the part is spooled first (see `src/spool.ts`: up to 8 MiB
+ * - without it, the part is spooled first (see `src/s3/spool.ts`: up to 8 MiB
  *   in memory, beyond that in a private temporary file that is deleted when
  *   the call ends, however it ends) and then sent with its length.
  * Either way at most `maxPartBytes(ctx)` bytes: more is PAYLOAD_TOO_LARGE.

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { bucketNameProblem } from './validation.js';
+import { bucketNameProblem } from '../core/validation.js';
 
 /**
  * The server's settings. This is the only module that reads the environment:
@@ -205,7 +205,7 @@ export interface Config {
   maxQueryAliases: number;
   maxQueryDirectives: number;
   maxQueryTokens: number;
-  /** Most store calls the operations of one HTTP request may make, as estimated before they run (see src/cost.ts). */
+  /** Most store calls the operations of one HTTP request may make, as estimated before they run (see src/graphql/plugins/cost.ts). */
   maxStoreCallsPerRequest: number;
   /** Store calls a minute per API key (per client address for anonymous callers), per instance, each request counting its estimated calls and at least one per operation; 0: no limit. */
   rateLimitPerMinute: number;

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import DataLoader from 'dataloader';
 import type { Logger } from 'pino';
-import { keyringOf, type Caller } from './auth.js';
-import { forEachLimited } from './concurrency.js';
-import type { Config } from './config.js';
-import type { ObjectHead, Store } from './s3/store.js';
+import { keyringOf, type Caller } from '../security/auth.js';
+import { forEachLimited } from '../core/concurrency.js';
+import type { Config } from '../config/index.js';
+import type { ObjectHead, Store } from '../s3/store.js';
 
 /** What the GraphQL layer needs from the application wiring (a subset of `AppDeps`). */
 export interface ContextDeps {
@@ -14,14 +14,14 @@ export interface ContextDeps {
 }
 
 /**
- * What `src/server.ts` may pass as Yoga's server context: the request id it
+ * What `src/http/server.ts` may pass as Yoga's server context: the request id it
  * logs with, the caller when it has authenticated the request itself, and
  * how to charge the rest of the request's cost to the client's rate limit.
  */
 export interface ServerContext {
   requestId?: string;
   caller?: Caller;
-  /** Charges `count` more to this client's rate limit (src/cost.ts: store calls past the one charged on arrival); throws the RATE_LIMITED error when over. */
+  /** Charges `count` more to this client's rate limit (src/graphql/plugins/cost.ts: store calls past the one charged on arrival); throws the RATE_LIMITED error when over. */
   chargeOperations?: (count: number) => void;
 }
 

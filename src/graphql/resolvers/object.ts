@@ -1,9 +1,9 @@
 import type { Readable } from 'node:stream';
 import type { FileUpload } from 'graphql-upload-minimal';
 import { headKey, type BucketInfo, type Context } from '../context.js';
-import { AppError, badInput } from '../errors.js';
-import type { DeleteResult, ObjectHead, ObjectSummary, PresignResult } from '../s3/store.js';
-import * as v from '../validation.js';
+import { AppError, badInput } from '../../core/errors.js';
+import type { DeleteResult, ObjectHead, ObjectSummary, PresignResult } from '../../s3/store.js';
+import * as v from '../../core/validation.js';
 import { fileError } from './file.js';
 
 /** An object as a field's parent: a listing entry, or a HEAD result with content type and metadata. */

@@ -2,9 +2,9 @@ import SchemaBuilder from '@pothos/core';
 import ScopeAuthPlugin, { AuthScopeFailureType, type AuthFailure } from '@pothos/plugin-scope-auth';
 import SimpleObjectsPlugin from '@pothos/plugin-simple-objects';
 import type { FileUpload } from 'graphql-upload-minimal';
-import { forbidden, POLICY, unmet, type InputOf, type Need, type Operation } from '../access.js';
+import { forbidden, POLICY, unmet, type InputOf, type Need, type Operation } from '../../security/access.js';
 import type { Context } from '../context.js';
-import { AppError } from '../errors.js';
+import { AppError } from '../../core/errors.js';
 
 /**
  * The one Pothos builder: its plugins, scalar shapes and the root types.
@@ -15,7 +15,7 @@ import { AppError } from '../errors.js';
  * optional unless they say `required: true`.
  *
  * Access control is Pothos scope-auth with one scope, `access`: the needs
- * (a role on a bucket) that the rule of `src/access.ts` gives for the
+ * (a role on a bucket) that the rule of `src/security/access.ts` gives for the
  * field's arguments, or for the object of a type. Every root and group
  * field says `authScopes: fieldAccess('Type.field')`, and Bucket, Object
  * and MultipartUpload say `authScopes: typeAccess('Type')`, which covers
@@ -75,14 +75,14 @@ type FieldOperation = Extract<Operation, `${string}.${string}`>;
 /** Operations whose rule applies to every field of a type, given the object. */
 type TypeOperation = Extract<Operation, 'Bucket' | 'Object' | 'MultipartUpload'>;
 
-/** `authScopes` of a root or group field: the rule of `operation` in `src/access.ts`, applied to the field's arguments. */
+/** `authScopes` of a root or group field: the rule of `operation` in `src/security/access.ts`, applied to the field's arguments. */
 export const fieldAccess =
   <Op extends FieldOperation>(operation: Op) =>
   (_parent: unknown, args: InputOf<Op>) => ({
     access: (POLICY[operation] as (input: InputOf<Op>) => Need[])(args),
   });
 
-/** `authScopes` of a type: the rule of `operation` in `src/access.ts`, applied to each object of the type. */
+/** `authScopes` of a type: the rule of `operation` in `src/security/access.ts`, applied to each object of the type. */
 export const typeAccess =
   <Op extends TypeOperation>(operation: Op) =>
   (parent: InputOf<Op>) => ({

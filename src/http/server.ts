@@ -1,17 +1,17 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { keyringOf, type Caller } from './auth.js';
-import type { Config } from './config.js';
-import { requestIdFrom, type ServerContext } from './context.js';
-import { AppError } from './errors.js';
-import { BodyRateGuard, capConnections } from './http/connections.js';
-import { CSRF_MESSAGE, isCsrfSuspect, mediaType } from './http/csrf.js';
-import { OBJECTS_PREFIX, serveObject } from './http/objects.js';
-import { errorBody, sendError, sendJson } from './http/respond.js';
-import { parseMultipart } from './http/upload.js';
-import type { Metrics } from './metrics.js';
-import { RateLimiter, rateLimitedError } from './rate-limit.js';
-import type { Store } from './s3/store.js';
+import { keyringOf, type Caller } from '../security/auth.js';
+import type { Config } from '../config/index.js';
+import { requestIdFrom, type ServerContext } from '../graphql/context.js';
+import { AppError } from '../core/errors.js';
+import { BodyRateGuard, capConnections } from './connections.js';
+import { CSRF_MESSAGE, isCsrfSuspect, mediaType } from '../security/csrf.js';
+import { OBJECTS_PREFIX, serveObject } from './objects.js';
+import { errorBody, sendError, sendJson } from './respond.js';
+import { parseMultipart } from './upload.js';
+import type { Metrics } from '../observability/metrics.js';
+import { RateLimiter, rateLimitedError } from '../security/rate-limit.js';
+import type { Store } from '../s3/store.js';
 
 /** How long /readyz waits for the store before answering 503. */
 export const READY_TIMEOUT_MS = 2_000;

@@ -1,6 +1,6 @@
-import { forEachLimited } from './concurrency.js';
-import { AppError } from './errors.js';
-import type { MultipartUploadInfo, Store } from './s3/store.js';
+import { forEachLimited } from '../core/concurrency.js';
+import { AppError } from '../core/errors.js';
+import type { MultipartUploadInfo, Store } from './store.js';
 
 /**
  * Cleanup of abandoned multipart uploads: every open upload of the given

@@ -1,6 +1,6 @@
 import * as multipart from '../resolvers/multipart.js';
 import type { AbortStaleFailure, AbortStaleResult, MultipartGroup } from '../resolvers/multipart.js';
-import type { MultipartUploadInfo, PartInfo } from '../s3/store.js';
+import type { MultipartUploadInfo, PartInfo } from '../../s3/store.js';
 import { BucketRef } from './bucket.js';
 import { builder, fieldAccess, typeAccess } from './builder.js';
 import { MetadataInputRef, ObjectRef, PresignedUrlRef } from './object.js';

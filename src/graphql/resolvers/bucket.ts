@@ -6,11 +6,11 @@ import {
   type GraphQLResolveInfo,
   type SelectionSetNode,
 } from 'graphql';
-import type { Config } from '../config.js';
+import type { Config } from '../../config/index.js';
 import type { BucketInfo, Context } from '../context.js';
-import { AppError } from '../errors.js';
-import type { ObjectHead, ObjectPage as StorePage, ObjectSummary } from '../s3/store.js';
-import * as v from '../validation.js';
+import { AppError } from '../../core/errors.js';
+import type { ObjectHead, ObjectPage as StorePage, ObjectSummary } from '../../s3/store.js';
+import * as v from '../../core/validation.js';
 import { headObject } from './object.js';
 
 /** One page of a listing, as `ObjectConnection` shows it. */

@@ -1,5 +1,5 @@
 import { forbiddenError, type Caller, type Role } from './auth.js';
-import type { AppError } from './errors.js';
+import type { AppError } from '../core/errors.js';
 
 /**
  * The access policy: which role every GraphQL field and every HTTP route

@@ -1,6 +1,6 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
-import type { Config } from './config.js';
-import { errorDetails } from './http/respond.js';
+import type { Config } from '../config/index.js';
+import { errorDetails } from '../http/respond.js';
 
 /** What stands in a log line where a secret was. */
 export const REDACTED = '[redacted]';

@@ -1,6 +1,6 @@
 import { getOperationAST } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
-import type { GraphQLOperationEvent, Metrics } from '../metrics.js';
+import type { GraphQLOperationEvent, Metrics } from '../../observability/metrics.js';
 
 /**
  * A Yoga plugin that reports every executed GraphQL operation to the metrics:
