@@ -7,7 +7,7 @@ import { AppError } from '../core/errors.js';
 import { createS3Client, type ResolvedStoreSettings } from '../s3/client.js';
 import { Store } from '../s3/store.js';
 import { abortStaleUploads } from '../s3/stale-uploads.js';
-import { bucketNameProblem } from '../core/validation.js';
+import { bucketNameProblem } from '../core/s3-rules.js';
 
 /**
  * `npm run abort-stale -- --older-than 24h [--bucket b]... [--prefix p] [--dry-run]`

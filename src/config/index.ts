@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { bucketNameProblem } from '../core/validation.js';
+import { bucketNameProblem } from '../core/s3-rules.js';
 
 /**
  * The server's settings. This is the only module that reads the environment:

@@ -1,5 +1,14 @@
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
-import { AppError, badInput } from './errors.js';
+import { badInput } from './errors.js';
+import {
+  MAX_DELETE_KEYS,
+  MAX_KEY_BYTES,
+  MAX_LIST_KEYS as MAX_PAGE_SIZE,
+  MAX_METADATA_BYTES,
+  MAX_PART_NUMBER,
+  MAX_PRESIGN_EXPIRES_SECONDS as MAX_EXPIRES_IN,
+  bucketNameProblem,
+  hasLoneSurrogate,
+} from './s3-rules.js';
 
 /**
  * Argument rules of the GraphQL API. Each check is a pure function that
@@ -7,38 +16,12 @@ import { AppError, badInput } from './errors.js';
  * argument, so a request that breaks a rule never reaches the store.
  */
 
-export const MAX_KEY_BYTES = 1024;
-export const MAX_EXPIRES_IN = 604_800;
-export const MAX_PAGE_SIZE = 1000;
+/** A page of a listing when `first` is not given. */
 export const DEFAULT_PAGE_SIZE = 100;
+/** A presigned URL's life when `expiresIn` is not given, in seconds. */
 export const DEFAULT_EXPIRES_IN = 3600;
-export const MAX_DELETE_KEYS = 1000;
-/** S3's limit on user metadata: the UTF-8 bytes of every key and value together. */
-export const MAX_METADATA_BYTES = 2048;
 
 const utf8Length = (text: string) => Buffer.byteLength(text, 'utf8');
-
-const IPV4 = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
-const BUCKET_CHARS = /^[a-z0-9.-]+$/;
-const BUCKET_EDGES = /^[a-z0-9](?:.*[a-z0-9])?$/;
-const RESERVED_PREFIXES = ['xn--', 'sthree-', 'amzn-s3-demo-'];
-const RESERVED_SUFFIXES = ['-s3alias', '--ol-s3', '.mrap', '--x-s3', '--table-s3'];
-
-/** Why `name` is not a valid S3 bucket name, or undefined when it is. */
-export function bucketNameProblem(name: string): string | undefined {
-  if (name.length < 3 || name.length > 63) return 'must be 3 to 63 characters long';
-  if (!BUCKET_CHARS.test(name)) return 'may contain only lower-case letters, digits, dots and hyphens';
-  if (!BUCKET_EDGES.test(name)) return 'must start and end with a letter or digit';
-  if (name.includes('..')) return 'must not contain two adjacent dots';
-  // MinIO, RustFS and the embedded store refuse these (a DNS label cannot start or end with a hyphen).
-  if (name.includes('.-') || name.includes('-.')) return 'must not have a hyphen next to a dot';
-  if (IPV4.test(name)) return 'must not be formatted as an IP address';
-  const prefix = RESERVED_PREFIXES.find((p) => name.startsWith(p));
-  if (prefix) return `must not start with "${prefix}"`;
-  const suffix = RESERVED_SUFFIXES.find((s) => name.endsWith(s));
-  if (suffix) return `must not end with "${suffix}"`;
-  return undefined;
-}
 
 /** A bucket name by S3's naming rules. */
 export function bucketName(name: string, argument = 'name'): string {
@@ -47,10 +30,8 @@ export function bucketName(name: string, argument = 'name'): string {
   return name;
 }
 
-const LONE_SURROGATE = /\p{Cs}/u;
-
 function wellFormed(text: string, argument: string): void {
-  if (LONE_SURROGATE.test(text)) throw badInput(argument, 'must be valid Unicode (no lone surrogates)');
+  if (hasLoneSurrogate(text)) throw badInput(argument, 'must be valid Unicode (no lone surrogates)');
 }
 
 /** A `.` or `..` segment between slashes (or at either end): what URL paths resolve away. */
@@ -178,103 +159,6 @@ export function contentType(value: string | null | undefined, argument = 'conten
 /** True when `value` would pass `contentType` (used for the type a client's file part claims). */
 export const isContentType = (value: string) => value.length <= 1024 && MEDIA_TYPE.test(value);
 
-// ---- cursors ----
-
-/** Where a page starts: after a key (StartAfter) or at a continuation token. */
-export type PageStart = { startAfter: string } | { continuationToken: string };
-
-/** The listing a cursor belongs to: it is valid for these arguments only. */
-export interface CursorScope {
-  bucket: string;
-  prefix: string | undefined;
-  delimiter: string | undefined;
-}
-
-/** Bytes of the MAC a cursor carries: HMAC-SHA256 truncated to 128 bits (RFC 2104, section 5). */
-const CURSOR_MAC_BYTES = 16;
-/** The longest key or continuation token a cursor carries (S3 keys are at most 1024 bytes). */
-export const MAX_CURSOR_VALUE_BYTES = 2048;
-/** The longest cursor this API returns: base64url of a tag byte, the MAC and the longest value. */
-export const MAX_CURSOR_LENGTH = Math.ceil(((1 + CURSOR_MAC_BYTES + MAX_CURSOR_VALUE_BYTES) * 4) / 3);
-
-const KEY_TAG = 0x6b; // 'k': StartAfter
-const TOKEN_TAG = 0x74; // 't': ContinuationToken
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
-
-/**
- * Listing cursors: opaque, signed and bound to their listing. A cursor is
- * base64url of a tag byte (`k`: start after a key, `t`: a continuation token
- * of the store), a MAC and the key or token; the MAC covers the bucket,
- * prefix and delimiter too. Signed with a key derived from a secret every
- * replica shares (CURSOR_SECRET, else the store's secret access key) by
- * HKDF-SHA256 with a label of its own, so any replica takes any replica's
- * cursors and the secret itself never keys a MAC a client sees.
- */
-export class ListingCursors {
-  private readonly key: Buffer;
-
-  constructor(secret: string) {
-    this.key = Buffer.from(hkdfSync('sha256', secret, '', 's3-graphql listing cursor v1', 32));
-  }
-
-  /** The cursor of a listed key: a page `after` it starts with the next key. */
-  ofKey(scope: CursorScope, key: string): string {
-    return this.sign(scope, KEY_TAG, key);
-  }
-
-  /** The cursor of a continuation token the store returned for a listing. */
-  ofToken(scope: CursorScope, token: string): string {
-    return this.sign(scope, TOKEN_TAG, token);
-  }
-
-  /**
-   * Decodes an `after` cursor. Only a cursor this server (or a replica with
-   * the same secret) returned for the same bucket, prefix and delimiter is
-   * taken; anything else is BAD_USER_INPUT, so it never reaches the store.
-   */
-  pageStart(after: string | null | undefined, scope: CursorScope, argument = 'after'): PageStart | undefined {
-    if (after === null || after === undefined) return undefined;
-    if (after.length > MAX_CURSOR_LENGTH) {
-      throw badInput(argument, `is longer than any cursor this API returns (at most ${MAX_CURSOR_LENGTH} characters)`);
-    }
-    const malformed = () => badInput(argument, 'is not a cursor returned by this API');
-    if (!BASE64URL.test(after)) throw malformed();
-    const bytes = Buffer.from(after, 'base64url');
-    if (bytes.length <= 1 + CURSOR_MAC_BYTES || bytes.toString('base64url') !== after) throw malformed();
-    const tag = bytes[0]!;
-    const value = bytes.subarray(1 + CURSOR_MAC_BYTES);
-    const mac = bytes.subarray(1, 1 + CURSOR_MAC_BYTES);
-    if ((tag !== KEY_TAG && tag !== TOKEN_TAG) || !timingSafeEqual(mac, this.mac(scope, tag, value))) {
-      throw badInput(argument, 'is not a cursor this API returned for this bucket, prefix and delimiter');
-    }
-    const text = value.toString('utf8');
-    return tag === KEY_TAG ? { startAfter: text } : { continuationToken: text };
-  }
-
-  private mac(scope: CursorScope, tag: number, value: Buffer): Buffer {
-    return (
-      createHmac('sha256', this.key)
-        // JSON never holds a raw NUL byte, so the scope cannot run into the tag and value.
-        .update(JSON.stringify([scope.bucket, scope.prefix ?? '', scope.delimiter ?? '']))
-        .update(Buffer.from([0, tag]))
-        .update(value)
-        .digest()
-        .subarray(0, CURSOR_MAC_BYTES)
-    );
-  }
-
-  private sign(scope: CursorScope, tag: number, text: string): string {
-    const value = Buffer.from(text, 'utf8');
-    if (value.length > MAX_CURSOR_VALUE_BYTES) {
-      throw new AppError(
-        'INTERNAL_SERVER_ERROR',
-        `the object store returned a key or continuation token longer than the ${MAX_CURSOR_VALUE_BYTES} bytes a cursor holds`,
-      );
-    }
-    return Buffer.concat([Buffer.from([tag]), this.mac(scope, tag, value), value]).toString('base64url');
-  }
-}
-
 // ---- ids ----
 
 /** A stable id of an object, unique across buckets: base64url of bucket, NUL, key. */
@@ -286,8 +170,6 @@ export const multipartUploadId = (bucket: string, key: string, uploadId: string)
 
 // ---- multipart ----
 
-/** S3's limits: part numbers 1..10000, so at most 10000 parts. */
-export const MAX_PART_NUMBER = 10_000;
 export const MAX_UPLOAD_ID_LENGTH = 1024;
 export const MAX_ETAG_LENGTH = 1024;
 /** The longest age abortStale accepts, in seconds: the largest GraphQL Int (about 68 years). */

@@ -27,7 +27,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { forEachLimited } from '../core/concurrency.js';
 import { AppError, badInput } from '../core/errors.js';
-import { MAX_DELETE_KEYS as MAX_DELETE_BATCH, MAX_EXPIRES_IN as MAX_PRESIGN_SECONDS, MAX_PART_NUMBER as MAX_PARTS } from '../core/validation.js';
+import { MAX_DELETE_KEYS as MAX_DELETE_BATCH, MAX_PRESIGN_EXPIRES_SECONDS as MAX_PRESIGN_SECONDS, MAX_PART_NUMBER as MAX_PARTS } from '../core/s3-rules.js';
 import { httpStatusOf, s3ErrorName, toAppError, type ErrorContext } from './errors.js';
 
 export interface ObjectSummary {

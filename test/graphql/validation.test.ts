@@ -6,6 +6,8 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { AppError, badInput } from '../../src/core/errors.js';
 import { parseDateTime, parseSafeInt, serializeDateTime } from '../../src/graphql/schema/scalars.js';
+import { ListingCursors, MAX_CURSOR_LENGTH, MAX_CURSOR_VALUE_BYTES } from '../../src/core/cursors.js';
+import { bucketNameProblem } from '../../src/core/s3-rules.js';
 import * as v from '../../src/core/validation.js';
 import { maskError } from '../../src/graphql/yoga.js';
 
@@ -23,7 +25,7 @@ function refusal(fn: () => unknown): string {
 
 describe('bucket names', () => {
   it.each(['abc', 'my-bucket', 'my.bucket.name', 'a1b2c3', '123', 'a'.repeat(63), 'bucket-s3alias-not', 'xn-a'])('accepts %s', (name) => {
-    expect(v.bucketNameProblem(name)).toBeUndefined();
+    expect(bucketNameProblem(name)).toBeUndefined();
     expect(v.bucketName(name)).toBe(name);
   });
 
@@ -50,7 +52,7 @@ describe('bucket names', () => {
     ['bucket--x-s3', /--x-s3/],
     ['bucket--table-s3', /--table-s3/],
   ])('refuses %s', (name, why) => {
-    expect(v.bucketNameProblem(name)).toMatch(why);
+    expect(bucketNameProblem(name)).toMatch(why);
     expect(refusal(() => v.bucketName(name, 'sourceBucket'))).toBe('sourceBucket');
   });
 });
@@ -161,7 +163,7 @@ describe('metadata and content types', () => {
 });
 
 describe('cursors and ids', () => {
-  const cursors = new v.ListingCursors('a-shared-secret-of-the-replicas-0123456789');
+  const cursors = new ListingCursors('a-shared-secret-of-the-replicas-0123456789');
   const scope = { bucket: 'photos', prefix: '2026/', delimiter: '/' };
 
   it('a key cursor decodes to StartAfter, a token cursor to ContinuationToken, in the scope they were made for', () => {
@@ -173,15 +175,15 @@ describe('cursors and ids', () => {
     // Compact: a tag byte and a 16-byte MAC on top of the key.
     expect(cursors.ofKey(scope, 'a')).toHaveLength(24);
     // Another instance with the same secret (another replica) takes it.
-    const replica = new v.ListingCursors('a-shared-secret-of-the-replicas-0123456789');
+    const replica = new ListingCursors('a-shared-secret-of-the-replicas-0123456789');
     expect(replica.pageStart(cursors.ofKey(scope, 'k'), scope)).toEqual({ startAfter: 'k' });
   });
 
   it('the longest key or token a cursor carries fits in MAX_CURSOR_LENGTH; a longer one is a server error, not a cursor', () => {
-    const longest = cursors.ofToken(scope, 't'.repeat(v.MAX_CURSOR_VALUE_BYTES));
-    expect(longest.length).toBeLessThanOrEqual(v.MAX_CURSOR_LENGTH);
-    expect(cursors.pageStart(longest, scope)).toEqual({ continuationToken: 't'.repeat(v.MAX_CURSOR_VALUE_BYTES) });
-    expect(() => cursors.ofToken(scope, 't'.repeat(v.MAX_CURSOR_VALUE_BYTES + 1))).toThrow(/longer than/);
+    const longest = cursors.ofToken(scope, 't'.repeat(MAX_CURSOR_VALUE_BYTES));
+    expect(longest.length).toBeLessThanOrEqual(MAX_CURSOR_LENGTH);
+    expect(cursors.pageStart(longest, scope)).toEqual({ continuationToken: 't'.repeat(MAX_CURSOR_VALUE_BYTES) });
+    expect(() => cursors.ofToken(scope, 't'.repeat(MAX_CURSOR_VALUE_BYTES + 1))).toThrow(/longer than/);
   });
 
   const good = cursors.ofKey(scope, 'photos/1.jpg');
@@ -191,7 +193,7 @@ describe('cursors and ids', () => {
     ['empty', ''],
     ['not base64url', 'abc+/=='],
     ['padded', `${good}=`],
-    ['too long', 'A'.repeat(v.MAX_CURSOR_LENGTH + 1)],
+    ['too long', 'A'.repeat(MAX_CURSOR_LENGTH + 1)],
     ['20 KB', 'A'.repeat(20_000)],
     ['shorter than a MAC', bytes.subarray(0, 10).toString('base64url')],
     ['an unsigned key (the old format)', Buffer.from('k:photos/1.jpg').toString('base64url')],
@@ -199,7 +201,7 @@ describe('cursors and ids', () => {
     ['a changed tag', flipped(0)],
     ['a changed MAC', flipped(5)],
     ['a changed key', flipped(bytes.length - 1)],
-    ['another secret', new v.ListingCursors('another-secret-another-secret-0123456789').ofKey(scope, 'photos/1.jpg')],
+    ['another secret', new ListingCursors('another-secret-another-secret-0123456789').ofKey(scope, 'photos/1.jpg')],
     ['another bucket', cursors.ofKey({ ...scope, bucket: 'photos2' }, 'photos/1.jpg')],
     ['another prefix', cursors.ofKey({ ...scope, prefix: undefined }, 'photos/1.jpg')],
     ['another delimiter', cursors.ofKey({ ...scope, delimiter: undefined }, 'photos/1.jpg')],

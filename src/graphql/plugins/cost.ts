@@ -16,7 +16,8 @@ import type { Plugin } from 'graphql-yoga';
 import type { ServerContext } from '../context.js';
 import type { ErrorCode } from '../../core/errors.js';
 import { fieldType, limitError, operationName } from './limits.js';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../../core/validation.js';
+import { MAX_LIST_KEYS as MAX_PAGE_SIZE } from '../../core/s3-rules.js';
+import { DEFAULT_PAGE_SIZE } from '../../core/validation.js';
 
 /**
  * The cost of an operation: how many calls to the store it may make, counted

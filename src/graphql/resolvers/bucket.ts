@@ -10,6 +10,7 @@ import type { Config } from '../../config/index.js';
 import type { BucketInfo, Context } from '../context.js';
 import { AppError } from '../../core/errors.js';
 import type { ObjectHead, ObjectPage as StorePage, ObjectSummary } from '../../s3/store.js';
+import { ListingCursors, type CursorScope, type PageStart } from '../../core/cursors.js';
 import * as v from '../../core/validation.js';
 import { headObject } from './object.js';
 
@@ -39,21 +40,21 @@ export async function listBuckets(_args: unknown, ctx: Context): Promise<BucketI
 }
 
 interface ListingRequest {
-  scope: v.CursorScope;
+  scope: CursorScope;
   maxKeys: number;
-  start: v.PageStart | undefined;
+  start: PageStart | undefined;
 }
 
 /** One signer per configuration (the key derivation runs once, not per request). */
-const signers = new WeakMap<Config, v.ListingCursors>();
+const signers = new WeakMap<Config, ListingCursors>();
 
 /** The signer of listing cursors: CURSOR_SECRET, else the store's secret access key. */
-function cursorsOf(config: Config): v.ListingCursors {
+function cursorsOf(config: Config): ListingCursors {
   let cursors = signers.get(config);
   if (!cursors) {
     const secret = config.cursorSecret ?? config.store.secretAccessKey;
     if (secret === undefined) throw new AppError('INTERNAL_SERVER_ERROR', 'the server has no secret to sign listing cursors with');
-    signers.set(config, (cursors = new v.ListingCursors(secret)));
+    signers.set(config, (cursors = new ListingCursors(secret)));
   }
   return cursors;
 }
