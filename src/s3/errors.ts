@@ -220,3 +220,19 @@ export function toAppError(err: unknown, context: ErrorContext = {}): AppError {
   appError.cause = err;
   return appError;
 }
+
+/** How a failed call is mapped: the context to name, or a mapping of its own (still ending in toAppError). */
+export type ErrorMapping = ErrorContext | ((err: unknown) => AppError | Promise<AppError>);
+
+/**
+ * Runs one store call (SDK commands, a paginator loop, lib-storage, a
+ * presigner) and maps whatever it throws: the one `catch` every store call
+ * ends in.
+ */
+export async function call<T>(mapping: ErrorMapping, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    throw typeof mapping === 'function' ? await mapping(e) : toAppError(e, mapping);
+  }
+}

@@ -1,0 +1,213 @@
+import { Transform, pipeline, type Readable } from 'node:stream';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { AppError } from '../core/errors.js';
+import { bucketExists } from './buckets.js';
+import { call, httpStatusOf, s3ErrorName, toAppError } from './errors.js';
+import { lowerCaseKeys, sourceStreamError, stripEtag, type StoreContext } from './shared.js';
+import type { GetOptions, GetResult, ObjectHead, ObjectPage, ObjectSummary, UploadOptions } from './types.js';
+
+/** Object calls: one listing page, HEAD, streamed GET, streamed upload (copy, deletion, presign: their own files). */
+
+const RANGE_PATTERN = /^bytes=(\d+-\d*|-\d+)$/;
+
+const cancelled = () => new AppError('BAD_USER_INPUT', 'the upload was cancelled before it was complete');
+
+function headersOf(err: unknown): Record<string, string> {
+  const response = (err as { $response?: { headers?: Record<string, string> } } | null)?.$response;
+  return response?.headers ?? {};
+}
+
+/** A GraphQL page is one page of the store's: a plain command, no paginator. */
+export function listObjects(
+  s3: StoreContext,
+  bucket: string,
+  opts: { prefix?: string; delimiter?: string; maxKeys: number; continuationToken?: string; startAfter?: string },
+): Promise<ObjectPage> {
+  return call({ bucket }, async () => {
+    const page = await s3.client.send(
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: opts.prefix || undefined,
+        Delimiter: opts.delimiter || undefined,
+        MaxKeys: opts.maxKeys,
+        ContinuationToken: opts.continuationToken || undefined,
+        StartAfter: opts.startAfter || undefined,
+      }),
+    );
+    const objects: ObjectSummary[] = (page.Contents ?? [])
+      .filter((o) => o.Key !== undefined)
+      .map((o) => ({
+        bucket,
+        key: o.Key!,
+        size: o.Size ?? 0,
+        etag: stripEtag(o.ETag),
+        lastModified: o.LastModified ?? new Date(0),
+        storageClass: o.StorageClass,
+      }));
+    const prefixes = (page.CommonPrefixes ?? []).flatMap((p) => (p.Prefix !== undefined ? [p.Prefix] : []));
+    return {
+      objects,
+      prefixes,
+      nextToken: page.IsTruncated && page.NextContinuationToken ? page.NextContinuationToken : undefined,
+    };
+  });
+}
+
+export function headObject(s3: StoreContext, bucket: string, key: string): Promise<ObjectHead | null> {
+  return call({ bucket, key }, async () => {
+    try {
+      const r = await s3.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return {
+        bucket,
+        key,
+        size: r.ContentLength ?? 0,
+        etag: stripEtag(r.ETag),
+        lastModified: r.LastModified ?? new Date(0),
+        // HEAD omits x-amz-storage-class for STANDARD objects (S3's documentation says so).
+        storageClass: r.StorageClass ?? 'STANDARD',
+        contentType: r.ContentType,
+        metadata: lowerCaseKeys(r.Metadata),
+        contentDisposition: r.ContentDisposition,
+        cacheControl: r.CacheControl,
+        contentEncoding: r.ContentEncoding,
+      };
+    } catch (e) {
+      if (httpStatusOf(e) !== 404) throw e;
+      // HEAD answers a bare 404 for a missing key and a missing bucket alike.
+      if ((await bucketExists(s3, bucket)) === null) {
+        throw new AppError('NO_SUCH_BUCKET', `bucket "${bucket}" does not exist`);
+      }
+      return null;
+    }
+  });
+}
+
+/** HEAD of an object this store just wrote. */
+export async function headStored(s3: StoreContext, bucket: string, key: string): Promise<ObjectHead> {
+  const head = await headObject(s3, bucket, key);
+  if (head === null) {
+    throw new AppError('INTERNAL_SERVER_ERROR', 'the object store does not show the object it just stored');
+  }
+  return head;
+}
+
+export async function getObject(s3: StoreContext, bucket: string, key: string, opts: GetOptions): Promise<GetResult> {
+  const ctx = { bucket, key };
+  if (opts.range !== undefined && !RANGE_PATTERN.test(opts.range.trim())) {
+    throw new AppError('BAD_USER_INPUT', 'range: must be one byte range such as bytes=0-99, bytes=100- or bytes=-100', {
+      argument: 'range',
+      httpStatus: 416,
+    });
+  }
+  const mapping = (e: unknown) => {
+    const mapped = toAppError(e, ctx);
+    if (s3ErrorName(e) === 'InvalidRange') {
+      const size = Number((e as { ActualObjectSize?: unknown }).ActualObjectSize);
+      if (Number.isSafeInteger(size)) mapped.extensions.objectSize = size;
+    }
+    return mapped;
+  };
+  return call(mapping, async (): Promise<GetResult> => {
+    try {
+      const r = await s3.client.send(
+        new GetObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Range: opts.range?.trim(),
+          IfNoneMatch: opts.ifNoneMatch,
+          IfModifiedSince: opts.ifModifiedSince,
+          IfMatch: opts.ifMatch,
+          IfUnmodifiedSince: opts.ifUnmodifiedSince,
+        }),
+      );
+      return {
+        status: r.$metadata.httpStatusCode === 206 ? 206 : 200,
+        body: r.Body as Readable | undefined,
+        contentLength: r.ContentLength,
+        contentRange: r.ContentRange,
+        contentType: r.ContentType,
+        etag: r.ETag === undefined ? undefined : stripEtag(r.ETag),
+        lastModified: r.LastModified,
+        metadata: lowerCaseKeys(r.Metadata),
+        contentDisposition: r.ContentDisposition,
+        cacheControl: r.CacheControl,
+        contentEncoding: r.ContentEncoding,
+        acceptRanges: r.AcceptRanges,
+      };
+    } catch (e) {
+      if (httpStatusOf(e) !== 304) throw e;
+      const headers = headersOf(e);
+      const lastModified = headers['last-modified'] ? new Date(headers['last-modified']) : undefined;
+      return {
+        status: 304,
+        etag: headers.etag === undefined ? undefined : stripEtag(headers.etag),
+        lastModified: lastModified && !Number.isNaN(lastModified.getTime()) ? lastModified : undefined,
+        metadata: {},
+      };
+    }
+  });
+}
+
+/**
+ * lib-storage sends one PutObject, or a multipart upload with `queueSize`
+ * parts in flight; a counting stream in front of it enforces the limit, and
+ * `leavePartsOnError: false` aborts the multipart upload when it stops.
+ */
+export async function uploadStream(
+  s3: StoreContext,
+  bucket: string,
+  key: string,
+  body: Readable,
+  opts: UploadOptions,
+): Promise<ObjectHead> {
+  const limit = Math.min(opts.maxBytes, s3.maxUploadBytes);
+  if (opts.signal?.aborted) {
+    body.destroy();
+    throw cancelled();
+  }
+  let received = 0;
+  let stoppedBy: AppError | undefined;
+  let sourceError: unknown;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      received += chunk.length;
+      if (received > limit) {
+        stoppedBy = new AppError('PAYLOAD_TOO_LARGE', `the upload is larger than the limit of ${limit} bytes`);
+        callback(stoppedBy);
+      } else {
+        callback(null, chunk);
+      }
+    },
+  });
+  body.once('error', (err) => {
+    sourceError ??= err;
+  });
+  pipeline(body, counter, () => {});
+  const onAbort = () => {
+    stoppedBy ??= cancelled();
+    counter.destroy(stoppedBy);
+  };
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+  await call({ bucket, key }, async () => {
+    try {
+      const upload = new Upload({
+        client: s3.client,
+        params: { Bucket: bucket, Key: key, Body: counter, ContentType: opts.contentType, Metadata: opts.metadata },
+        partSize: s3.partSize,
+        queueSize: s3.queueSize,
+        leavePartsOnError: false,
+      });
+      await upload.done();
+    } catch (e) {
+      counter.destroy();
+      if (stoppedBy) throw stoppedBy;
+      if (sourceError !== undefined) throw sourceStreamError(sourceError);
+      throw e;
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+  });
+  return headStored(s3, bucket, key);
+}
