@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createApp, type App } from './app.js';
 import { ConfigError, loadConfig } from './config/index.js';
-import { StartupError } from './embedded/storage.js';
+import { StartupError } from './embedded/index.js';
 import { createLogger, SecretScrubber } from './observability/logger.js';
 import { checkReady } from './http/server.js';
 

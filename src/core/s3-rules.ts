@@ -50,3 +50,8 @@ export function bucketNameProblem(name: string): string | undefined {
   if (suffix) return `must not end with "${suffix}"`;
   return undefined;
 }
+
+/** Most buckets one ListBuckets page holds (max-buckets). */
+export const MAX_LIST_BUCKETS = 10_000;
+/** Most rules one bucket CORS configuration holds. */
+export const MAX_CORS_RULES = 100;

@@ -1,11 +1,26 @@
+/**
+ * The store's key pair: given by the caller, or generated on first start and
+ * kept in the data dir (mode 0600) for later starts.
+ */
 import { randomBytes, randomInt } from 'node:crypto';
 import { chmod, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { StoreCredentials } from './auth.js';
-import { StartupError, writeFileAtomic } from './storage.js';
+import { z } from 'zod';
+import { StartupError } from './errors.js';
+import { writeFileAtomic } from './storage/files.js';
+
+export interface StoreCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
 
 /** Where the generated key pair is kept, inside the data dir. */
 export const CREDENTIALS_FILE = '.credentials.json';
+
+const credentialsFileSchema = z.object({
+  accessKeyId: z.string().regex(/^[A-Za-z0-9]{16,128}$/),
+  secretAccessKey: z.string().regex(/^[\x21-\x7e]{16,128}$/),
+});
 
 function parseCredentials(text: string): StoreCredentials | undefined {
   let value: unknown;
@@ -14,11 +29,8 @@ function parseCredentials(text: string): StoreCredentials | undefined {
   } catch {
     return undefined;
   }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const { accessKeyId, secretAccessKey } = value as Record<string, unknown>;
-  if (typeof accessKeyId !== 'string' || !/^[A-Za-z0-9]{16,128}$/.test(accessKeyId)) return undefined;
-  if (typeof secretAccessKey !== 'string' || !/^[\x21-\x7e]{16,128}$/.test(secretAccessKey)) return undefined;
-  return { accessKeyId, secretAccessKey };
+  const parsed = credentialsFileSchema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
 }
 
 const KEY_ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';

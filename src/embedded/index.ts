@@ -1,17 +1,21 @@
 /**
  * The embedded S3-compatible store: what `npm start` serves when no store is
- * configured. Objects live as files under `dataDir` (see storage.ts), the S3
- * REST API is in server.ts, request signing in auth.ts.
+ * configured. The rest of the server enters it only here (startEmbeddedStore,
+ * StartupError). Inside: http/ (the S3 REST API: router, one file of handlers
+ * per resource), auth/ (SigV4, aws-chunked bodies, checksums), storage/
+ * (objects as files under `dataDir`), errors.ts and credentials.ts.
  */
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { StoreCredentials } from './auth.js';
-import { loadOrCreateCredentials } from './credentials.js';
-import { createS3Server, type StoreTimeouts } from './server.js';
-import { StartupError, Storage } from './storage.js';
+import { loadOrCreateCredentials, type StoreCredentials } from './credentials.js';
+import { StartupError } from './errors.js';
+import { createS3Server, type StoreTimeouts } from './http/server.js';
+import { Storage } from './storage/storage.js';
 
-export type { StoreCredentials } from './auth.js';
-export type { StoreTimeouts } from './server.js';
+export type { StoreCredentials } from './credentials.js';
+export { CREDENTIALS_FILE } from './credentials.js';
+export { StartupError } from './errors.js';
+export type { StoreTimeouts } from './http/server.js';
 
 export interface EmbeddedStoreOptions {
   /** Where objects are kept; created when missing. One store per dir (a lock file enforces it). */

@@ -20,10 +20,13 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { S3AuthError, requestBody, verifyRequest, type StoreCredentials, type VerifiedRequest } from '../../src/embedded/auth.js';
-import { MAX_LINE_BYTES, crc32c } from '../../src/embedded/chunked.js';
-import { S3Error } from '../../src/embedded/storage.js';
-import { parseTarget } from '../../src/embedded/target.js';
+import { requestBody } from '../../src/embedded/auth/body.js';
+import { createChecksum } from '../../src/embedded/auth/checksums.js';
+import { MAX_LINE_BYTES } from '../../src/embedded/auth/chunked.js';
+import { verifyRequest, type VerifiedRequest } from '../../src/embedded/auth/sigv4.js';
+import type { StoreCredentials } from '../../src/embedded/credentials.js';
+import { S3Error } from '../../src/embedded/errors.js';
+import { parseTarget } from '../../src/embedded/http/target.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -71,7 +74,7 @@ function xmlEscape(text: string): string {
 
 function sendError(req: http.IncomingMessage, res: http.ServerResponse, error: unknown): void {
   const { code, status, message } =
-    error instanceof S3AuthError || error instanceof S3Error ? error : { code: 'InternalError', status: 500, message: String(error) };
+    error instanceof S3Error ? error : { code: 'InternalError', status: 500, message: String(error) };
   // The body was not (fully) read: the connection cannot carry another request.
   if (!req.complete) res.setHeader('Connection', 'close');
   res.writeHead(status, { 'Content-Type': 'application/xml' });
@@ -86,7 +89,7 @@ function authenticate(req: http.IncomingMessage, res: http.ServerResponse): { ou
     outcome.verified = verified;
     return { outcome, verified };
   } catch (error) {
-    if (!(error instanceof S3AuthError || error instanceof S3Error)) throw error;
+    if (!(error instanceof S3Error)) throw error;
     outcome.error = { code: error.code, status: error.status, message: error.message, phase: 'auth' };
     sendError(req, res, error);
     return undefined;
@@ -113,7 +116,7 @@ function serve(req: http.IncomingMessage, res: http.ServerResponse, outcome: Out
     pipeline(body, sink, (error) => {
       outcome.maxBuffered = maxBuffered;
       if (error) {
-        const e = error instanceof S3AuthError ? error : new S3AuthError('InternalError', String(error), 500);
+        const e = error instanceof S3Error ? error : new S3Error('InternalError', String(error));
         outcome.error = { code: e.code, status: e.status, message: e.message, phase: 'body' };
         if (!res.headersSent && !res.destroyed) sendError(req, res, e);
         return;
@@ -369,6 +372,13 @@ function unsignedChunks(chunks: Buffer[], trailer: { name: string; value: string
   for (const data of chunks) parts.push(Buffer.from(`${data.length.toString(16)}\r\n`), data, Buffer.from('\r\n'));
   parts.push(Buffer.from(`0\r\n${trailer.name}:${trailer.value}\r\n\r\n`));
   return Buffer.concat(parts);
+}
+
+/** The checksum the store computes for header or trailer `name` over `parts`, in order. */
+async function checksumOf(name: string, ...parts: Buffer[]): Promise<Buffer> {
+  const checksum = createChecksum(name);
+  for (const part of parts) checksum.update(part);
+  return Buffer.from(await checksum.digest());
 }
 
 function crc32Base64(data: Buffer): string {
@@ -977,8 +987,7 @@ describe('signed chunks (STREAMING-AWS4-HMAC-SHA256-PAYLOAD)', () => {
       await rawRequest('PUT', signed.target, { ...signed.headers, 'transfer-encoding': 'chunked' }, body);
       return settledOutcome();
     };
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32c(all), 0);
+    const crc = await checksumOf('x-amz-checksum-crc32c', all);
     const good = await send(unsignedChunks(chunks, { name: 'x-amz-checksum-crc32c', value: crc.toString('base64') }), 'x-amz-checksum-crc32c');
     expect(good.sha256).toBe(sha256(all));
     expect(good.checksums).toEqual({ 'x-amz-checksum-crc32c': crc.toString('base64') });
@@ -991,9 +1000,9 @@ describe('signed chunks (STREAMING-AWS4-HMAC-SHA256-PAYLOAD)', () => {
 });
 
 describe('crc32c', () => {
-  it('matches the CRC-32C check value', () => {
-    expect(crc32c(Buffer.from('123456789'))).toBe(0xe3069283);
-    expect(crc32c(Buffer.from('56789'), crc32c(Buffer.from('1234')))).toBe(0xe3069283);
+  it('matches the CRC-32C check value', async () => {
+    expect((await checksumOf('x-amz-checksum-crc32c', Buffer.from('123456789'))).readUInt32BE(0)).toBe(0xe3069283);
+    expect((await checksumOf('x-amz-checksum-crc32c', Buffer.from('1234'), Buffer.from('56789'))).readUInt32BE(0)).toBe(0xe3069283);
   });
 });
 

@@ -26,8 +26,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
 import { startEmbeddedStore, type EmbeddedStore, type StoreCredentials } from '../../src/embedded/index.js';
-import { createS3Server } from '../../src/embedded/server.js';
-import { Storage } from '../../src/embedded/storage.js';
+import { createS3Server } from '../../src/embedded/http/server.js';
+import { Storage } from '../../src/embedded/storage/storage.js';
 import { MiB, randomStream } from '../support/data.js';
 import { outcomeOf } from '../support/stores.js';
 

@@ -9,18 +9,11 @@ import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  compareKeys,
-  isValidBucketName,
-  KeyIndex,
-  listIndex,
-  S3Error,
-  Storage,
-  StartupError,
-  validateKey,
-  type ListItem,
-  type OpenedObject,
-} from '../../src/embedded/storage.js';
+import { S3Error, StartupError } from '../../src/embedded/errors.js';
+import { compareKeys, KeyIndex, listIndex, type ListItem } from '../../src/embedded/storage/key-index.js';
+import { isValidBucketName, validateKey } from '../../src/embedded/storage/layout.js';
+import type { OpenedObject } from '../../src/embedded/storage/objects.js';
+import { Storage } from '../../src/embedded/storage/storage.js';
 
 const MiB = 1024 * 1024;
 const TEXT = { contentType: 'text/plain', metadata: {} };

@@ -9,7 +9,9 @@
  * normalise away).
  */
 import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
-import { errors, type CorsRule } from './storage.js';
+import { MAX_CORS_RULES, MAX_DELETE_KEYS } from '../../core/s3-rules.js';
+import { errors } from '../errors.js';
+import type { CorsRule } from '../storage/records.js';
 
 const S3_NAMESPACE = 'http://s3.amazonaws.com/doc/2006-03-01/';
 const DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n';
@@ -127,8 +129,6 @@ export interface DeleteRequest {
   objects: Array<{ key: string; versionId?: string }>;
 }
 
-export const MAX_DELETE_KEYS = 1000;
-
 /** DeleteObjects: `<Delete><Quiet/><Object><Key/><VersionId/></Object>...</Delete>`, 1 to 1000 objects. */
 export function parseDelete(body: Buffer): DeleteRequest {
   const root = parseXml(body, 'Delete');
@@ -164,7 +164,6 @@ export function parseCreateBucketConfiguration(body: Buffer): { locationConstrai
 }
 
 export const CORS_METHODS = ['GET', 'PUT', 'POST', 'DELETE', 'HEAD'] as const;
-const MAX_CORS_RULES = 100;
 
 /** PutBucketCors, validated as S3 validates it. */
 export function parseCorsConfiguration(body: Buffer): CorsRule[] {

@@ -1,6 +1,6 @@
 /**
  * The request target (`/bucket/key?query`), parsed once: the signature check
- * (auth.ts) and the router (server.ts) both read this result, so a request
+ * (auth/sigv4.ts) and the router (router.ts) both read this result, so a request
  * cannot be signed as one thing and served as another.
  *
  * Targets two readers could take apart differently are refused with
@@ -13,7 +13,7 @@
  * already refuses spaces, control characters and non-ASCII bytes; they are
  * refused here too, so that the rule does not rest on parser settings.
  */
-import { S3Error } from './storage.js';
+import { S3Error } from '../errors.js';
 
 export interface RequestTarget {
   /** The path exactly as sent, escapes and dot segments kept: what the client signed. */
@@ -31,7 +31,7 @@ const TARGET_CHARS = /^[!"$-~]*$/;
 const BAD_ESCAPE = /%(?![0-9A-Fa-f]{2})/;
 
 function invalidUri(): S3Error {
-  return new S3Error('InvalidURI', "Couldn't parse the specified URI.", 400);
+  return new S3Error('InvalidURI', "Couldn't parse the specified URI.");
 }
 
 /** Percent-decoding that refuses what decodeURIComponent refuses (bad escapes, invalid UTF-8). */

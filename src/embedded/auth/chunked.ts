@@ -1,6 +1,7 @@
 /**
- * Request bodies of the embedded S3 store: `aws-chunked` framing (signed and
- * unsigned chunks, trailing headers), flexible checksums and payload hashes.
+ * The request body decoder of the embedded S3 store: `aws-chunked` framing
+ * (signed and unsigned chunks, trailing headers), flexible checksums
+ * (checksums.ts) and payload hashes.
  *
  * Everything here streams: a body is never held in memory. Per request the
  * decoder keeps one chunk-header or trailer line (at most MAX_LINE_BYTES),
@@ -9,21 +10,8 @@
  */
 import { createHash, createHmac, timingSafeEqual, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { crc32 } from 'node:zlib';
-
-/** S3 error codes this store raises, with the HTTP status S3 uses. */
-export class S3AuthError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly status: number,
-    /** Extra elements of the error document (Region, ...). */
-    readonly details: Record<string, string> = {},
-  ) {
-    super(message);
-    this.name = 'S3AuthError';
-  }
-}
+import { S3Error } from '../errors.js';
+import { badDigest, createChecksum, isVerifiableChecksum, parseTrailerChecksum, type Checksum } from './checksums.js';
 
 /** Longest chunk-header or trailer line accepted, CRLF included. */
 export const MAX_LINE_BYTES = 4096;
@@ -31,155 +19,6 @@ export const MAX_LINE_BYTES = 4096;
 const MAX_TRAILER_LINES = 16;
 
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
-
-// ---------------------------------------------------------------------------
-// Checksums
-
-interface Digester {
-  update(data: Buffer): void;
-  digest(): Buffer;
-}
-
-function makeCrcTable32(poly: number): Uint32Array {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ poly : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-}
-
-const CRC32C_TABLE = makeCrcTable32(0x82f63b78);
-
-/** CRC-32C (Castagnoli), as S3's x-amz-checksum-crc32c. */
-export function crc32c(data: Uint8Array, previous = 0): number {
-  let crc = ~previous >>> 0;
-  for (let i = 0; i < data.length; i++) {
-    crc = CRC32C_TABLE[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
-  }
-  return ~crc >>> 0;
-}
-
-/** The reflected CRC-64/NVME polynomial 0x9a6c9329ac4bc9b5 as two 32-bit tables. */
-const CRC64_TABLE_HI = new Uint32Array(256);
-const CRC64_TABLE_LO = new Uint32Array(256);
-for (let n = 0; n < 256; n++) {
-  let hi = 0;
-  let lo = n;
-  for (let k = 0; k < 8; k++) {
-    const carry = lo & 1;
-    lo = ((lo >>> 1) | ((hi & 1) << 31)) >>> 0;
-    hi = hi >>> 1;
-    if (carry) {
-      hi = (hi ^ 0x9a6c9329) >>> 0;
-      lo = (lo ^ 0xac4bc9b5) >>> 0;
-    }
-  }
-  CRC64_TABLE_HI[n] = hi;
-  CRC64_TABLE_LO[n] = lo;
-}
-
-class Crc64Nvme implements Digester {
-  private hi = 0xffffffff;
-  private lo = 0xffffffff;
-  update(data: Buffer): void {
-    let { hi, lo } = this;
-    for (let i = 0; i < data.length; i++) {
-      const index = (lo ^ data[i]!) & 0xff;
-      lo = (((lo >>> 8) | (hi << 24)) ^ CRC64_TABLE_LO[index]!) >>> 0;
-      hi = ((hi >>> 8) ^ CRC64_TABLE_HI[index]!) >>> 0;
-    }
-    this.hi = hi;
-    this.lo = lo;
-  }
-  digest(): Buffer {
-    const out = Buffer.alloc(8);
-    out.writeUInt32BE(~this.hi >>> 0, 0);
-    out.writeUInt32BE(~this.lo >>> 0, 4);
-    return out;
-  }
-}
-
-class Crc32Digester implements Digester {
-  private value = 0;
-  constructor(private readonly fn: (data: Buffer, previous: number) => number) {}
-  update(data: Buffer): void {
-    this.value = this.fn(data, this.value);
-  }
-  digest(): Buffer {
-    const out = Buffer.alloc(4);
-    out.writeUInt32BE(this.value >>> 0, 0);
-    return out;
-  }
-}
-
-class HashDigester implements Digester {
-  private readonly hash: Hash;
-  constructor(algorithm: string) {
-    this.hash = createHash(algorithm);
-  }
-  update(data: Buffer): void {
-    this.hash.update(data);
-  }
-  digest(): Buffer {
-    return this.hash.digest();
-  }
-}
-
-interface ChecksumKind {
-  /** Name S3 uses in messages, e.g. CRC32. */
-  label: string;
-  bytes: number;
-  create(): Digester;
-}
-
-/** The checksums this store verifies, by the header or trailer that carries them. */
-const CHECKSUMS: Record<string, ChecksumKind> = {
-  'x-amz-checksum-crc32': { label: 'CRC32', bytes: 4, create: () => new Crc32Digester(crc32) },
-  'x-amz-checksum-crc32c': { label: 'CRC32C', bytes: 4, create: () => new Crc32Digester(crc32c) },
-  'x-amz-checksum-crc64nvme': { label: 'CRC64NVME', bytes: 8, create: () => new Crc64Nvme() },
-  'x-amz-checksum-sha1': { label: 'SHA1', bytes: 20, create: () => new HashDigester('sha1') },
-  'x-amz-checksum-sha256': { label: 'SHA256', bytes: 32, create: () => new HashDigester('sha256') },
-  'x-amz-checksum-sha512': { label: 'SHA512', bytes: 64, create: () => new HashDigester('sha512') },
-  'x-amz-checksum-md5': { label: 'MD5', bytes: 16, create: () => new HashDigester('md5') },
-  'content-md5': { label: 'Content-MD5', bytes: 16, create: () => new HashDigester('md5') },
-};
-
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-function invalidChecksum(name: string, where: 'header' | 'trailing header'): S3AuthError {
-  if (name === 'content-md5') {
-    return new S3AuthError('InvalidDigest', 'The Content-MD5 you specified is not valid.', 400);
-  }
-  return new S3AuthError('InvalidRequest', `Value for ${name} ${where} is invalid.`, 400);
-}
-
-function badDigest(name: string): S3AuthError {
-  if (name === 'content-md5') {
-    return new S3AuthError('BadDigest', 'The Content-MD5 you specified did not match what we received.', 400);
-  }
-  const label = CHECKSUMS[name]?.label ?? name;
-  return new S3AuthError('BadDigest', `The ${label} you specified did not match the calculated checksum.`, 400);
-}
-
-/** Whether `name` (lower case) is a checksum this module computes. */
-export function isVerifiableChecksum(name: string): boolean {
-  return Object.hasOwn(CHECKSUMS, name);
-}
-
-/** A checksum the client declared in a request header, decoded. Throws S3AuthError when malformed. */
-export function parseHeaderChecksum(name: string, value: string): { name: string; expected: Buffer } {
-  const kind = CHECKSUMS[name];
-  if (!kind) throw new TypeError(`not a verifiable checksum: ${name}`);
-  const trimmed = value.trim();
-  const expected = Buffer.from(trimmed, 'base64');
-  if (!BASE64.test(trimmed) || expected.length !== kind.bytes) throw invalidChecksum(name, 'header');
-  return { name, expected };
-}
-
-// ---------------------------------------------------------------------------
-// The decoder
 
 /** What requestBody needs to check chunk signatures (from the verified seed signature). */
 export interface ChunkSigning {
@@ -217,16 +56,16 @@ const SIGNED_CHUNK_HEADER = /^([0-9a-fA-F]{1,16});chunk-signature=([0-9a-f]{64})
 const UNSIGNED_CHUNK_HEADER = /^([0-9a-fA-F]{1,16})(?:;.*)?$/;
 const TRAILER_LINE = /^([A-Za-z0-9-]+)\s*:\s*(.*?)\s*$/;
 
-function malformed(message: string): S3AuthError {
-  return new S3AuthError('InvalidRequest', message, 400);
+function malformed(message: string): S3Error {
+  return new S3Error('InvalidRequest', message);
 }
 
-function incomplete(message: string): S3AuthError {
-  return new S3AuthError('IncompleteBody', message, 400);
+function incomplete(message: string): S3Error {
+  return new S3Error('IncompleteBody', message);
 }
 
-function signatureMismatch(message: string): S3AuthError {
-  return new S3AuthError('SignatureDoesNotMatch', message, 403);
+function signatureMismatch(message: string): S3Error {
+  return new S3Error('SignatureDoesNotMatch', message);
 }
 
 function hmacHex(key: Buffer, data: string): string {
@@ -259,7 +98,7 @@ export class RequestBody extends Transform {
 
   private readonly options: BodyDecoderOptions;
   private readonly payloadSha256: Hash | undefined;
-  private readonly digesters = new Map<string, Digester>();
+  private readonly digesters = new Map<string, Checksum>();
   private state: State = 'chunk-header';
   private readonly line = Buffer.alloc(MAX_LINE_BYTES);
   private lineLength = 0;
@@ -277,11 +116,10 @@ export class RequestBody extends Transform {
     super();
     this.options = options;
     if (options.expectedSha256 !== undefined) this.payloadSha256 = createHash('sha256');
-    for (const { name } of options.headerChecksums) this.digesters.set(name, CHECKSUMS[name]!.create());
+    for (const { name } of options.headerChecksums) this.digesters.set(name, createChecksum(name));
     if (options.trailer) {
       for (const name of options.declaredTrailers) {
-        const kind = CHECKSUMS[name];
-        if (kind && !this.digesters.has(name)) this.digesters.set(name, kind.create());
+        if (isVerifiableChecksum(name) && !this.digesters.has(name)) this.digesters.set(name, createChecksum(name));
       }
     }
     if (options.signing) this.previousSignature = options.signing.seedSignature;
@@ -298,12 +136,7 @@ export class RequestBody extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
-    try {
-      this.finish();
-      callback();
-    } catch (error) {
-      callback(error as Error);
-    }
+    this.finish().then(() => callback(), callback);
   }
 
   private emitPayload(data: Buffer): void {
@@ -465,7 +298,7 @@ export class RequestBody extends Transform {
     this.trailerCanonical.push(`${name}:${value}\n`);
   }
 
-  private finish(): void {
+  private async finish(): Promise<void> {
     if (this.options.framing === 'aws-chunked') {
       // A missing final empty line is tolerated: everything it would close has been read.
       const atLineStart = this.lineLength === 0;
@@ -483,31 +316,17 @@ export class RequestBody extends Transform {
       );
     }
     if (expectedSha256 !== undefined && this.payloadSha256!.digest('hex') !== expectedSha256.toLowerCase()) {
-      throw new S3AuthError(
-        'XAmzContentSHA256Mismatch',
-        "The provided 'x-amz-content-sha256' header does not match what was computed.",
-        400,
-      );
+      throw new S3Error('XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.");
     }
     const sums = new Map<string, Buffer>();
-    const digestOf = (name: string): Buffer => {
-      let sum = sums.get(name);
-      if (!sum) {
-        sum = this.digesters.get(name)!.digest();
-        sums.set(name, sum);
-      }
-      return sum;
-    };
+    for (const [name, checksum] of this.digesters) sums.set(name, Buffer.from(await checksum.digest()));
     for (const { name, expected } of this.options.headerChecksums) {
-      if (!digestOf(name).equals(expected)) throw badDigest(name);
+      if (!sums.get(name)!.equals(expected)) throw badDigest(name);
       this.checksums[name] = expected.toString('base64');
     }
     for (const [name, value] of Object.entries(this.trailers)) {
-      const kind = CHECKSUMS[name];
-      if (!kind) continue;
-      const expected = Buffer.from(value, 'base64');
-      if (!BASE64.test(value) || expected.length !== kind.bytes) throw invalidChecksum(name, 'trailing header');
-      if (!digestOf(name).equals(expected)) throw badDigest(name);
+      if (!isVerifiableChecksum(name)) continue;
+      if (!sums.get(name)!.equals(parseTrailerChecksum(name, value))) throw badDigest(name);
       this.checksums[name] = value;
     }
   }
