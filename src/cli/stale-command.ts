@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../config/index.js';
-import { CREDENTIALS_FILE } from '../embedded/credentials.js';
+import { CREDENTIALS_FILE } from '../embedded/index.js';
 import { AppError } from '../core/errors.js';
 import { createS3Client, type ResolvedStoreSettings } from '../s3/client.js';
 import { Store } from '../s3/store.js';
