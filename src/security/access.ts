@@ -41,7 +41,9 @@ const writeBucketArg = rule<BucketArg>((a) => [write(a.bucket)]);
 /**
  * Every operation, by GraphQL coordinate (`Type.field`; a type name alone
  * covers every field of that type) or HTTP route. A field of the schema's
- * root or group types without an entry here fails the schema test.
+ * root or group types without an entry here fails the schema test. (No
+ * `as const` here either, for the same reason as `rule`; `rule` keeps each
+ * entry's input type.)
  */
 export const POLICY = {
   /** Any key; the answer lists only the buckets the key holds a grant on. */

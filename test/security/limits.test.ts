@@ -95,6 +95,9 @@ describe('limits on GraphQL documents and requests', () => {
       `mutation { multipart { abortStale(olderThanSeconds: 0, dryRun: true) { aborted { bucket { objects { prefixes } } } } } }`,
       'NESTED_LISTING',
     );
+    // Fields written straight into an inline fragment, with or without a type condition.
+    await refused(`{ bucket(name: "${bucket}") { objects { edges { node { bucket { ... on Bucket { objects { prefixes } } } } } } } }`, 'NESTED_LISTING');
+    await refused(`{ bucket(name: "${bucket}") { multipartUploads { bucket { ... { multipartUploads { key } } } } } }`, 'NESTED_LISTING');
     // Listing a bucket's objects and uploads (with their parts), and going back to the bucket's own fields, are fine.
     for (const query of [
       `{ bucket(name: "${bucket}") { name objects { edges { node { key bucket { name createdAt } } } } multipartUploads { parts { partNumber } } } }`,
