@@ -1,40 +1,21 @@
 /**
- * The shared harness for starting the server in tests: the whole application
- * as `npm start` builds it (`createApp` of `src/app.ts`), with the production
- * logger writing to a captured log, listening on 127.0.0.1 with a random port.
+ * The one harness for starting the server in tests: the app as `npm start`
+ * builds it (`createApp`), its log written by the production logger into a
+ * captured log, listening on a random 127.0.0.1 port.
  *
- * ```ts
- * import { startServer, type TestServer } from '../support/app.js';
- *
- * describe.each(testStores())('$name', (store) => {
- *   let server: TestServer;
- *   beforeAll(async () => { server = await startServer(store, { MAX_UPLOAD_BYTES: '1000' }); });
- *   afterAll(() => server.close());
- *   it('...', async () => {
- *     const res = await server.gql(ListObjectsDocument, { bucket: 'b' });   // or a query string
- *     expect(codes(res)).toEqual([]);
- *     expect(server.calls).toEqual(['HeadBucket', 'ListObjectsV2']);      // store commands since resetCalls()
- *     await fetch(`${server.base}/objects/b/k`);                            // any other route
- *   });
- * });
- * ```
- *
- * - `storeEnv(store, env)` is the one environment a test server (or a test's
- *   own `loadConfig`) gets: the store's endpoint and keys, one attempt per
- *   store call, a short connect timeout, LOG_LEVEL=info; `env` adds to it or
- *   overrides it as the process environment would. Without a store, the app
- *   starts its own embedded store from DATA_DIR, as `npm start` does.
- * - `startServer(store, env, options)` answers with the server's `base` URL,
- *   the `app`, its `config`, `store` and `metrics`, the store commands it sent
- *   (`calls`, `count`, `resetCalls`), its log (`logs` parsed, `logText()` as
- *   written), `gql()` and `upload()` to send operations, and `close()`.
- *   Options: `listPageSize` (the Store's listing page, to exercise paging with
- *   few items) and `rawLog` (plain pino without the production logger's
- *   redaction and scrubbing, for tests that check the server itself never
- *   writes a secret).
- * - Answers (`GqlResponse`) carry the parsed body both as `body` and as
- *   `data`/`errors`; `codes()` and `outcome()` read their error codes.
- * - `storeCalls`/`metricValue` read the server's metrics; `eventually` polls.
+ * - `storeEnv(store, env)`: the settings of a test server (or of a test's own
+ *   `loadConfig`): the store's endpoint and keys (no store: the app's own
+ *   embedded store from DATA_DIR), one attempt per store call, LOG_LEVEL=info,
+ *   then `env` on top, as the process environment would give it.
+ * - `startServer(store, env, options)`: `base` (and `url`, its /graphql), the
+ *   `app` with its `config`, `store` and `metrics`, the store commands sent
+ *   since `resetCalls()` (`calls`, `count`), the log (`logs` parsed,
+ *   `logText()` as written), `gql()`, `upload()` and `close()`. Options:
+ *   `listPageSize` (the Store's listing page, to page with few items) and
+ *   `rawLog` (plain pino, no redaction or scrubbing: for tests that check the
+ *   server itself never writes a secret).
+ * - `codes()`/`outcome()` read an answer's error codes; `storeCalls()`/
+ *   `metricValue()` read the metrics; `eventually()` polls.
  */
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
@@ -235,6 +216,17 @@ export async function startServer(
   const base = `http://127.0.0.1:${port}`;
   const url = `${base}/graphql`;
 
+  function gql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GqlResponse<T>>;
+  function gql<TResult, TVariables>(doc: Doc<TResult, TVariables>, variables?: TVariables, headers?: Record<string, string>): Promise<GqlResponse<TResult>>;
+  async function gql(doc: Doc<unknown, unknown> | string, variables?: unknown, headers: Record<string, string> = {}) {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
+      body: JSON.stringify({ query: doc.toString(), variables }),
+    });
+    return answerOf(res);
+  }
+
   return {
     base,
     url,
@@ -249,14 +241,7 @@ export async function startServer(
     count: (operation) => calls.filter((c) => c === operation).length,
     logs,
     logText: () => written.join(''),
-    async gql(doc: Doc<unknown, unknown> | string, variables?: unknown, headers: Record<string, string> = {}) {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
-        body: JSON.stringify({ query: doc.toString(), variables }),
-      });
-      return answerOf(res);
-    },
+    gql,
     async upload<T>(query: string, variables: Record<string, unknown>, files: Record<string, string | Uint8Array>, headers = {}) {
       const names = Object.keys(files);
       const form = new FormData();
@@ -278,7 +263,7 @@ export async function startServer(
       app.server.closeAllConnections();
       await app.close();
     },
-  } as TestServer;
+  };
 }
 
 /** The value of one sample in the Prometheus exposition, 0 when absent. */
