@@ -23,11 +23,10 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config/index.js';
 import { startEmbeddedStore, type EmbeddedStore, type StoreCredentials } from '../../src/embedded/index.js';
 import { createS3Server } from '../../src/embedded/http/server.js';
 import { Storage } from '../../src/embedded/storage/storage.js';
+import { startServer } from '../support/app.js';
 import { MiB, randomStream } from '../support/data.js';
 import { outcomeOf } from '../support/stores.js';
 
@@ -321,8 +320,7 @@ describe('region', () => {
   });
 
   it('is started in the S3_REGION the app signs for', async () => {
-    const config = loadConfig({ DATA_DIR: join(root, 'app'), EMBEDDED_S3_PORT: '0', PORT: '0', S3_REGION: 'eu-west-1' });
-    const app = await createApp(config, pino({ level: 'silent' }));
+    const app = await startServer(undefined, { DATA_DIR: join(root, 'app'), EMBEDDED_S3_PORT: '0', S3_REGION: 'eu-west-1', LOG_LEVEL: 'silent' });
     try {
       await app.store.createBucket('regional-app');
       expect((await app.store.listBuckets()).map((b) => b.name)).toContain('regional-app');

@@ -6,7 +6,7 @@ import { HeadBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outcomeOf, removeBucket, s3Client, testStores, uniqueBucket } from '../support/stores.js';
 import { BucketDocument, BucketsDocument, CreateBucketDocument, DeleteBucketDocument } from './__generated__/graphql.js';
-import { codes, startServer, type TestServer } from './helpers.js';
+import { codes, startServer, type TestServer } from '../support/app.js';
 
 describe.each(testStores())('bucket API on $name', (store) => {
   const s3 = s3Client(store);

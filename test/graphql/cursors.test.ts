@@ -6,20 +6,16 @@
  * line in the log; a real walk over several pages follows endCursor to the
  * end, also when each page is asked of another replica.
  */
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { createTestBucket, removeBucket, s3Client, testStores } from '../support/stores.js';
 import { ListObjectsDocument, type ListObjectsQuery, type ListObjectsQueryVariables } from './__generated__/graphql.js';
-import { codes, startServer, type GqlResponse, type TestServer } from './helpers.js';
+import { codes, startServer, type GqlResponse, type TestServer } from '../support/app.js';
 
 /** Log lines at error level or above (pino's 50). */
 const errorLines = (lines: Record<string, unknown>[]) => lines.filter((line) => Number(line.level) >= 50);
@@ -168,26 +164,18 @@ describe('the cursor secret', () => {
 
   it("with the embedded store, cursors are signed with its generated key, so they outlive a restart", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 's3-graphql-cursor-'));
-    const config = loadConfig({ DATA_DIR: dataDir, EMBEDDED_S3_PORT: '0', PORT: '0', LOG_LEVEL: 'silent' });
+    const env = { DATA_DIR: dataDir, EMBEDDED_S3_PORT: '0', LOG_LEVEL: 'silent' };
     /** Starts the whole app on its data dir and sends one operation to it. */
     const run = async <T>(query: string, variables: Record<string, unknown>) => {
-      const app = await createApp(config, pino({ level: 'silent' }));
+      const app = await startServer(undefined, env);
       try {
-        app.server.listen(0, '127.0.0.1');
-        await once(app.server, 'listening');
-        const { port } = app.server.address() as AddressInfo;
-        const res = await fetch(`http://127.0.0.1:${port}/graphql`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ query, variables }),
-        });
-        return (await res.json()) as GqlResponse<T>;
+        return await app.gql<T>(query, variables);
       } finally {
         await app.close();
       }
     };
     try {
-      const app = await createApp(config, pino({ level: 'silent' }));
+      const app = await startServer(undefined, env);
       await app.store.createBucket('paged');
       for (const key of ['a', 'b', 'c']) {
         await app.store.uploadStream('paged', key, Readable.from([Buffer.from(key)]), { maxBytes: 1 });

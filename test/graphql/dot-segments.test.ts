@@ -19,8 +19,7 @@ import {
   UploadObjectDocument,
   type ListObjectsQuery,
 } from './__generated__/graphql.js';
-import { codes, type GqlResponse } from './helpers.js';
-import { startMultipartServer, type MultipartTestServer } from './multipart-harness.js';
+import { codes, startServer, type GqlResponse, type TestServer } from '../support/app.js';
 
 const DOT_KEYS = ['a/../b', './x', 'a/./b', '..', '.', 'a/..', 'a/.'];
 
@@ -29,11 +28,11 @@ const CREATE = `mutation Create($bucket: String!, $key: String!) { multipart { c
 
 describe.each(testStores())('keys with dot segments on $name', (store) => {
   const s3 = s3Client(store);
-  let app: MultipartTestServer;
+  let app: TestServer;
   let bucket: string;
 
   beforeAll(async () => {
-    app = await startMultipartServer(store);
+    app = await startServer(store, { LOG_LEVEL: 'silent' });
     bucket = await createTestBucket(s3, 'gql-dots');
     // What the store already holds (written around the API): the original, and one with a dot-segment key.
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'b', Body: 'original b' }));

@@ -17,7 +17,7 @@ import {
   ObjectDocument,
   PresignDocument,
 } from './__generated__/graphql.js';
-import { codes, startServer, type GqlError, type TestServer } from './helpers.js';
+import { codes, startServer, type GqlError, type TestServer } from '../support/app.js';
 
 const env = (extra: Record<string, string> = {}) =>
   loadConfig({ S3_ENDPOINT: 'http://127.0.0.1:9', S3_ACCESS_KEY_ID: 'id', S3_SECRET_ACCESS_KEY: 'secret-key-value', ...extra });

@@ -16,9 +16,9 @@ import { CREDENTIALS_FILE } from '../../src/embedded/credentials.js';
 import { createS3Client, type ResolvedStoreSettings } from '../../src/s3/client.js';
 import { Store } from '../../src/s3/store.js';
 import { abortStaleUploads } from '../../src/s3/stale-uploads.js';
+import { storeEnv } from '../support/app.js';
 import { freePort } from '../support/servers.js';
 import { createTestBucket, removeBucket, s3Client, testStores } from '../support/stores.js';
-import { storeEnv } from './helpers.js';
 
 /** Runs the command in-process and collects what it printed. */
 async function run(argv: string[], env: NodeJS.ProcessEnv) {

@@ -22,9 +22,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SPOOL_DIR_PREFIX, SPOOL_MEMORY_BYTES } from '../../src/s3/spool.js';
 import { KiB, MiB, multipartEtag, randomBytes, sha256Of } from '../support/data.js';
 import { createTestBucket, outcomeOf, removeBucket, s3Client, testStores } from '../support/stores.js';
-import { eventually } from '../http/harness.js';
-import { codes, type GqlResponse } from './helpers.js';
-import { startMultipartServer, type MultipartTestServer } from './multipart-harness.js';
+import { codes, eventually, startServer, type GqlResponse, type TestServer } from '../support/app.js';
 
 const CREATE = `mutation Create($bucket: String!, $key: String!, $contentType: String, $metadata: [MetadataInput!]) {
   multipart { create(bucket: $bucket, key: $key, contentType: $contentType, metadata: $metadata) {
@@ -89,7 +87,7 @@ const argumentOf = (res: GqlResponse<unknown>) => res.errors?.[0]?.extensions?.a
 describe.each(testStores())('multipart API on $name', (store) => {
   const s3 = s3Client(store);
   let bucket: string;
-  let app: MultipartTestServer;
+  let app: TestServer;
   /** The temporary directory the server spools into for this file (TMPDIR). */
   let spoolRoot: string;
   const previousTmpdir = process.env.TMPDIR;
@@ -98,7 +96,7 @@ describe.each(testStores())('multipart API on $name', (store) => {
     spoolRoot = await mkdtemp(join(tmpdir(), 'mp-test-spool-'));
     process.env.TMPDIR = spoolRoot;
     bucket = await createTestBucket(s3, 'gql-multipart');
-    app = await startMultipartServer(store);
+    app = await startServer(store, { LOG_LEVEL: 'silent' });
   });
   afterAll(async () => {
     await app.close();
@@ -313,7 +311,7 @@ describe.each(testStores())('multipart API on $name', (store) => {
   });
 
   it('any instance continues an upload another started: two servers, one store', async () => {
-    const other = await startMultipartServer(store);
+    const other = await startServer(store, { LOG_LEVEL: 'silent' });
     try {
       const key = 'stateless.bin';
       const upload = await create(key, app);
@@ -482,7 +480,7 @@ describe.each(testStores())('multipart API on $name', (store) => {
 
   it('PAYLOAD_TOO_LARGE past MAX_PART_BYTES, spooled or with size; nothing is stored and no file is left', async () => {
     const limit = SPOOL_MEMORY_BYTES + MiB;
-    const small = await startMultipartServer(store, { env: { MAX_PART_BYTES: String(limit) } });
+    const small = await startServer(store, { LOG_LEVEL: 'silent', MAX_PART_BYTES: String(limit) });
     try {
       const key = 'too-large.bin';
       const { uploadId } = await create(key, small);
@@ -540,7 +538,7 @@ describe.each(testStores())('multipart API on $name', (store) => {
   });
 
   it('parts and multipartUploads follow every page of the store’s listings; complete without parts too', async () => {
-    const paged = await startMultipartServer(store, { listPageSize: 2 });
+    const paged = await startServer(store, { LOG_LEVEL: 'silent' }, { listPageSize: 2 });
     try {
       const prefix = 'paged/';
       const uploads: Upload[] = [];
@@ -667,8 +665,9 @@ describe.each(testStores())('multipart API on $name', (store) => {
 
   it('FORBIDDEN for a read-only key on every write, before anything reaches the store; it may list', async () => {
     const token = 'reader-token-0123456789abcdef';
-    const reader = await startMultipartServer(store, {
-      env: { API_KEYS: JSON.stringify({ keys: [{ name: 'reader', token, grants: [{ bucket: '*', role: 'read' }] }] }) },
+    const reader = await startServer(store, {
+      LOG_LEVEL: 'silent',
+      API_KEYS: JSON.stringify({ keys: [{ name: 'reader', token, grants: [{ bucket: '*', role: 'read' }] }] }),
     });
     try {
       const auth = { authorization: `Bearer ${token}` };

@@ -28,7 +28,7 @@ import {
   SameObjectTwiceDocument,
   type ListObjectsQuery,
 } from './__generated__/graphql.js';
-import { codes, startServer, type GqlResponse, type TestServer } from './helpers.js';
+import { codes, startServer, type GqlResponse, type TestServer } from '../support/app.js';
 
 const UNICODE_KEY = 'ü/ñame with spaces & signs+=.txt';
 

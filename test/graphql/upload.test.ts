@@ -16,7 +16,7 @@ import { uploadObject } from '../../src/graphql/resolvers/object.js';
 import { digestOf, MiB, randomBytes, sha256Of } from '../support/data.js';
 import { createTestBucket, outcomeOf, removeBucket, s3Client, testStores, uniqueBucket } from '../support/stores.js';
 import { UploadObjectDocument, type UploadObjectMutation, type UploadObjectMutationVariables } from './__generated__/graphql.js';
-import { codes, startServer, type GqlResponse, type TestServer } from './helpers.js';
+import { answerOf, codes, startServer, type GqlResponse, type TestServer } from '../support/app.js';
 
 /** Part size 5 MiB (the minimum), so a file at the limit goes to the store as a two-part upload. */
 const MAX_UPLOAD = 6 * MiB;
@@ -49,7 +49,7 @@ describe.each(testStores())('uploadObject on $name', (store) => {
     form.set('map', JSON.stringify({ 0: ['variables.file'] }));
     form.set('0', file, filename);
     const res = await fetch(app.url, { method: 'POST', body: form, headers: { 'x-graphql-csrf': '1' } });
-    return { status: res.status, ...((await res.json()) as object) };
+    return answerOf(res);
   }
 
   async function stored(key: string) {

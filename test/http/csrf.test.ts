@@ -6,7 +6,7 @@
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestBucket, removeBucket, s3Client, testStores } from '../support/stores.js';
-import { startServer, storeCalls, type RunningServer } from './harness.js';
+import { startServer, storeCalls, type TestServer } from '../support/app.js';
 
 const store = testStores()[0]!;
 
@@ -26,7 +26,7 @@ function uploadForm(bucket: string): FormData {
 
 describe('CSRF protection on /graphql', () => {
   let s3: S3Client;
-  let server: RunningServer;
+  let server: TestServer;
   let bucket: string;
 
   beforeAll(async () => {
@@ -54,7 +54,7 @@ describe('CSRF protection on /graphql', () => {
   it.each(Object.keys(bodies))('refuses %s without a CSRF header, and the store sees nothing', async (name) => {
     const before = await storeCalls(server.metrics);
     const { body, contentType } = bodies[name]!();
-    const res = await fetch(`${server.url}/graphql`, {
+    const res = await fetch(`${server.base}/graphql`, {
       method: 'POST',
       body,
       headers: contentType ? { 'content-type': contentType } : {},
@@ -69,7 +69,7 @@ describe('CSRF protection on /graphql', () => {
   });
 
   it('refuses a POST without a content type, whatever other headers it has', async () => {
-    const res = await fetch(`${server.url}/graphql`, {
+    const res = await fetch(`${server.base}/graphql`, {
       method: 'POST',
       body: new Blob(['{"query":"{ buckets { name } }"}']),
       headers: { authorization: 'Bearer whatever-token-000000', 'x-other': '1' },
@@ -79,7 +79,7 @@ describe('CSRF protection on /graphql', () => {
   });
 
   it('refuses an empty CSRF header', async () => {
-    const res = await fetch(`${server.url}/graphql`, {
+    const res = await fetch(`${server.base}/graphql`, {
       method: 'POST',
       body: uploadForm(bucket),
       headers: { 'x-graphql-csrf': ' ' },
@@ -89,7 +89,7 @@ describe('CSRF protection on /graphql', () => {
   });
 
   it.each(['x-graphql-csrf', 'Apollo-Require-Preflight'])('lets a multipart upload with %s through', async (header) => {
-    const res = await fetch(`${server.url}/graphql`, {
+    const res = await fetch(`${server.base}/graphql`, {
       method: 'POST',
       body: uploadForm(bucket),
       headers: { [header]: '1' },
@@ -99,14 +99,14 @@ describe('CSRF protection on /graphql', () => {
   });
 
   it('lets JSON requests and GET queries through without a header', async () => {
-    const post = await fetch(`${server.url}/graphql`, {
+    const post = await fetch(`${server.base}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ query: '{ __typename }' }),
     });
     expect(post.status).toBe(200);
     expect(await post.json()).toEqual({ data: { __typename: 'Query' } });
-    const get = await fetch(`${server.url}/graphql?query=${encodeURIComponent('{ __typename }')}`, {
+    const get = await fetch(`${server.base}/graphql?query=${encodeURIComponent('{ __typename }')}`, {
       headers: { accept: 'application/json' },
     });
     expect(get.status).toBe(200);

@@ -10,17 +10,17 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf, randomBytes, randomStream, sha256Of } from '../support/data.js';
 import { createTestBucket, removeBucket, s3Client, testStores } from '../support/stores.js';
-import { eventually, metricValue, startServer, storeCalls, type RunningServer } from './harness.js';
+import { eventually, metricValue, startServer, storeCalls, type TestServer } from '../support/app.js';
 
 const md5Hex = (data: Uint8Array) => createHash('md5').update(data).digest('hex');
 const encodeKey = (key: string) => key.split('/').map(encodeURIComponent).join('/');
 
 describe.each(testStores())('/objects on $name', (store) => {
   let s3: S3Client;
-  let server: RunningServer;
+  let server: TestServer;
   let bucket: string;
   let data: Buffer;
-  const objectUrl = (key: string, query = '') => `${server.url}/objects/${bucket}/${encodeKey(key)}${query}`;
+  const objectUrl = (key: string, query = '') => `${server.base}/objects/${bucket}/${encodeKey(key)}${query}`;
 
   const KEYS = {
     plain: 'plain.bin',
@@ -49,7 +49,7 @@ describe.each(testStores())('/objects on $name', (store) => {
     await s3.send(
       new PutObjectCommand({ Bucket: bucket, Key: BIG, Body: randomStream(BIG_SIZE, 'big'), ContentLength: BIG_SIZE }),
     );
-    server = await startServer(store);
+    server = await startServer(store, { LOG_LEVEL: 'debug' }, { rawLog: true });
   });
 
   afterAll(async () => {
@@ -81,13 +81,13 @@ describe.each(testStores())('/objects on $name', (store) => {
       expect(digestOf(Buffer.from(await res.arrayBuffer()))).toEqual(digestOf(data));
     }
     // A literal "+" in the path is a plus, never a space; "%2F" is a "/" like the separator.
-    const plus = await fetch(`${server.url}/objects/${bucket}/a+b%20c%25d/%C3%BCn%C3%AF%20%E2%82%AC.txt`);
+    const plus = await fetch(`${server.base}/objects/${bucket}/a+b%20c%25d/%C3%BCn%C3%AF%20%E2%82%AC.txt`);
     expect(plus.status).toBe(200);
     await plus.arrayBuffer();
-    const slash = await fetch(`${server.url}/objects/${bucket}/dir%2Fsub%2Ffile.txt`);
+    const slash = await fetch(`${server.base}/objects/${bucket}/dir%2Fsub%2Ffile.txt`);
     expect(slash.status).toBe(200);
     await slash.arrayBuffer();
-    const space = await fetch(`${server.url}/objects/${bucket}/a%2Bb+c%25d/%C3%BCn%C3%AF%20%E2%82%AC.txt`);
+    const space = await fetch(`${server.base}/objects/${bucket}/a%2Bb+c%25d/%C3%BCn%C3%AF%20%E2%82%AC.txt`);
     expect(space.status).toBe(404);
     await space.arrayBuffer();
   });
@@ -185,7 +185,7 @@ describe.each(testStores())('/objects on $name', (store) => {
     const key = await fetch(objectUrl('no/such/key'));
     expect(key.status).toBe(404);
     expect(await key.json()).toMatchObject({ errors: [{ extensions: { code: 'NO_SUCH_KEY' } }] });
-    const noBucket = await fetch(`${server.url}/objects/no-such-bucket-${Date.now()}/k`);
+    const noBucket = await fetch(`${server.base}/objects/no-such-bucket-${Date.now()}/k`);
     expect(noBucket.status).toBe(404);
     expect(await noBucket.json()).toMatchObject({ errors: [{ extensions: { code: 'NO_SUCH_BUCKET' } }] });
   });
@@ -193,7 +193,7 @@ describe.each(testStores())('/objects on $name', (store) => {
   it('answers 400 for an invalid bucket name, a missing key or bad percent-encoding, without asking the store', async () => {
     const before = await storeCalls(server.metrics);
     for (const path of ['/objects/Bad_Bucket/k', `/objects/${bucket}/`, `/objects/${bucket}`, `/objects/${bucket}/%E0%A4%A`]) {
-      const res = await fetch(`${server.url}${path}`);
+      const res = await fetch(`${server.base}${path}`);
       expect(res.status, path).toBe(400);
       expect(await res.json()).toMatchObject({ errors: [{ extensions: { code: 'BAD_USER_INPUT' } }] });
     }
@@ -262,21 +262,27 @@ describe('/objects access control', () => {
   const reader = 'reader-token-0123456789';
   const other = 'other-token-0123456789';
   let s3: S3Client;
-  let server: RunningServer;
+  let server: TestServer;
   let bucket: string;
 
   beforeAll(async () => {
     s3 = s3Client(store);
     bucket = await createTestBucket(s3, 'http-objects-auth');
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'secret' }));
-    server = await startServer(store, {
-      API_KEYS: JSON.stringify({
-        keys: [
-          { name: 'reader', token: reader, grants: [{ bucket, role: 'read' }] },
-          { name: 'other', token: other, grants: [{ bucket: 'some-other-bucket', role: 'admin' }] },
-        ],
-      }),
-    });
+    server = await startServer(
+      store,
+      {
+        API_KEYS: JSON.stringify({
+          keys: [
+            { name: 'reader', token: reader, grants: [{ bucket, role: 'read' }] },
+            { name: 'other', token: other, grants: [{ bucket: 'some-other-bucket', role: 'admin' }] },
+          ],
+        }),
+        LOG_LEVEL: 'debug',
+      },
+      // The server itself must never write the token: no scrubber to catch it.
+      { rawLog: true },
+    );
   });
 
   afterAll(async () => {
@@ -286,7 +292,7 @@ describe('/objects access control', () => {
   });
 
   it('needs a key with read on the bucket; refusals never reach the store', async () => {
-    const url = `${server.url}/objects/${bucket}/k`;
+    const url = `${server.base}/objects/${bucket}/k`;
     const before = await storeCalls(server.metrics);
     const anonymous = await fetch(url);
     expect(anonymous.status).toBe(401);
@@ -308,7 +314,7 @@ describe('/objects access control', () => {
 
   it('marks answers to a key private and varying by Authorization, whatever Cache-Control the object was stored with', async () => {
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'cached', Body: 'secret', CacheControl: 'public, s-maxage=600, max-age=31536000' }));
-    const url = `${server.url}/objects/${bucket}/cached`;
+    const url = `${server.base}/objects/${bucket}/cached`;
     const auth = { authorization: `Bearer ${reader}` };
     const full = await fetch(url, { headers: auth });
     const etag = full.headers.get('etag')!;
@@ -328,7 +334,7 @@ describe('/objects access control', () => {
 
 describe('/objects when the store fails mid-body', () => {
   let store: Server;
-  let server: RunningServer;
+  let server: TestServer;
   const announced = 1024 * 1024;
 
   beforeAll(async () => {
@@ -340,7 +346,11 @@ describe('/objects when the store fails mid-body', () => {
     });
     await new Promise<void>((resolve) => store.listen(0, '127.0.0.1', resolve));
     const { port } = store.address() as AddressInfo;
-    server = await startServer({ endpoint: `http://127.0.0.1:${port}`, credentials: { accessKeyId: 'test', secretAccessKey: 'test-secret' } });
+    server = await startServer(
+      { endpoint: `http://127.0.0.1:${port}`, credentials: { accessKeyId: 'test', secretAccessKey: 'test-secret' } },
+      { LOG_LEVEL: 'debug' },
+      { rawLog: true },
+    );
   });
 
   afterAll(async () => {
@@ -352,7 +362,7 @@ describe('/objects when the store fails mid-body', () => {
   it('cuts the response short and logs the store failure, not a departed client', async () => {
     const requestId = `cut-${Date.now()}`;
     const received = await new Promise<number>((resolve, reject) => {
-      const req = httpRequest(`${server.url}/objects/some-bucket/some-key`, { headers: { 'x-request-id': requestId } }, (res) => {
+      const req = httpRequest(`${server.base}/objects/some-bucket/some-key`, { headers: { 'x-request-id': requestId } }, (res) => {
         expect(res.headers['content-length']).toBe(String(announced));
         let bytes = 0;
         res.on('data', (chunk: Buffer) => (bytes += chunk.length));

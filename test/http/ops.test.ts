@@ -6,25 +6,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { READY_CACHE_MS } from '../../src/http/server.js';
 import { freePort } from '../support/servers.js';
 import { testStores } from '../support/stores.js';
-import { startServer, storeCalls, type RunningServer } from './harness.js';
+import { startServer, storeCalls, type TestServer } from '../support/app.js';
 
 const [store] = testStores();
 
 describe('operational routes', () => {
-  let server: RunningServer;
+  let server: TestServer;
   beforeAll(async () => {
-    server = await startServer(store!);
+    // Debug lines, and no scrubber: the server itself must never write the Authorization header.
+    server = await startServer(store!, { LOG_LEVEL: 'debug' }, { rawLog: true });
   });
   afterAll(() => server.close());
 
   it('/healthz answers 200 while serving', async () => {
-    const res = await fetch(`${server.url}/healthz`);
+    const res = await fetch(`${server.base}/healthz`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: 'ok' });
   });
 
   it('/readyz answers 200 when the store answers', async () => {
-    const res = await fetch(`${server.url}/readyz`);
+    const res = await fetch(`${server.base}/readyz`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: 'ok' });
   });
@@ -33,20 +34,20 @@ describe('operational routes', () => {
     const wait = () => new Promise((resolve) => setTimeout(resolve, READY_CACHE_MS + 100));
     await wait();
     const before = await storeCalls(server.metrics, 'ListBuckets');
-    const answers = await Promise.all(Array.from({ length: 20 }, () => fetch(`${server.url}/readyz`)));
+    const answers = await Promise.all(Array.from({ length: 20 }, () => fetch(`${server.base}/readyz`)));
     expect(answers.map((res) => res.status)).toEqual(Array.from({ length: 20 }, () => 200));
     await Promise.all(answers.map((res) => res.arrayBuffer()));
     expect(await storeCalls(server.metrics, 'ListBuckets')).toBe(before + 1);
-    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+    expect((await fetch(`${server.base}/readyz`)).status).toBe(200);
     expect(await storeCalls(server.metrics, 'ListBuckets')).toBe(before + 1);
     await wait();
-    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+    expect((await fetch(`${server.base}/readyz`)).status).toBe(200);
     expect(await storeCalls(server.metrics, 'ListBuckets')).toBe(before + 2);
   });
 
   it('/metrics shows the store calls made so far, by operation and outcome', async () => {
-    await fetch(`${server.url}/readyz`);
-    const res = await fetch(`${server.url}/metrics`);
+    await fetch(`${server.base}/readyz`);
+    const res = await fetch(`${server.base}/metrics`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await res.text();
@@ -60,40 +61,40 @@ describe('operational routes', () => {
   });
 
   it('counts GraphQL operations by name', async () => {
-    const res = await fetch(`${server.url}/graphql`, {
+    const res = await fetch(`${server.base}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ query: 'query Probe { buckets { name } }' }),
     });
     expect(res.status).toBe(200);
-    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const text = await (await fetch(`${server.base}/metrics`)).text();
     expect(text).toMatch(/^s3graphql_graphql_operations_total\{name="Probe",type="query",outcome="ok"\} 1$/m);
   });
 
   it('echoes a well-formed x-request-id and replaces any other', async () => {
-    const mine = await fetch(`${server.url}/healthz`, { headers: { 'x-request-id': 'trace-42.a:b_c' } });
+    const mine = await fetch(`${server.base}/healthz`, { headers: { 'x-request-id': 'trace-42.a:b_c' } });
     expect(mine.headers.get('x-request-id')).toBe('trace-42.a:b_c');
-    const bad = await fetch(`${server.url}/healthz`, { headers: { 'x-request-id': 'no spaces <allowed>' } });
+    const bad = await fetch(`${server.base}/healthz`, { headers: { 'x-request-id': 'no spaces <allowed>' } });
     expect(bad.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
-    const none = await fetch(`${server.url}/healthz`);
+    const none = await fetch(`${server.base}/healthz`);
     const id = none.headers.get('x-request-id');
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     expect(id).not.toBe(bad.headers.get('x-request-id'));
   });
 
   it('answers unknown routes and wrong methods with JSON errors', async () => {
-    const missing = await fetch(`${server.url}/nope`);
+    const missing = await fetch(`${server.base}/nope`);
     expect(missing.status).toBe(404);
     expect(missing.headers.get('content-type')).toMatch(/^application\/json/);
     expect(await missing.json()).toMatchObject({ errors: [{ extensions: { code: 'BAD_USER_INPUT' } }] });
 
-    const post = await fetch(`${server.url}/healthz`, { method: 'POST' });
+    const post = await fetch(`${server.base}/healthz`, { method: 'POST' });
     expect(post.status).toBe(405);
     expect(post.headers.get('allow')).toBe('GET, HEAD');
 
     const before = await storeCalls(server.metrics);
     for (const contentType of ['text/plain', 'application/xml', 'nonsense']) {
-      const res = await fetch(`${server.url}/graphql`, {
+      const res = await fetch(`${server.base}/graphql`, {
         method: 'POST',
         headers: { 'content-type': contentType, 'x-graphql-csrf': '1' },
         body: JSON.stringify({ query: '{ buckets { name } }' }),
@@ -112,7 +113,7 @@ describe('operational routes', () => {
 
     // What clients send as JSON in other spellings is read as JSON.
     for (const contentType of ['Application/JSON', 'application/json ; charset=utf-8', 'application/json, text/plain']) {
-      const res = await fetch(`${server.url}/graphql`, {
+      const res = await fetch(`${server.base}/graphql`, {
         method: 'POST',
         headers: { 'content-type': contentType, 'x-graphql-csrf': '1' },
         body: JSON.stringify({ query: '{ __typename }' }),
@@ -124,7 +125,7 @@ describe('operational routes', () => {
 
   it('logs one line per request with method, route, status, time and request id, never the Authorization header', async () => {
     const secret = 'Bearer very-secret-token-value-123';
-    await fetch(`${server.url}/healthz?x=1`, { headers: { authorization: secret, 'x-request-id': 'log-line-test' } });
+    await fetch(`${server.base}/healthz?x=1`, { headers: { authorization: secret, 'x-request-id': 'log-line-test' } });
     await new Promise((resolve) => setTimeout(resolve, 50));
     const lines = server.logs.filter((l) => l.requestId === 'log-line-test');
     expect(lines).toHaveLength(1);
@@ -135,23 +136,23 @@ describe('operational routes', () => {
 });
 
 describe('readiness without a store', () => {
-  let server: RunningServer;
+  let server: TestServer;
   beforeAll(async () => {
     // Nothing listens on this port: the store is unreachable.
     const port = await freePort();
-    server = await startServer({ endpoint: `http://127.0.0.1:${port}`, credentials: store!.credentials });
+    server = await startServer({ endpoint: `http://127.0.0.1:${port}`, credentials: store!.credentials }, { LOG_LEVEL: 'debug' });
   });
   afterAll(() => server.close());
 
   it('/readyz answers 503 within about two seconds, /healthz still 200', async () => {
     const started = Date.now();
-    const res = await fetch(`${server.url}/readyz`);
+    const res = await fetch(`${server.base}/readyz`);
     expect(res.status).toBe(503);
     expect(Date.now() - started).toBeLessThan(3_000);
     const body = (await res.json()) as { status: string; message: string };
     expect(body.status).toBe('unavailable');
     expect(body.message).not.toContain('127.0.0.1');
-    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${server.base}/healthz`)).status).toBe(200);
     expect(await storeCalls(server.metrics, 'ListBuckets')).toBeGreaterThan(0);
   });
 });

@@ -9,7 +9,7 @@ import { HeadObjectCommand, ListMultipartUploadsCommand, type S3Client } from '@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MiB, randomChunks } from '../support/data.js';
 import { createTestBucket, removeBucket, s3Client, testStores } from '../support/stores.js';
-import { eventually, startServer, storeCalls, type RunningServer } from './harness.js';
+import { eventually, startServer, storeCalls, type TestServer } from '../support/app.js';
 import { BOUNDARY, multipartHead, uploadOperations } from './multipart.js';
 
 /** A raw connection to the server, with everything it has received so far. */
@@ -75,7 +75,7 @@ const store = testStores().at(-1)!;
 
 describe('slow clients', () => {
   let s3: S3Client;
-  let server: RunningServer;
+  let server: TestServer;
   let bucket: string;
 
   beforeAll(async () => {
@@ -99,7 +99,7 @@ describe('slow clients', () => {
   });
 
   it('answers 408 and closes a connection whose headers take longer than HEADERS_TIMEOUT_MS', async () => {
-    const client = await open(server.url);
+    const client = await open(server.base);
     client.socket.write('GET /healthz HTTP/1.1\r\nHost: test\r\n');
     // A header line every 100 ms: the connection is never idle.
     trickle(client, 'x-pad: 1\r\n', 10);
@@ -108,12 +108,12 @@ describe('slow clients', () => {
   });
 
   it('closes a connection that sends nothing within HEADERS_TIMEOUT_MS', async () => {
-    const client = await open(server.url);
+    const client = await open(server.base);
     expect(await client.closedWithin(3_000)).toBe(true);
   });
 
   it('answers 408 and closes a connection whose JSON body arrives slower than MIN_UPLOAD_BYTES_PER_SECOND', async () => {
-    const client = await open(server.url);
+    const client = await open(server.base);
     const body = JSON.stringify({ query: '{ __typename }' }).padEnd(400, ' ');
     client.socket.write(`POST /graphql HTTP/1.1\r\nHost: test\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`);
     // 10 bytes a second: the whole body would take 40 s.
@@ -124,7 +124,7 @@ describe('slow clients', () => {
   });
 
   it('takes a body that arrives slowly but faster than MIN_UPLOAD_BYTES_PER_SECOND', async () => {
-    const client = await open(server.url);
+    const client = await open(server.base);
     const body = JSON.stringify({ query: '{ __typename }' }).padEnd(3_000, ' ');
     client.socket.write(`POST /graphql HTTP/1.1\r\nHost: test\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`);
     // 2,500 bytes a second, for 1.2 s: longer than a window.
@@ -140,7 +140,7 @@ describe('slow clients', () => {
     const key = 'trickled.bin';
     const multipartBefore = await storeCalls(server.metrics, 'CreateMultipartUpload');
     const abortsBefore = await storeCalls(server.metrics, 'AbortMultipartUpload');
-    const client = await open(server.url);
+    const client = await open(server.base);
     client.socket.write(
       `POST /graphql HTTP/1.1\r\nHost: test\r\nx-graphql-csrf: 1\r\n` +
         `content-type: multipart/form-data; boundary=${BOUNDARY}\r\ntransfer-encoding: chunked\r\n\r\n`,
@@ -174,8 +174,8 @@ describe('slow clients', () => {
 });
 
 describe('connection caps', () => {
-  let perClient: RunningServer;
-  let overall: RunningServer;
+  let perClient: TestServer;
+  let overall: TestServer;
 
   beforeAll(async () => {
     [perClient, overall] = await Promise.all([
@@ -189,22 +189,22 @@ describe('connection caps', () => {
   });
 
   it('refuses a client address more than MAX_CONNECTIONS_PER_CLIENT connections, and no other address', async () => {
-    for (let i = 0; i < 3; i++) expect(await answers(perClient.url)).toBe(true);
-    const refused = await open(perClient.url);
+    for (let i = 0; i < 3; i++) expect(await answers(perClient.base)).toBe(true);
+    const refused = await open(perClient.base);
     refused.socket.write('GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n');
     expect(await refused.closedWithin(2_000)).toBe(true);
     expect(refused.received()).toBe('');
 
     // Another address (all of 127.0.0.0/8 is loopback) is a client of its own.
-    expect(await answers(perClient.url, '127.0.0.2')).toBe(true);
+    expect(await answers(perClient.base, '127.0.0.2')).toBe(true);
     // A connection that closes frees its place.
     sockets[0]!.destroy();
-    expect(await eventually(() => answers(perClient.url), 3_000)).toBe(true);
+    expect(await eventually(() => answers(perClient.base), 3_000)).toBe(true);
   });
 
   it('refuses connections over MAX_CONNECTIONS, whatever their address', async () => {
-    for (const address of ['127.0.0.1', '127.0.0.2', '127.0.0.3']) expect(await answers(overall.url, address)).toBe(true);
-    const refused = await open(overall.url, '127.0.0.4');
+    for (const address of ['127.0.0.1', '127.0.0.2', '127.0.0.3']) expect(await answers(overall.base, address)).toBe(true);
+    const refused = await open(overall.base, '127.0.0.4');
     refused.socket.write('GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n');
     expect(await refused.closedWithin(2_000)).toBe(true);
     expect(refused.received()).toBe('');

@@ -11,7 +11,7 @@ import UploadHttpLink from 'apollo-upload-client/UploadHttpLink.mjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MiB, digestOf, expectedDigest, randomBytes, randomChunks, sha256Of, type Digest } from '../support/data.js';
 import { createTestBucket, removeBucket, s3Client, testStores, type StoreUnderTest } from '../support/stores.js';
-import { eventually, metricValue, startServer, storeCalls, type RunningServer } from './harness.js';
+import { eventually, metricValue, startServer, storeCalls, type TestServer } from '../support/app.js';
 import { MULTIPART_TYPE, UPLOAD_MUTATION, multipartBody, multipartHead, uploadOperations, type Part } from './multipart.js';
 
 const CSRF = { 'x-graphql-csrf': '1' };
@@ -60,8 +60,8 @@ const LIMITED = { MAX_UPLOAD_BYTES: String(6 * MiB), UPLOAD_PART_SIZE: String(5 
 
 describe.each(testStores())('uploads on $name', (store: StoreUnderTest) => {
   let s3: S3Client;
-  let server: RunningServer;
-  let limited: RunningServer;
+  let server: TestServer;
+  let limited: TestServer;
   let bucket: string;
 
   beforeAll(async () => {
@@ -78,7 +78,7 @@ describe.each(testStores())('uploads on $name', (store: StoreUnderTest) => {
 
   it('stores a file sent with fetch and FormData, byte for byte', async () => {
     const size = 3 * MiB + 17;
-    const res = await fetch(`${server.url}/graphql`, {
+    const res = await fetch(`${server.base}/graphql`, {
       method: 'POST',
       headers: CSRF,
       body: uploadForm(bucket, 'form/data.bin', await blobOf(size, 'form')),
@@ -93,7 +93,7 @@ describe.each(testStores())('uploads on $name', (store: StoreUnderTest) => {
 
   it('accepts a file of exactly MAX_UPLOAD_BYTES', async () => {
     const size = 6 * MiB;
-    const res = await fetch(`${limited.url}/graphql`, {
+    const res = await fetch(`${limited.base}/graphql`, {
       method: 'POST',
       headers: CSRF,
       body: uploadForm(bucket, 'exact.bin', await blobOf(size, 'exact')),
@@ -104,7 +104,7 @@ describe.each(testStores())('uploads on $name', (store: StoreUnderTest) => {
   });
 
   it('refuses a file over MAX_UPLOAD_BYTES with PAYLOAD_TOO_LARGE and leaves nothing behind', async () => {
-    const res = await fetch(`${limited.url}/graphql`, {
+    const res = await fetch(`${limited.base}/graphql`, {
       method: 'POST',
       headers: CSRF,
       body: uploadForm(bucket, 'too-large.bin', await blobOf(6 * MiB + 1, 'too-large')),
@@ -130,7 +130,7 @@ describe.each(testStores())('uploads on $name', (store: StoreUnderTest) => {
       'abandoned.bin',
     );
     const multipartBefore = await storeCalls(limited.metrics, 'CreateMultipartUpload');
-    const req = httpRequest(`${limited.url}/graphql`, {
+    const req = httpRequest(`${limited.base}/graphql`, {
       method: 'POST',
       headers: { 'content-type': MULTIPART_TYPE, ...CSRF },
     });
@@ -158,7 +158,7 @@ describe.each(testStores())('uploads on $name', (store: StoreUnderTest) => {
     const data = await randomBytes(256 * 1024, 'apollo');
     const client = new ApolloClient({
       cache: new InMemoryCache(),
-      link: new UploadHttpLink({ uri: `${server.url}/graphql`, headers: { 'Apollo-Require-Preflight': 'true' } }),
+      link: new UploadHttpLink({ uri: `${server.base}/graphql`, headers: { 'Apollo-Require-Preflight': 'true' } }),
     });
     const result = await client.mutate<{ uploadObject: { key: string; size: number; contentType: string | null } }>({
       mutation: gql(UPLOAD_MUTATION),
@@ -173,7 +173,7 @@ describe('an upload larger than any request body Yoga reads', () => {
   // One store is enough here (every store gets multipart store uploads above): the fastest, started last.
   const store = testStores().at(-1)!;
   let s3: S3Client;
-  let server: RunningServer;
+  let server: TestServer;
   let bucket: string;
 
   beforeAll(async () => {
@@ -190,7 +190,7 @@ describe('an upload larger than any request body Yoga reads', () => {
 
   it(`streams past Yoga's 25 MB body limit into a multipart store upload`, async () => {
     const size = 26 * MiB + 5;
-    const res = await fetch(`${server.url}/graphql`, {
+    const res = await fetch(`${server.base}/graphql`, {
       method: 'POST',
       headers: CSRF,
       body: uploadForm(bucket, 'large.bin', await blobOf(size, 'large')),
@@ -208,8 +208,8 @@ describe('an upload larger than any request body Yoga reads', () => {
 describe('malformed multipart requests', () => {
   const store = testStores()[0]!;
   let s3: S3Client;
-  let server: RunningServer;
-  let tiny: RunningServer;
+  let server: TestServer;
+  let tiny: TestServer;
   let bucket: string;
 
   beforeAll(async () => {
@@ -268,7 +268,7 @@ describe('malformed multipart requests', () => {
   it.each(Object.keys(cases))('answers %s with 400 BAD_USER_INPUT, and the store sees nothing', async (name) => {
     const { parts, close, message } = cases[name]!();
     const before = await storeCalls(server.metrics);
-    const res = await fetch(`${server.url}/graphql`, {
+    const res = await fetch(`${server.base}/graphql`, {
       method: 'POST',
       headers: { 'content-type': MULTIPART_TYPE, ...CSRF },
       body: multipartBody(parts, close),
@@ -284,7 +284,7 @@ describe('malformed multipart requests', () => {
 
   it('answers a map that names a file the request does not carry with 400', async () => {
     const before = await storeCalls(server.metrics);
-    const res = await fetch(`${server.url}/graphql`, {
+    const res = await fetch(`${server.base}/graphql`, {
       method: 'POST',
       headers: { 'content-type': MULTIPART_TYPE, ...CSRF },
       body: multipartBody([operations(), map(), file('1')]),
@@ -299,7 +299,7 @@ describe('malformed multipart requests', () => {
   });
 
   it('answers a multipart content type without a boundary with 400', async () => {
-    const res = await fetch(`${server.url}/graphql`, {
+    const res = await fetch(`${server.base}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'multipart/form-data', ...CSRF },
       body: multipartBody([operations(), map(), file()]),
@@ -309,7 +309,7 @@ describe('malformed multipart requests', () => {
   });
 
   it('refuses a file over a limit smaller than one network read, leaving nothing behind', async () => {
-    const res = await fetch(`${tiny.url}/graphql`, {
+    const res = await fetch(`${tiny.base}/graphql`, {
       method: 'POST',
       headers: CSRF,
       body: uploadForm(bucket, 'tiny.bin', new Blob([Buffer.alloc(5000, 1)])),
@@ -319,7 +319,7 @@ describe('malformed multipart requests', () => {
     expect(body.errors?.[0]?.extensions.code).toBe('PAYLOAD_TOO_LARGE');
     expect(await exists(s3, bucket, 'tiny.bin')).toBe(false);
     // The connection is still good for the next request.
-    expect((await fetch(`${tiny.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${tiny.base}/healthz`)).status).toBe(200);
   });
 
   it('keeps no object from any refused request', async () => {
@@ -333,7 +333,7 @@ describe('uploads and API keys', () => {
   const store = testStores()[0]!;
   const reader = 'reader-token-0123456789';
   let s3: S3Client;
-  let server: RunningServer;
+  let server: TestServer;
   let bucket: string;
 
   beforeAll(async () => {
@@ -352,7 +352,7 @@ describe('uploads and API keys', () => {
 
   it('refuses an upload without a valid key before reading it', async () => {
     const before = await storeCalls(server.metrics);
-    const res = await fetch(`${server.url}/graphql`, {
+    const res = await fetch(`${server.base}/graphql`, {
       method: 'POST',
       headers: CSRF,
       body: uploadForm(bucket, 'anonymous.bin', await blobOf(2 * MiB, 'anonymous')),
@@ -364,7 +364,7 @@ describe('uploads and API keys', () => {
   });
 
   it('answers FORBIDDEN to a reader, discards the file it did not take, and keeps serving', async () => {
-    const res = await fetch(`${server.url}/graphql`, {
+    const res = await fetch(`${server.base}/graphql`, {
       method: 'POST',
       headers: { ...CSRF, authorization: `Bearer ${reader}` },
       body: uploadForm(bucket, 'forbidden.bin', await blobOf(3 * MiB, 'forbidden')),
@@ -373,7 +373,7 @@ describe('uploads and API keys', () => {
     expect(body.errors?.[0]?.extensions.code).toBe('FORBIDDEN');
     expect(await exists(s3, bucket, 'forbidden.bin')).toBe(false);
     expect(await storeCalls(server.metrics, 'PutObject')).toBe(0);
-    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${server.base}/healthz`)).status).toBe(200);
     expect(await eventually(async () => (await metricValue(server.metrics, 's3graphql_uploads_in_flight')) === 0)).toBe(true);
   });
 });

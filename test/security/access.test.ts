@@ -27,8 +27,8 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeBucket, s3Client, testStores } from '../support/stores.js';
-import { outcome, startSecureServer, storeForSecurity, type GqlAnswer, type SecureServer } from './harness.js';
+import { outcome, startServer, type GqlResponse, type TestServer } from '../support/app.js';
+import { removeBucket, s3Client, storeForSecurity, testStores } from '../support/stores.js';
 
 type Role = 'read' | 'write' | 'admin';
 const RANK: Record<Role, number> = { read: 1, write: 2, admin: 3 };
@@ -105,20 +105,20 @@ interface Operation {
   needs: () => Need[];
   /** The outcome when the grants allow it (OK, or the store's answer when it cannot succeed here). */
   allowed?: string;
-  run(server: SecureServer, auth: Record<string, string>): Promise<string>;
+  run(server: TestServer, auth: Record<string, string>): Promise<string>;
 }
 
 const gqlOp =
   (query: string, variables: () => Record<string, unknown>) =>
-  async (server: SecureServer, auth: Record<string, string>): Promise<string> =>
+  async (server: TestServer, auth: Record<string, string>): Promise<string> =>
     outcome(await server.gql(query, variables(), auth));
 
 const uploadOp =
   (query: string, variables: () => Record<string, unknown>) =>
-  async (server: SecureServer, auth: Record<string, string>): Promise<string> =>
+  async (server: TestServer, auth: Record<string, string>): Promise<string> =>
     outcome(await server.upload(query, variables(), { file: 'new bytes' }, auth));
 
-const routeOp = (method: 'GET' | 'HEAD', path: () => string) => async (server: SecureServer, auth: Record<string, string>) => {
+const routeOp = (method: 'GET' | 'HEAD', path: () => string) => async (server: TestServer, auth: Record<string, string>) => {
   const res = await fetch(`${server.base}${path()}`, { method, headers: auth });
   await res.arrayBuffer();
   const byStatus: Record<number, string> = { 200: 'OK', 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN' };
@@ -299,7 +299,7 @@ const OPERATIONS: Operation[] = [
 describe('access control: every caller × every operation', () => {
   const store = storeForSecurity(testStores());
   let s3: S3Client;
-  let server: SecureServer;
+  let server: TestServer;
 
   async function snapshot(): Promise<Snapshot> {
     const listed = await s3.send(new ListBucketsCommand({}));
@@ -358,7 +358,7 @@ describe('access control: every caller × every operation', () => {
     for (const bucket of [A, B]) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     await putFixtureObjects(() => true);
     await openPending();
-    server = await startSecureServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0' });
+    server = await startServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0' });
     fixture = await snapshot();
   });
 
@@ -394,7 +394,7 @@ describe('access control: every caller × every operation', () => {
 
   it('lists only the buckets a key holds a grant on', async () => {
     const names = async (caller: string) => {
-      const answer: GqlAnswer = await server.gql('{ buckets { name } }', {}, authOf(CALLERS[caller]!));
+      const answer: GqlResponse = await server.gql('{ buckets { name } }', {}, authOf(CALLERS[caller]!));
       expect(answer.body.errors).toBeUndefined();
       return (answer.body.data!.buckets as { name: string }[]).map((b) => b.name).filter((n) => n.startsWith(PREFIX));
     };

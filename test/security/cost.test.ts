@@ -8,9 +8,8 @@ import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/cli
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIELD_COSTS } from '../../src/graphql/plugins/cost.js';
 import { schema } from '../../src/graphql/schema/index.js';
-import { storeCalls } from '../http/harness.js';
-import { createTestBucket, removeBucket, s3Client, testStores } from '../support/stores.js';
-import { answerOf, outcome, startSecureServer, storeForSecurity, type GqlAnswer, type SecureServer } from './harness.js';
+import { answerOf, outcome, startServer, storeCalls, type GqlResponse, type TestServer } from '../support/app.js';
+import { createTestBucket, removeBucket, s3Client, storeForSecurity, testStores } from '../support/stores.js';
 
 const TOKEN = 'cost-admin-token-0123456789ab';
 const CHEAP = 'cost-cheap-token-0123456789ab';
@@ -37,7 +36,7 @@ const listing = (bucket: string, first: number, fields = '') =>
 
 describe('the store calls of a request (MAX_STORE_CALLS_PER_REQUEST)', () => {
   const store = storeForSecurity(testStores());
-  let server: SecureServer;
+  let server: TestServer;
   let s3: S3Client;
   let bucket: string;
 
@@ -45,7 +44,7 @@ describe('the store calls of a request (MAX_STORE_CALLS_PER_REQUEST)', () => {
     s3 = s3Client(store);
     bucket = await createTestBucket(s3, 'sec-cost');
     for (const key of KEYS) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key, ContentType: 'text/plain' }));
-    server = await startSecureServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0' });
+    server = await startServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0' });
   });
 
   afterAll(async () => {
@@ -55,7 +54,7 @@ describe('the store calls of a request (MAX_STORE_CALLS_PER_REQUEST)', () => {
   });
 
   /** Expects `answer` refused for its cost (`cost` store calls), with one error per operation. */
-  function expectCostRefusal(answer: GqlAnswer['body'], cost: number): string {
+  function expectCostRefusal(answer: GqlResponse['body'], cost: number): string {
     expect(answer.data ?? null).toBeNull();
     expect(answer.errors).toHaveLength(1);
     expect(answer.errors![0]!.extensions).toEqual({ code: 'BAD_USER_INPUT', limit: 'COST', cost, maxCost: 1000 });
@@ -72,7 +71,7 @@ describe('the store calls of a request (MAX_STORE_CALLS_PER_REQUEST)', () => {
     return message;
   }
 
-  async function passes(query: string, variables: Record<string, unknown> = {}): Promise<GqlAnswer['body']> {
+  async function passes(query: string, variables: Record<string, unknown> = {}): Promise<GqlResponse['body']> {
     const res = await server.gql(query, variables, AUTH);
     expect(res.body.errors).toBeUndefined();
     return res.body;
@@ -142,7 +141,7 @@ describe('the store calls of a request (MAX_STORE_CALLS_PER_REQUEST)', () => {
     expect(await one.json()).toEqual([{ data: expect.anything() }]);
     const before = await storeCalls(server.app.metrics);
     const two = await post([op, op]);
-    const answers = (await two.json()) as GqlAnswer['body'][];
+    const answers = (await two.json()) as GqlResponse['body'][];
     expect(answers).toHaveLength(2);
     for (const answer of answers) {
       expect(expectCostRefusal(answer, 1202)).toMatch(/^the 2 operations of this request may make up to 1202 calls to the store/);
@@ -151,7 +150,7 @@ describe('the store calls of a request (MAX_STORE_CALLS_PER_REQUEST)', () => {
   });
 
   it('mutations count the calls they make; refused, they change nothing', async () => {
-    const small = await startSecureServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0', MAX_STORE_CALLS_PER_REQUEST: '3' });
+    const small = await startServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0', MAX_STORE_CALLS_PER_REQUEST: '3' });
     try {
       const copy = `copyObject(sourceBucket: "${bucket}", sourceKey: "a.txt", bucket: "${bucket}", key: "copy.txt") { key }`;
       const before = await storeCalls(small.app.metrics);
@@ -172,7 +171,7 @@ describe('the store calls of a request (MAX_STORE_CALLS_PER_REQUEST)', () => {
 
 describe('the rate limit, charged by store calls', () => {
   const store = storeForSecurity(testStores());
-  let server: SecureServer;
+  let server: TestServer;
   let s3: S3Client;
   let bucket: string;
 
@@ -180,7 +179,7 @@ describe('the rate limit, charged by store calls', () => {
     s3 = s3Client(store);
     bucket = await createTestBucket(s3, 'sec-cost-rate');
     for (const key of KEYS) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }));
-    server = await startSecureServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '100' });
+    server = await startServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '100' });
   });
 
   afterAll(async () => {

@@ -10,9 +10,8 @@ import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Clien
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_QUERY_DEPTH } from '../../src/config/index.js';
 import { RateLimiter } from '../../src/security/rate-limit.js';
-import { storeCalls } from '../http/harness.js';
-import { createTestBucket, removeBucket, s3Client, testStores } from '../support/stores.js';
-import { answerOf, outcome, startSecureServer, storeForSecurity, type GqlAnswer, type SecureServer } from './harness.js';
+import { answerOf, outcome, startServer, storeCalls, type GqlResponse, type TestServer } from '../support/app.js';
+import { createTestBucket, removeBucket, s3Client, storeForSecurity, testStores } from '../support/stores.js';
 
 const TOKEN = 'limits-admin-token-0123456789';
 const OTHER = 'limits-other-token-0123456789';
@@ -32,14 +31,14 @@ function queryOfDepth(depth: number): string {
 
 describe('limits on GraphQL documents and requests', () => {
   const store = storeForSecurity(testStores());
-  let server: SecureServer;
+  let server: TestServer;
   let s3: S3Client;
   let bucket: string;
 
   beforeAll(async () => {
     s3 = s3Client(store);
     bucket = await createTestBucket(s3, 'sec-limits');
-    server = await startSecureServer(store, { API_KEYS, INTROSPECTION: 'true', RATE_LIMIT_PER_MINUTE: '0' });
+    server = await startServer(store, { API_KEYS, INTROSPECTION: 'true', RATE_LIMIT_PER_MINUTE: '0' });
   });
 
   afterAll(async () => {
@@ -149,7 +148,7 @@ describe('limits on GraphQL documents and requests', () => {
   });
 
   it('the introspection settings hide schema suggestions too', async () => {
-    const closed = await startSecureServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0' });
+    const closed = await startServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0' });
     try {
       const typo = '{ bukets { name } }';
       expect((await server.gql(typo, {}, AUTH)).body.errors![0]!.message).toMatch(/Did you mean/);
@@ -164,10 +163,10 @@ describe('limits on GraphQL documents and requests', () => {
 
 describe('document limits count everywhere in a document, and measuring survives any document', () => {
   const store = storeForSecurity(testStores());
-  let server: SecureServer;
+  let server: TestServer;
 
   beforeAll(async () => {
-    server = await startSecureServer(store, {
+    server = await startServer(store, {
       API_KEYS,
       INTROSPECTION: 'true',
       RATE_LIMIT_PER_MINUTE: '0',
@@ -184,7 +183,7 @@ describe('document limits count everywhere in a document, and measuring survives
   const directives = (n: number) => Array.from({ length: n }, (_, i) => `__typename @include(if: ${i >= 0})`).join(' ');
 
   /** The limit errors of an answer, as `limit: message`. */
-  const limitErrors = (answer: GqlAnswer) =>
+  const limitErrors = (answer: GqlResponse) =>
     (answer.body.errors ?? []).filter((e) => e.extensions?.limit !== undefined).map((e) => `${String(e.extensions!.limit)}: ${e.message}`);
 
   it.each([
@@ -264,14 +263,14 @@ describe('document limits count everywhere in a document, and measuring survives
 
 describe('limits on request bodies', () => {
   const store = storeForSecurity(testStores());
-  let server: SecureServer;
+  let server: TestServer;
   let s3: S3Client;
   let bucket: string;
 
   beforeAll(async () => {
     s3 = s3Client(store);
     bucket = await createTestBucket(s3, 'sec-bodies');
-    server = await startSecureServer(store, {
+    server = await startServer(store, {
       API_KEYS,
       RATE_LIMIT_PER_MINUTE: '0',
       MAX_JSON_BODY_BYTES: '4KiB',
@@ -354,14 +353,14 @@ describe('limits on request bodies', () => {
 
 describe('CSRF with a valid key', () => {
   const store = storeForSecurity(testStores());
-  let server: SecureServer;
+  let server: TestServer;
   let s3: S3Client;
   let bucket: string;
 
   beforeAll(async () => {
     s3 = s3Client(store);
     bucket = await createTestBucket(s3, 'sec-csrf');
-    server = await startSecureServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0' });
+    server = await startServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0' });
   });
 
   afterAll(async () => {
@@ -408,10 +407,10 @@ describe('CSRF with a valid key', () => {
 
 describe('the per-client rate limit', () => {
   const store = storeForSecurity(testStores());
-  let server: SecureServer;
+  let server: TestServer;
 
   beforeAll(async () => {
-    server = await startSecureServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '4' });
+    server = await startServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '4' });
   });
 
   afterAll(async () => {

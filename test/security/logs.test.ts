@@ -8,8 +8,8 @@
 import { createHash } from 'node:crypto';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestBucket, removeBucket, s3Client, testStores } from '../support/stores.js';
-import { outcome, startSecureServer, storeForSecurity, type SecureServer } from './harness.js';
+import { outcome, startServer, type TestServer } from '../support/app.js';
+import { createTestBucket, removeBucket, s3Client, storeForSecurity, testStores } from '../support/stores.js';
 
 const TOKEN = 'logged-token-must-not-appear-0001';
 const HASHED_TOKEN = 'hashed-token-must-not-appear-0002';
@@ -31,16 +31,16 @@ describe('logs and answers keep secrets out', () => {
   const store = storeForSecurity(testStores());
   let s3: S3Client;
   let bucket: string;
-  let good: SecureServer;
-  let misconfigured: SecureServer;
+  let good: TestServer;
+  let misconfigured: TestServer;
   const answers: string[] = [];
 
   beforeAll(async () => {
     s3 = s3Client(store);
     bucket = await createTestBucket(s3, 'sec-logs');
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'body' }));
-    good = await startSecureServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'debug', CURSOR_SECRET });
-    misconfigured = await startSecureServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'debug', S3_SECRET_ACCESS_KEY: WRONG_SECRET });
+    good = await startServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'debug', CURSOR_SECRET });
+    misconfigured = await startServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'debug', S3_SECRET_ACCESS_KEY: WRONG_SECRET });
   });
 
   afterAll(async () => {

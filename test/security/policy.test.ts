@@ -18,8 +18,8 @@ import { createS3Client, type ResolvedStoreSettings } from '../../src/s3/client.
 import { Store } from '../../src/s3/store.js';
 import { schema } from '../../src/graphql/schema/index.js';
 import { createYogaApp } from '../../src/graphql/yoga.js';
-import { createTestBucket, removeBucket, s3Client, testStores } from '../support/stores.js';
-import { storeEnv, storeForSecurity } from './harness.js';
+import { storeEnv } from '../support/app.js';
+import { createTestBucket, removeBucket, s3Client, storeForSecurity, testStores } from '../support/stores.js';
 
 const graphql = createRequire(import.meta.url)('graphql') as typeof import('graphql');
 

@@ -21,7 +21,8 @@
  * works in buckets of its own (`uniqueBucket`) and never lists all buckets
  * expecting to see only its own.
  *
- * Alongside: `./data.js` (deterministic streamed test data, SHA-256 of
+ * Alongside: `./app.js` (the store environment for the app, starting the
+ * server), `./data.js` (deterministic streamed test data, SHA-256 of
  * streams), `./servers.js` (free ports, moto), `./deviations.js` (where a
  * store knowingly departs from AWS).
  */
@@ -46,6 +47,11 @@ export function testStores(): StoreUnderTest[] {
   const stores = inject('stores');
   if (!stores?.length) throw new Error('no test stores: is test/global-setup.ts listed as globalSetup in vitest.config.ts?');
   return stores;
+}
+
+/** The store the security tests run against: the embedded store (ours, and it checks signatures), else the first. */
+export function storeForSecurity(stores: StoreUnderTest[]): StoreUnderTest {
+  return stores.find((s) => s.name === 'embedded') ?? stores[0]!;
 }
 
 /**
