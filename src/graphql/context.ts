@@ -21,7 +21,7 @@ export interface ContextDeps {
 export interface ServerContext {
   requestId?: string;
   caller?: Caller;
-  /** Charges `count` more to this client's rate limit (src/graphql/plugins/cost.ts: store calls past the one charged on arrival); throws the RATE_LIMITED error when over. */
+  /** Charges `count` more to this client's rate limit (src/graphql/plugins/use-store-call-limit.ts: store calls past the one charged on arrival); throws the RATE_LIMITED error when over. */
   chargeOperations?: (count: number) => void;
 }
 

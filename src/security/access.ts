@@ -1,4 +1,5 @@
-import { forbiddenError, type Caller, type Role } from './auth.js';
+import { forbiddenError, type Caller } from './auth.js';
+import type { Role } from './roles.js';
 import type { AppError } from '../core/errors.js';
 
 /**

@@ -6,7 +6,7 @@
  */
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIELD_COSTS } from '../../src/graphql/plugins/cost.js';
+import { FIELD_COSTS } from '../../src/graphql/cost.js';
 import { schema } from '../../src/graphql/schema/index.js';
 import { storeCalls } from '../http/harness.js';
 import { createTestBucket, removeBucket, s3Client, testStores } from '../support/stores.js';
