@@ -1,5 +1,5 @@
 /**
- * The store calls of a request (src/graphql/plugins/cost.ts): estimated from the document and
+ * The store calls of a request (src/graphql/cost.ts, src/graphql/plugins/use-store-call-limit.ts): estimated from the document and
  * its variables before anything runs, refused over MAX_STORE_CALLS_PER_REQUEST
  * with BAD_USER_INPUT and `extensions.limit: "COST"`, and charged to the
  * per-client rate limit.
