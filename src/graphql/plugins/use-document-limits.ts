@@ -21,15 +21,16 @@ import type { ErrorCode } from '../../core/errors.js';
 import { fieldType, limitError, operationName } from '../documents.js';
 
 /*
- * The counting is ours, not graphql-armor's (max-depth, max-aliases,
- * max-directives, max-tokens 2.x), which was tried in their place: armor
- * counts a fragment that spreads itself as -1 where it recurs (its "being
- * measured" mark leaks into the sum), so `{ ...A } fragment A { a0 a1 ...B }
- * fragment B { b0 b1 ...A }` has 3 aliases instead of 4; max-directives drops
- * the directives of a fragment spread it has measured before (`...F @include
- * ...F @skip` counts one directive short); and its errors name neither the
- * operation nor the count but in their message text. Tokens are graphql's
- * own parser limit (`maxTokens`), which armor's max-tokens re-implements.
+ * The counting is ours, not graphql-armor's: its max-depth, max-aliases and
+ * max-directives rules (2.x) were tried in its place and break the limits
+ * tests. Where a fragment spreads itself, armor adds its "being measured"
+ * mark, -1, to the count (`{ ...A } fragment A on Query { a0: x a1: x ...B }
+ * fragment B on Query { b0: x b1: x ...A }` has 3 aliases, not 4); a fragment
+ * spread it has measured before loses the spread's own directives (`{ ...F
+ * @include(if: true) ...F @skip(if: false) }` counts one short); and its
+ * errors name no operation and give the count only in their message text.
+ * The token limit is graphql's own parser option (`maxTokens`), which armor's
+ * max-tokens re-implements around the lexer.
  */
 
 /**
