@@ -3,7 +3,7 @@ import { createApp, type App } from './app.js';
 import { ConfigError, loadConfig } from './config/index.js';
 import { StartupError } from './embedded/index.js';
 import { createLogger, SecretScrubber } from './observability/logger.js';
-import { checkReady } from './http/server.js';
+import { checkReady } from './http/routes/health.js';
 
 /** Stops start-up with one clear line per problem, and no stack trace. */
 function fail(lines: string[]): never {

@@ -1,168 +1,23 @@
-import { readFileSync } from 'node:fs';
-import { z } from 'zod';
-import { bucketNameProblem } from '../core/s3-rules.js';
-
 /**
- * The server's settings. This is the only module that reads the environment:
- * everything else receives a `Config`. Every problem is reported at once, one
- * line per variable, and no secret value is ever echoed back.
+ * The server's settings. This folder is the only code that reads the
+ * environment (`loadConfig`): everything else receives a `Config`. Every
+ * problem is reported at once, one line per variable, and no secret value is
+ * ever echoed back. The variables are in env.ts, API keys in api-keys.ts.
  */
+import { readApiKeys, type ApiKeyConfig } from './api-keys.js';
+import { ALIASES, DEFAULT_RATE_LIMIT_PER_MINUTE, envSchema } from './env.js';
 
-const KIB = 1024;
-const SIZE_UNITS: Record<string, number> = {
-  '': 1,
-  b: 1,
-  k: KIB,
-  kb: 1000,
-  kib: KIB,
-  m: KIB ** 2,
-  mb: 1000 ** 2,
-  mib: KIB ** 2,
-  g: KIB ** 3,
-  gb: 1000 ** 3,
-  gib: KIB ** 3,
-  t: KIB ** 4,
-  tb: 1000 ** 4,
-  tib: KIB ** 4,
-};
-
-/** Parses "5368709120", "5GiB", "512 MiB", "10mb" into bytes. */
-export function parseByteSize(text: string): number | undefined {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
-  if (!match) return undefined;
-  const unit = SIZE_UNITS[match[2]!.toLowerCase()];
-  if (unit === undefined) return undefined;
-  const bytes = Math.floor(Number(match[1]) * unit);
-  return Number.isSafeInteger(bytes) ? bytes : undefined;
-}
-
-const byteSize = (min: number) =>
-  z
-    .string()
-    .transform((text, ctx) => {
-      const bytes = parseByteSize(text);
-      if (bytes === undefined) {
-        ctx.addIssue({ code: 'custom', message: 'must be a size in bytes, e.g. 5368709120 or 5GiB' });
-        return z.NEVER;
-      }
-      return bytes;
-    })
-    .pipe(z.number().min(min, `must be at least ${min} bytes`));
-
-const boolean = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no']))
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
-
-const int = (min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
-
-const url = z
-  .string()
-  .trim()
-  .pipe(z.url({ protocol: /^https?$/, error: 'must be an http or https URL such as http://127.0.0.1:9000' }))
-  .transform((u) => u.replace(/\/+$/, ''));
-
-/**
- * Deepest field nesting allowed by default: the deepest operation of the
- * schema is far shallower, and GraphiQL's introspection query (whose type
- * references nest 9 `ofType` levels) must fit while introspection is on.
- */
-export const DEFAULT_MAX_QUERY_DEPTH = 15;
-
-/**
- * Store calls a minute per client by default where the server is reachable by
- * others (API keys or a non-loopback HOST): the rate limit is charged by each
- * request's estimated store calls, and GraphiQL's example query alone is 101.
- */
-export const DEFAULT_RATE_LIMIT_PER_MINUTE = 6000;
-
-const roleSchema = z.enum(['read', 'write', 'admin']);
-export type Role = z.infer<typeof roleSchema>;
-
-const apiKeySchema = z
-  .object({
-    name: z.string().min(1),
-    token: z.string().min(16, 'a token must be at least 16 characters').optional(),
-    tokenSha256: z
-      .string()
-      .regex(/^[0-9a-fA-F]{64}$/, 'tokenSha256 must be 64 hex characters')
-      .transform((h) => h.toLowerCase())
-      .optional(),
-    grants: z
-      .array(
-        z.object({
-          bucket: z.string().superRefine((bucket, ctx) => {
-            const problem = bucket === '*' ? undefined : bucketNameProblem(bucket);
-            if (problem) ctx.addIssue({ code: 'custom', message: `"${bucket}" is not "*" or a bucket name: it ${problem}` });
-          }),
-          role: roleSchema,
-        }),
-      )
-      .min(1, 'a key needs at least one grant'),
-  })
-  .refine((k) => (k.token === undefined) !== (k.tokenSha256 === undefined), {
-    message: 'give exactly one of token or tokenSha256',
-  });
-
-const apiKeysSchema = z.object({ keys: z.array(apiKeySchema) }).superRefine((v, ctx) => {
-  const names = new Set<string>();
-  for (const key of v.keys) {
-    if (names.has(key.name)) ctx.addIssue({ code: 'custom', message: `key name "${key.name}" is used twice` });
-    names.add(key.name);
-  }
-});
-export type ApiKeyConfig = z.infer<typeof apiKeySchema>;
-
-const envSchema = z.object({
-  PORT: int(0, 65535).default(4000),
-  HOST: z.string().trim().min(1).default('127.0.0.1'),
-  S3_ENDPOINT: url.optional(),
-  S3_REGION: z.string().trim().min(1).default('us-east-1'),
-  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
-  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
-  S3_FORCE_PATH_STYLE: boolean.default(true),
-  S3_PUBLIC_ENDPOINT: url.optional(),
-  S3_CHECKSUM: z.enum(['when_required', 'when_supported']).default('when_required'),
-  S3_MAX_SOCKETS: int(1, 10_000).default(64),
-  S3_CONNECT_TIMEOUT_MS: int(1, 600_000).default(5_000),
-  S3_REQUEST_TIMEOUT_MS: int(1, 3_600_000).default(120_000),
-  S3_MAX_ATTEMPTS: int(1, 10).default(3),
-  DATA_DIR: z.string().min(1).default('./data'),
-  EMBEDDED_S3_PORT: int(0, 65535).default(9000),
-  MAX_UPLOAD_BYTES: byteSize(1).default(5 * KIB ** 3),
-  UPLOAD_PART_SIZE: byteSize(5 * KIB ** 2).default(8 * KIB ** 2),
-  UPLOAD_QUEUE_SIZE: int(1, 64).default(4),
-  MAX_PART_BYTES: byteSize(5 * KIB ** 2).default(5 * KIB ** 3),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  API_KEYS: z.string().optional(),
-  API_KEYS_FILE: z.string().optional(),
-  ALLOW_ANONYMOUS: boolean.default(false),
-  GRAPHIQL: boolean.optional(),
-  INTROSPECTION: boolean.optional(),
-  MAX_JSON_BODY_BYTES: byteSize(KIB).default(KIB ** 2),
-  MAX_FILES_PER_REQUEST: int(1, 1000).default(10),
-  MAX_BATCH_OPERATIONS: int(1, 100).default(10),
-  MAX_QUERY_DEPTH: int(1, 100).default(DEFAULT_MAX_QUERY_DEPTH),
-  MAX_QUERY_ALIASES: int(0, 10_000).default(30),
-  MAX_QUERY_DIRECTIVES: int(0, 10_000).default(50),
-  MAX_QUERY_TOKENS: int(1, 1_000_000).default(10_000),
-  MAX_STORE_CALLS_PER_REQUEST: int(1, 100_000_000).default(1000),
-  RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).optional(),
-  HEADERS_TIMEOUT_MS: int(100, 600_000).default(60_000),
-  MIN_UPLOAD_BYTES_PER_SECOND: byteSize(0).default(KIB),
-  UPLOAD_RATE_WINDOW_MS: int(1_000, 600_000).default(30_000),
-  MAX_CONNECTIONS: int(1, 1_000_000).default(1024),
-  MAX_CONNECTIONS_PER_CLIENT: int(0, 1_000_000).default(64),
-  CURSOR_SECRET: z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -base64 32`)').optional(),
-});
+export type { ApiKeyConfig } from './api-keys.js';
+export {
+  DEFAULT_MAX_BATCH_OPERATIONS,
+  DEFAULT_MAX_QUERY_ALIASES,
+  DEFAULT_MAX_QUERY_DEPTH,
+  DEFAULT_MAX_QUERY_DIRECTIVES,
+  DEFAULT_MAX_QUERY_TOKENS,
+  DEFAULT_MAX_STORE_CALLS_PER_REQUEST,
+  DEFAULT_RATE_LIMIT_PER_MINUTE,
+} from './env.js';
+export { parseByteSize } from './sizes.js';
 
 export interface StoreSettings {
   /** undefined: start the embedded store. */
@@ -205,7 +60,7 @@ export interface Config {
   maxQueryAliases: number;
   maxQueryDirectives: number;
   maxQueryTokens: number;
-  /** Most store calls the operations of one HTTP request may make, as estimated before they run (see src/graphql/plugins/cost.ts). */
+  /** Most store calls the operations of one HTTP request may make, as estimated before they run (see src/graphql/cost.ts). */
   maxStoreCallsPerRequest: number;
   /** Store calls a minute per API key (per client address for anonymous callers), per instance, each request counting its estimated calls and at least one per operation; 0: no limit. */
   rateLimitPerMinute: number;
@@ -233,51 +88,8 @@ export class ConfigError extends Error {
   }
 }
 
-const ALIASES: Record<string, string> = {
-  RUSTFS_ENDPOINT: 'S3_ENDPOINT',
-  RUSTFS_ACCESS_KEY: 'S3_ACCESS_KEY_ID',
-  RUSTFS_SECRET_KEY: 'S3_SECRET_ACCESS_KEY',
-};
-
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/i;
 export const isLoopbackHost = (host: string) => LOOPBACK.test(host);
-
-function readApiKeys(
-  inline: string | undefined,
-  file: string | undefined,
-  problems: string[],
-): ApiKeyConfig[] {
-  if (inline !== undefined && file !== undefined) {
-    problems.push('API_KEYS and API_KEYS_FILE: set one of them, not both');
-    return [];
-  }
-  const variable = inline !== undefined ? 'API_KEYS' : 'API_KEYS_FILE';
-  let text = inline;
-  if (file !== undefined) {
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      problems.push(`API_KEYS_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-      return [];
-    }
-  }
-  if (text === undefined || text.trim() === '') return [];
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    problems.push(`${variable}: not valid JSON (expected {"keys":[{"name":…,"token":…,"grants":[…]}]})`);
-    return [];
-  }
-  const parsed = apiKeysSchema.safeParse(json);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      problems.push(`${variable}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-    }
-    return [];
-  }
-  return parsed.data.keys;
-}
 
 /** Reads and validates the settings; throws ConfigError listing every problem. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {

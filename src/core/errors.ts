@@ -53,3 +53,16 @@ export const badInput = (argument: string, message: string) =>
 /** PAYLOAD_TOO_LARGE for a multipart upload part of more than `limit` bytes. */
 export const partTooLarge = (limit: number) =>
   new AppError('PAYLOAD_TOO_LARGE', `file: the part is larger than the limit of ${limit} bytes`, { argument: 'file' });
+
+/**
+ * The HTTP status an error object carries in `status`: the convention of
+ * HTTP error objects (http-errors, graphql-upload-minimal and busboy's
+ * refusals, the upload's own UploadError), which stream consumers recognise.
+ */
+export function httpStatusOf(err: unknown): number | undefined {
+  const status = typeof err === 'object' && err !== null ? (err as { status?: unknown }).status : undefined;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/** Whether an error object says that what was sent is too large (`status` 413, as PAYLOAD_TOO_LARGE answers). */
+export const isPayloadTooLarge = (err: unknown): boolean => httpStatusOf(err) === HTTP_STATUS.PAYLOAD_TOO_LARGE;

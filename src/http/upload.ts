@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { processRequest, Upload, type FileUpload, type GraphQLOperation } from 'graphql-upload-minimal';
-import { AppError, type ErrorCode } from '../core/errors.js';
+import { AppError, HTTP_STATUS, httpStatusOf, isPayloadTooLarge, type ErrorCode } from '../core/errors.js';
 import type { Metrics } from '../observability/metrics.js';
 
 /**
@@ -23,24 +23,23 @@ export interface MultipartOptions {
 const SPEC_URL = /\s*\(https:\/\/github\.com\/jaydenseric\/graphql-multipart-request-spec\)/;
 
 /**
- * A failed upload. `status` is the HTTP status, also kept as
+ * A failed upload, with its code's HTTP status kept as
  * `extensions.http.status`, which Yoga applies to the response (and never
  * shows), and as `status`, the convention of HTTP error objects that stream
- * consumers (the store's upload) recognise.
+ * consumers (the store's upload) recognise (`httpStatusOf`).
  */
 export class UploadError extends AppError {
-  constructor(
-    code: ErrorCode,
-    message: string,
-    readonly status: number,
-  ) {
+  readonly status: number;
+
+  constructor(code: ErrorCode, message: string) {
+    const status = HTTP_STATUS[code];
     super(code, message, { http: { status } });
     this.name = 'UploadError';
+    this.status = status;
   }
 }
 
-const tooLarge = (max: number) =>
-  new UploadError('PAYLOAD_TOO_LARGE', `The file is larger than the upload limit of ${max} bytes.`, 413);
+const tooLarge = (max: number) => new UploadError('PAYLOAD_TOO_LARGE', `The file is larger than the upload limit of ${max} bytes.`);
 
 /**
  * Turns what graphql-upload-minimal or busboy reject with into an AppError
@@ -50,24 +49,24 @@ const tooLarge = (max: number) =>
  */
 export function uploadError(err: unknown, options: Pick<MultipartOptions, 'maxFileSize' | 'maxFiles'>): AppError {
   if (err instanceof AppError) return err;
-  const status = typeof err === 'object' && err !== null ? (err as { status?: unknown }).status : undefined;
+  const status = httpStatusOf(err);
   const message = (err instanceof Error ? err.message : String(err)).replace(SPEC_URL, '');
-  if (typeof status !== 'number') {
+  if (status === undefined) {
     // busboy's own parse errors ("Unexpected end of form", "Malformed part header", ...).
-    return new UploadError('BAD_USER_INPUT', `Malformed multipart request: ${message.replace(/\.$/, '')}.`, 400);
+    return new UploadError('BAD_USER_INPUT', `Malformed multipart request: ${message.replace(/\.$/, '')}.`);
   }
-  if (status === 413) {
+  if (isPayloadTooLarge(err)) {
     if (/max file uploads exceeded/.test(message)) {
-      return new UploadError('BAD_USER_INPUT', `A request may carry at most ${options.maxFiles} files.`, 400);
+      return new UploadError('BAD_USER_INPUT', `A request may carry at most ${options.maxFiles} files.`);
     }
     if (/^File truncated/.test(message)) return tooLarge(options.maxFileSize);
-    return new UploadError('PAYLOAD_TOO_LARGE', message, 413);
+    return new UploadError('PAYLOAD_TOO_LARGE', message);
   }
-  if (status === 499) return new UploadError('BAD_USER_INPUT', 'The client disconnected during the upload.', 400);
+  if (status === 499) return new UploadError('BAD_USER_INPUT', 'The client disconnected during the upload.');
   if (/couldn't find any files or JSON/.test(message)) {
-    return new UploadError('BAD_USER_INPUT', "The multipart request has no 'operations' and no 'map' field.", 400);
+    return new UploadError('BAD_USER_INPUT', "The multipart request has no 'operations' and no 'map' field.");
   }
-  return new UploadError('BAD_USER_INPUT', message, 400);
+  return new UploadError('BAD_USER_INPUT', message);
 }
 
 /** Every Upload placed in the operations, found without recursion (the JSON may nest deeply). */
@@ -174,7 +173,7 @@ class FileTracker {
       encoding: file.encoding,
       createReadStream() {
         if (failure) throw failure;
-        if (!source) throw new UploadError('BAD_USER_INPUT', 'The file is missing from the request.', 400);
+        if (!source) throw new UploadError('BAD_USER_INPUT', 'The file is missing from the request.');
         if (tracked.out) throw new Error('createReadStream() may be called only once per file');
         const out = new UploadCounter(maxFileSize, metrics);
         tracked.out = out;
@@ -214,7 +213,7 @@ export async function parseMultipart(
 ): Promise<GraphQLOperation | GraphQLOperation[]> {
   const tracker = new FileTracker(options);
   res.once('close', () => {
-    tracker.release(new UploadError('BAD_USER_INPUT', 'The request ended before the upload was read.', 400));
+    tracker.release(new UploadError('BAD_USER_INPUT', 'The request ended before the upload was read.'));
     drainOrClose(req);
   });
   let operations: GraphQLOperation | GraphQLOperation[];

@@ -1,6 +1,11 @@
+/**
+ * Observability: the log (this file: pino, one JSON line per event, errors
+ * without stacks, secrets scrubbed) and the Prometheus metrics (metrics.ts).
+ * The app builds one of each at start-up and hands them down.
+ */
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from '../config/index.js';
-import { errorDetails } from '../http/respond.js';
+import { AppError } from '../core/errors.js';
 
 /** What stands in a log line where a secret was. */
 export const REDACTED = '[redacted]';
@@ -92,4 +97,33 @@ export function createLogger(config: Pick<Config, 'logLevel' | 'store' | 'apiKey
     },
     options.destination,
   );
+}
+
+/** Already the output of `errorDetails` (the logger's `err` serializer applies it again). */
+const isDetails = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' &&
+  value !== null &&
+  Object.getPrototypeOf(value) === Object.prototype &&
+  typeof (value as { type?: unknown }).type === 'string' &&
+  typeof (value as { message?: unknown }).message === 'string';
+
+/** Causes followed by `errorDetails`; deeper ones are left out. */
+const MAX_CAUSES = 4;
+
+/**
+ * What the log keeps of an error: its name, message and code, the store's
+ * error code and HTTP status when it is a store error, and the same of its
+ * causes. Never a stack trace (it could carry arguments and paths into the
+ * log) and never request headers.
+ */
+export function errorDetails(err: unknown, depth = 0): Record<string, unknown> {
+  if (isDetails(err)) return err;
+  if (!(err instanceof Error)) return { value: typeof err === 'string' ? err : typeof err };
+  const e = err as Error & { code?: unknown; Code?: unknown; $metadata?: { httpStatusCode?: unknown } };
+  const out: Record<string, unknown> = { type: err.name, message: err.message };
+  const code = err instanceof AppError ? err.code : (e.Code ?? e.code);
+  if (typeof code === 'string' || typeof code === 'number') out.code = code;
+  if (typeof e.$metadata?.httpStatusCode === 'number') out.status = e.$metadata.httpStatusCode;
+  if (err.cause !== undefined && depth < MAX_CAUSES) out.cause = errorDetails(err.cause, depth + 1);
+  return out;
 }

@@ -1,5 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { AppError } from '../core/errors.js';
+import { AppError, isPayloadTooLarge } from '../core/errors.js';
 import type { StoreOptions } from './types.js';
 
 /** What the parts of the store (buckets.ts, objects.ts, …) share: the clients, the settings and S3's wire formats. */
@@ -54,10 +54,8 @@ export function advance(previous: string | undefined, next: string | undefined, 
 
 /** How an upload body that failed on the client's side is reported. */
 export function sourceStreamError(err: unknown): AppError {
-  const status = (err as { status?: unknown; statusCode?: unknown } | null)?.status;
-  const appError =
-    status === 413
-      ? new AppError('PAYLOAD_TOO_LARGE', 'the upload is larger than the server accepts')
+  const appError = isPayloadTooLarge(err)
+    ? new AppError('PAYLOAD_TOO_LARGE', 'the upload is larger than the server accepts')
       : new AppError('BAD_USER_INPUT', 'the upload stream failed before it was complete');
   appError.cause = err;
   return appError;

@@ -1,10 +1,17 @@
-import { forbiddenError, type Caller, type Role } from './auth.js';
+/**
+ * Security: who is calling (auth.ts: API keys and callers, roles.ts), what
+ * they may do (this file: the one access policy table), CSRF (csrf.ts) and
+ * the per-client rate limit (rate-limit.ts). The HTTP side and the schema
+ * enter through `keyringOf` and `authorize` / `authorizeOperation`.
+ */
+import { forbiddenError, type Caller } from './auth.js';
+import type { Role } from './roles.js';
 import type { AppError } from '../core/errors.js';
 
 /**
  * The access policy: which role every GraphQL field and every HTTP route
  * needs, in one table. The schema attaches each rule to its field with
- * Pothos scope-auth (`src/schema/builder.ts`), the `/objects` route applies
+ * Pothos scope-auth (`src/graphql/schema/builder.ts`), the `/objects` route applies
  * its rule itself; both check with `authorize`, before any store call.
  *
  * Roles nest (read < write < admin) and are granted per bucket or for `*`.

@@ -1,8 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { ApiKeyConfig, Role } from '../config/index.js';
+import type { ApiKeyConfig } from '../config/index.js';
 import { AppError } from '../core/errors.js';
-
-export type { Role };
+import type { Role } from './roles.js';
 
 const RANK: Record<Role, number> = { read: 1, write: 2, admin: 3 };
 

@@ -14,7 +14,7 @@ export type RateDecision = { allowed: true } | { allowed: false; retryAfterSecon
  * A token bucket per client, in this process's memory (so per instance: N
  * instances behind a load balancer allow N times the rate). A client may
  * spend `perMinute` in a burst, and then one every 60/perMinute seconds;
- * a GraphQL request spends its cost (src/graphql/plugins/cost.ts), a download one. At most
+ * a GraphQL request spends its cost (src/graphql/cost.ts), a download one. At most
  * `maxTracked` clients are remembered (about 100 bytes each); forgetting
  * one, the least recently seen, gives it a full bucket. `perMinute` 0 turns
  * limiting off.

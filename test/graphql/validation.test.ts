@@ -9,7 +9,7 @@ import { parseDateTime, parseSafeInt, serializeDateTime } from '../../src/graphq
 import { ListingCursors, MAX_CURSOR_LENGTH, MAX_CURSOR_VALUE_BYTES } from '../../src/core/cursors.js';
 import { bucketNameProblem } from '../../src/core/s3-rules.js';
 import * as v from '../../src/core/validation.js';
-import { maskError } from '../../src/graphql/yoga.js';
+import { maskError } from '../../src/graphql/errors.js';
 
 /** The BAD_USER_INPUT argument a call is refused with, or 'ok'. */
 function refusal(fn: () => unknown): string {

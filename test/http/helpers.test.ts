@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AppError } from '../../src/core/errors.js';
 import { isCsrfSuspect, mediaType } from '../../src/security/csrf.js';
-import { attachmentDisposition, cacheHeaders, parseObjectPath, preconditionStatus, singleRange } from '../../src/http/objects.js';
+import { attachmentDisposition, cacheHeaders, parseObjectPath, preconditionStatus, singleRange } from '../../src/http/routes/objects.js';
 import { uploadError } from '../../src/http/upload.js';
 
 describe('isCsrfSuspect', () => {

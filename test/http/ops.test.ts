@@ -3,7 +3,7 @@
  * routes and the per-request log line, on the real server.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { READY_CACHE_MS } from '../../src/http/server.js';
+import { READY_CACHE_MS } from '../../src/http/routes/health.js';
 import { freePort } from '../support/servers.js';
 import { testStores } from '../support/stores.js';
 import { startServer, storeCalls, type TestServer } from '../support/app.js';

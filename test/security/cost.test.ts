@@ -1,12 +1,12 @@
 /**
- * The store calls of a request (src/graphql/plugins/cost.ts): estimated from the document and
+ * The store calls of a request (src/graphql/cost.ts, src/graphql/plugins/use-store-call-limit.ts): estimated from the document and
  * its variables before anything runs, refused over MAX_STORE_CALLS_PER_REQUEST
  * with BAD_USER_INPUT and `extensions.limit: "COST"`, and charged to the
  * per-client rate limit.
  */
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIELD_COSTS } from '../../src/graphql/plugins/cost.js';
+import { FIELD_COSTS } from '../../src/graphql/cost.js';
 import { schema } from '../../src/graphql/schema/index.js';
 import { answerOf, outcome, startServer, storeCalls, type GqlResponse, type TestServer } from '../support/app.js';
 import { createTestBucket, removeBucket, s3Client, storeForSecurity, testStores } from '../support/stores.js';

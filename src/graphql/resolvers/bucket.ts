@@ -7,7 +7,8 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import type { Config } from '../../config/index.js';
-import type { BucketInfo, Context } from '../context.js';
+import type { Context } from '../context.js';
+import type { BucketInfo } from '../loaders.js';
 import { AppError } from '../../core/errors.js';
 import type { ObjectHead, ObjectPage as StorePage, ObjectSummary } from '../../s3/store.js';
 import { ListingCursors, type CursorScope, type PageStart } from '../../core/cursors.js';
@@ -68,9 +69,6 @@ function listingRequest(bucket: string, args: ListObjectsArgs, config: Config): 
   };
 }
 
-/** Pages fetched ahead by `bucket(name)`, each waiting for the `objects` field that shows it. */
-const prefetched = new WeakMap<Context, Map<string, Promise<StorePage>>>();
-
 const pageId = (r: ListingRequest) => JSON.stringify([r.scope.bucket, r.scope.prefix, r.scope.delimiter, r.maxKeys, r.start]);
 
 const listPage = (ctx: Context, r: ListingRequest) =>
@@ -78,21 +76,19 @@ const listPage = (ctx: Context, r: ListingRequest) =>
 
 /** Fetches a page ahead of its `objects` field. */
 function prefetchPage(ctx: Context, r: ListingRequest): Promise<StorePage> {
-  let mine = prefetched.get(ctx);
-  if (!mine) prefetched.set(ctx, (mine = new Map()));
   const page = listPage(ctx, r);
   page.catch(() => undefined);
-  mine.set(pageId(r), page);
+  ctx.loaders.prefetchedPages.set(pageId(r), page);
   return page;
 }
 
 /** The page fetched ahead for this listing (used once), else one ListObjectsV2 now. */
 function takePage(ctx: Context, r: ListingRequest): Promise<StorePage> {
-  const mine = prefetched.get(ctx);
+  const prefetched = ctx.loaders.prefetchedPages;
   const id = pageId(r);
-  const page = mine?.get(id);
+  const page = prefetched.get(id);
   if (page) {
-    mine!.delete(id);
+    prefetched.delete(id);
     return page;
   }
   return listPage(ctx, r);

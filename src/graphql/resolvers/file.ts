@@ -1,4 +1,4 @@
-import { AppError, badInput } from '../../core/errors.js';
+import { AppError, badInput, httpStatusOf, isPayloadTooLarge } from '../../core/errors.js';
 
 /**
  * What a failed file part becomes: an AppError as it is (the HTTP layer's
@@ -9,8 +9,8 @@ import { AppError, badInput } from '../../core/errors.js';
  */
 export function fileError(err: unknown, tooLarge: () => AppError): unknown {
   if (err instanceof AppError) return err;
-  const status = typeof err === 'object' && err !== null ? (err as { status?: unknown }).status : undefined;
-  if (status === 413) return tooLarge();
-  if (typeof status === 'number' && status >= 400 && status < 500 && err instanceof Error) return badInput('file', err.message);
+  if (isPayloadTooLarge(err)) return tooLarge();
+  const status = httpStatusOf(err);
+  if (status !== undefined && status >= 400 && status < 500 && err instanceof Error) return badInput('file', err.message);
   return err;
 }

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { FileUpload } from 'graphql-upload-minimal';
-import type { BucketInfo, Context } from '../context.js';
+import type { Context } from '../context.js';
+import type { BucketInfo } from '../loaders.js';
 import { badInput, partTooLarge } from '../../core/errors.js';
 import type { MultipartUploadInfo, ObjectHead, PartInfo } from '../../s3/store.js';
 import { spool } from '../../s3/spool.js';
@@ -8,6 +9,11 @@ import { abortStaleUploads } from '../../s3/stale-uploads.js';
 import * as v from '../../core/validation.js';
 import { fileError } from './file.js';
 import type { MetadataEntry, PresignedUrl } from './object.js';
+
+/** A MultipartUpload as the resolvers give it: the store's record of an open upload. */
+export type MultipartUploadValue = MultipartUploadInfo;
+/** An UploadedPart as the resolvers give it: the store's record of a part. */
+export type UploadedPartValue = PartInfo;
 
 /** The parent of the fields of `Mutation.multipart`: the group has no state of its own. */
 export type MultipartGroup = Record<string, never>;

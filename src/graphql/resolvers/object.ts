@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { FileUpload } from 'graphql-upload-minimal';
-import { headKey, type BucketInfo, type Context } from '../context.js';
+import type { Context } from '../context.js';
+import { headKey, type BucketInfo } from '../loaders.js';
 import { AppError, badInput } from '../../core/errors.js';
 import type { DeleteResult, ObjectHead, ObjectSummary, PresignResult } from '../../s3/store.js';
 import * as v from '../../core/validation.js';

@@ -1,9 +1,11 @@
-import type { BucketInfo } from '../context.js';
+import type { BucketInfo } from '../loaders.js';
 import * as buckets from '../resolvers/bucket.js';
 import * as objects from '../resolvers/object.js';
 import { builder, fieldAccess, typeAccess } from './builder.js';
 import { ObjectConnectionRef, ObjectRef } from './object.js';
 import './scalars.js';
+import { MAX_LIST_KEYS } from '../../core/s3-rules.js';
+import { DEFAULT_PAGE_SIZE } from '../../core/validation.js';
 
 export const BucketRef = builder.objectRef<BucketInfo>('Bucket');
 
@@ -27,12 +29,12 @@ BucketRef.implement({
       description: [
         'Objects in key order (ListObjectsV2). With a delimiter, keys that share a',
         'prefix up to the delimiter are folded into `prefixes` ("folders").',
-        '`first` is 1..1000; `after` is a cursor from a previous page.',
+        `\`first\` is 1..${MAX_LIST_KEYS}; \`after\` is a cursor from a previous page.`,
       ].join('\n'),
       args: {
         prefix: t.arg.string({ description: 'Only keys that start with this.' }),
         delimiter: t.arg.string({ description: 'Fold keys that share a prefix up to this string (usually "/") into `prefixes`.' }),
-        first: t.arg.int({ defaultValue: 100, description: 'Page size, 1..1000.' }),
+        first: t.arg.int({ defaultValue: DEFAULT_PAGE_SIZE, description: `Page size, 1..${MAX_LIST_KEYS}.` }),
         after: t.arg.string({ description: 'An edge cursor or `endCursor` from a previous page of the same listing.' }),
       },
       resolve: (bucket, args, ctx) => buckets.listObjects(bucket, args, ctx),

@@ -1,16 +1,19 @@
 import * as multipart from '../resolvers/multipart.js';
-import type { AbortStaleFailure, AbortStaleResult, MultipartGroup } from '../resolvers/multipart.js';
-import type { MultipartUploadInfo, PartInfo } from '../../s3/store.js';
+import type { AbortStaleFailure, AbortStaleResult, MultipartGroup, MultipartUploadValue, UploadedPartValue } from '../resolvers/multipart.js';
 import { BucketRef } from './bucket.js';
 import { builder, fieldAccess, typeAccess } from './builder.js';
-import { MetadataInputRef, ObjectRef, PresignedUrlRef } from './object.js';
+import { MetadataInputRef, ObjectRef, PresignedUrlRef, URL_LIFETIME } from './object.js';
 import './scalars.js';
+import { MAX_LIST_KEYS, MAX_PART_NUMBER } from '../../core/s3-rules.js';
+import { DEFAULT_EXPIRES_IN } from '../../core/validation.js';
+
+const PART_NUMBER = `The part number, 1..${MAX_PART_NUMBER}.`;
 
 const CONCURRENT =
   'Fields inside `multipart` run concurrently within one operation (only top-level mutation fields run in order): send steps that depend on each other (create, then the parts, then complete) as separate operations.';
 
-export const MultipartUploadRef = builder.objectRef<MultipartUploadInfo>('MultipartUpload');
-export const UploadedPartRef = builder.objectRef<PartInfo>('UploadedPart');
+export const MultipartUploadRef = builder.objectRef<MultipartUploadValue>('MultipartUpload');
+export const UploadedPartRef = builder.objectRef<UploadedPartValue>('UploadedPart');
 export const MultipartMutationsRef = builder.objectRef<MultipartGroup>('MultipartMutations');
 const AbortStaleFailureRef = builder.objectRef<AbortStaleFailure>('AbortStaleFailure');
 const AbortStaleResultRef = builder.objectRef<AbortStaleResult>('AbortStaleResult');
@@ -38,7 +41,7 @@ MultipartUploadRef.implement({
     }),
     parts: t.field({
       type: [UploadedPartRef],
-      description: 'Parts uploaded so far (ListParts), in part-number order, every page of the listing (so more than 1000 parts too).',
+      description: `Parts uploaded so far (ListParts), in part-number order, every page of the listing (so more than ${MAX_LIST_KEYS} parts too).`,
       resolve: (upload, _args, ctx) => multipart.uploadParts(upload, ctx),
     }),
   }),
@@ -47,7 +50,7 @@ MultipartUploadRef.implement({
 UploadedPartRef.implement({
   description: 'One part of a multipart upload, as the store has it.',
   fields: (t) => ({
-    partNumber: t.exposeInt('partNumber', { description: 'The part number, 1..10000.' }),
+    partNumber: t.exposeInt('partNumber', { description: PART_NUMBER }),
     etag: t.exposeString('etag', { description: "The part's ETag, without quotes: pass it to `complete`." }),
     size: t.expose('size', { type: 'SafeInt', description: 'Size in bytes.' }),
     lastModified: t.field({
@@ -62,7 +65,7 @@ UploadedPartRef.implement({
 const CompletedPartInputRef = builder.inputType('CompletedPartInput', {
   description: 'A part to put into the object, as `uploadPart` or the part’s PUT returned it.',
   fields: (t) => ({
-    partNumber: t.int({ required: true, description: 'The part number, 1..10000.' }),
+    partNumber: t.int({ required: true, description: PART_NUMBER }),
     etag: t.string({ required: true, description: "The part's ETag, with or without its quotes." }),
   }),
 });
@@ -113,7 +116,7 @@ MultipartMutationsRef.implement({
         type: UploadedPartRef,
         authScopes: fieldAccess('MultipartMutations.uploadPart'),
         description: [
-          'Uploads one part (1..10000) through the server. Every part but the last must be at least 5 MiB',
+          `Uploads one part (1..${MAX_PART_NUMBER}) through the server. Every part but the last must be at least 5 MiB`,
           '(checked by `complete`); a part is at most MAX_PART_BYTES (default 5 GiB, S3’s maximum), and more is',
           'PAYLOAD_TOO_LARGE. Without `size` the part is spooled (up to 8 MiB in memory, beyond that in a temporary',
           'file deleted when the call ends) so that its length is known before it is sent to the store. Uploading a',
@@ -123,7 +126,7 @@ MultipartMutationsRef.implement({
           bucket: bucket(),
           key: key(),
           uploadId: uploadId(),
-          partNumber: t.arg.int({ required: true, description: 'The part number, 1..10000: parts are joined in this order.' }),
+          partNumber: t.arg.int({ required: true, description: `The part number, 1..${MAX_PART_NUMBER}: parts are joined in this order.` }),
           file: t.arg({ type: 'Upload', required: true, description: 'The part’s bytes (GraphQL multipart request spec).' }),
           size: t.arg({
             type: 'SafeInt',
@@ -146,8 +149,8 @@ MultipartMutationsRef.implement({
           bucket: bucket(),
           key: key(),
           uploadId: uploadId(),
-          partNumber: t.arg.int({ required: true, description: 'The part number, 1..10000.' }),
-          expiresIn: t.arg.int({ defaultValue: 3600, description: 'Lifetime of the URL in seconds, 1..604800.' }),
+          partNumber: t.arg.int({ required: true, description: PART_NUMBER }),
+          expiresIn: t.arg.int({ defaultValue: DEFAULT_EXPIRES_IN, description: URL_LIFETIME }),
         },
         resolve: (_group, args, ctx) => multipart.presignPart(args, ctx),
       }),

@@ -2,6 +2,11 @@ import * as objects from '../resolvers/object.js';
 import type { ObjectValue } from '../resolvers/object.js';
 import { builder, fieldAccess, typeAccess } from './builder.js';
 import './scalars.js';
+import { MAX_DELETE_KEYS, MAX_KEY_BYTES, MAX_PRESIGN_EXPIRES_SECONDS } from '../../core/s3-rules.js';
+import { DEFAULT_EXPIRES_IN } from '../../core/validation.js';
+
+/** How long a presigned URL lives, as its `expiresIn` argument says. */
+export const URL_LIFETIME = `Lifetime of the URL in seconds, 1..${MAX_PRESIGN_EXPIRES_SECONDS}.`;
 
 /** An object, from a listing (key, size, ETag, date) or a HEAD (with content type and metadata). */
 export const ObjectRef = builder.objectRef<ObjectValue>('Object');
@@ -31,7 +36,7 @@ ObjectRef.implement({
       description: 'Stable id for client caches, unique across buckets.',
       resolve: (object) => objects.objectIdOf(object),
     }),
-    key: t.exposeString('key', { description: 'The object key: 1 to 1024 bytes of UTF-8, "/" is an ordinary character.' }),
+    key: t.exposeString('key', { description: `The object key: 1 to ${MAX_KEY_BYTES} bytes of UTF-8, "/" is an ordinary character.` }),
     size: t.expose('size', { type: 'SafeInt', description: 'Size in bytes.' }),
     etag: t.exposeString('etag', {
       description: 'The entity tag, without quotes: the MD5 of the bytes for single-part uploads, "<md5>-<parts>" for multipart ones.',
@@ -53,9 +58,9 @@ ObjectRef.implement({
       resolve: (object) => object.storageClass ?? null,
     }),
     url: t.string({
-      description: 'A presigned GET URL, valid for expiresIn seconds (1..604800).',
+      description: `A presigned GET URL, valid for expiresIn seconds (1..${MAX_PRESIGN_EXPIRES_SECONDS}).`,
       args: {
-        expiresIn: t.arg.int({ defaultValue: 3600, description: 'Lifetime of the URL in seconds, 1..604800.' }),
+        expiresIn: t.arg.int({ defaultValue: DEFAULT_EXPIRES_IN, description: URL_LIFETIME }),
       },
       resolve: (object, args, ctx) => objects.objectUrl(object, args, ctx),
     }),
@@ -157,7 +162,7 @@ builder.mutationFields((t) => ({
       'Streams one file into an object. Large files go to the store in parts; a failed upload leaves nothing behind.',
     args: {
       bucket: t.arg.string({ required: true, description: 'The bucket to write to.' }),
-      key: t.arg.string({ required: true, description: 'The object key: 1 to 1024 bytes of UTF-8.' }),
+      key: t.arg.string({ required: true, description: `The object key: 1 to ${MAX_KEY_BYTES} bytes of UTF-8.` }),
       file: t.arg({ type: 'Upload', required: true, description: 'The file (GraphQL multipart request spec).' }),
       contentType: t.arg.string({
         description: "The Content-Type to store; wins over the file part's own type.",
@@ -181,10 +186,10 @@ builder.mutationFields((t) => ({
   deleteObjects: t.field({
     authScopes: fieldAccess('Mutation.deleteObjects'),
     type: DeleteObjectsResultRef,
-    description: 'Deletes up to 1000 keys in one request.',
+    description: `Deletes up to ${MAX_DELETE_KEYS} keys in one request.`,
     args: {
       bucket: t.arg.string({ required: true, description: 'The bucket name.' }),
-      keys: t.arg.stringList({ required: true, description: '1 to 1000 keys.' }),
+      keys: t.arg.stringList({ required: true, description: `1 to ${MAX_DELETE_KEYS} keys.` }),
     },
     resolve: (_root, args, ctx) => objects.deleteObjects(args, ctx),
   }),
@@ -216,12 +221,12 @@ builder.mutationFields((t) => ({
     authScopes: fieldAccess('Mutation.presign'),
     type: PresignedUrlRef,
     description:
-      'A presigned URL: GET to download, PUT to upload straight to the store. expiresIn is 1..604800 seconds.',
+      `A presigned URL: GET to download, PUT to upload straight to the store. expiresIn is 1..${MAX_PRESIGN_EXPIRES_SECONDS} seconds.`,
     args: {
       bucket: t.arg.string({ required: true, description: 'The bucket name.' }),
       key: t.arg.string({ required: true, description: 'The object key.' }),
       method: t.arg({ type: PresignMethodRef, defaultValue: 'GET', description: 'GET (needs read) or PUT (needs write).' }),
-      expiresIn: t.arg.int({ defaultValue: 3600, description: 'Lifetime of the URL in seconds, 1..604800.' }),
+      expiresIn: t.arg.int({ defaultValue: DEFAULT_EXPIRES_IN, description: URL_LIFETIME }),
       contentType: t.arg.string({
         description: 'For PUT only: the Content-Type the upload must carry (it becomes part of the signature).',
       }),

@@ -1,13 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, pipeline, type TransformCallback } from 'node:stream';
 import type { Logger } from 'pino';
-import { authorizeOperation } from '../security/access.js';
-import type { Caller } from '../security/auth.js';
-import { AppError, badInput } from '../core/errors.js';
-import type { Metrics } from '../observability/metrics.js';
-import type { GetOptions, GetResult, ObjectHead, Store } from '../s3/store.js';
-import { bucketName, objectKey } from '../core/validation.js';
-import { sendError, statusOf } from './respond.js';
+import { authorizeOperation } from '../../security/access.js';
+import type { Caller } from '../../security/auth.js';
+import { AppError, badInput } from '../../core/errors.js';
+import type { Metrics } from '../../observability/metrics.js';
+import type { GetOptions, GetResult, ObjectHead, Store } from '../../s3/store.js';
+import { bucketName, objectKey } from '../../core/validation.js';
+import type { Admission } from '../admission.js';
+import { sendError, statusOf } from '../respond.js';
 
 export const OBJECTS_PREFIX = '/objects/';
 
@@ -191,7 +192,7 @@ class DownloadCounter extends Transform {
   }
 }
 
-export interface ObjectRouteDeps {
+interface ObjectRouteDeps {
   store: Store;
   metrics: Metrics;
   /** API keys are configured: an answer is for its caller alone (see `cacheHeaders`). */
@@ -208,7 +209,7 @@ const preconditionFailed = () =>
  * If-Unmodified-Since (412); `?download=1` asks the browser to save it.
  * Throws AppError before the response starts; the caller answers those.
  */
-export async function serveObject(
+async function serveObject(
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
@@ -304,4 +305,23 @@ function fromHead(head: ObjectHead): Representation {
     contentEncoding: head.contentEncoding,
     contentDisposition: head.contentDisposition,
   };
+}
+
+/**
+ * The `/objects` route (GET and HEAD; the server answers other methods):
+ * the request is authenticated and charged one to its client's rate limit
+ * (`Admission`) before anything is read, then `serveObject` answers it.
+ */
+export function objectsRoute(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  query: string,
+  deps: { store: Store; metrics: Metrics; admission: Admission },
+  log: Logger,
+): Promise<void> {
+  const { identity } = deps.admission.admit(req);
+  if (identity.error) throw identity.error;
+  const objectDeps = { store: deps.store, metrics: deps.metrics, privateAnswers: deps.admission.keyring.enabled };
+  return serveObject(req, res, path, new URLSearchParams(query), identity.caller, objectDeps, log);
 }

@@ -6,28 +6,58 @@ import {
   type FragmentDefinitionNode,
   type GraphQLNamedType,
   type GraphQLSchema,
-  type GraphQLType,
-  type OperationDefinitionNode,
   type SelectionSetNode,
   type ValidationContext,
   type ValidationRule,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import {
+  DEFAULT_MAX_QUERY_ALIASES,
+  DEFAULT_MAX_QUERY_DEPTH,
+  DEFAULT_MAX_QUERY_DIRECTIVES,
+  DEFAULT_MAX_QUERY_TOKENS,
+} from '../../config/index.js';
 import type { ErrorCode } from '../../core/errors.js';
+import { fieldType, limitError, operationName } from '../documents.js';
+
+/*
+ * The counting is ours, not graphql-armor's: its max-depth, max-aliases and
+ * max-directives rules (2.x) were tried in its place and break the limits
+ * tests. Where a fragment spreads itself, armor adds its "being measured"
+ * mark, -1, to the count (`{ ...A } fragment A on Query { a0: x a1: x ...B }
+ * fragment B on Query { b0: x b1: x ...A }` has 3 aliases, not 4); a fragment
+ * spread it has measured before loses the spread's own directives (`{ ...F
+ * @include(if: true) ...F @skip(if: false) }` counts one short); and its
+ * errors name no operation and give the count only in their message text.
+ * The token limit is graphql's own parser option (`maxTokens`), which armor's
+ * max-tokens re-implements around the lexer.
+ */
 
 /**
  * Limits on the GraphQL document of a request, checked while it is parsed
  * and validated, so a refused operation executes nothing.
  */
-export interface DocumentLimits {
-  /** Deepest field nesting of one operation (a top-level field is depth 1). MAX_QUERY_DEPTH. */
-  maxDepth: number;
-  /** Aliased fields in one operation, fragments counted where they are spread. MAX_QUERY_ALIASES. */
-  maxAliases: number;
-  /** Directives in one operation, fragments counted where they are spread. MAX_QUERY_DIRECTIVES. */
-  maxDirectives: number;
-  /** Lexical tokens in the whole document (graphql's own parser limit). MAX_QUERY_TOKENS. */
-  maxTokens: number;
+export interface DocumentLimitsOptions {
+  /**
+   * Deepest field nesting of one operation (a top-level field is depth 1). MAX_QUERY_DEPTH.
+   * @default DEFAULT_MAX_QUERY_DEPTH (15)
+   */
+  maxDepth?: number;
+  /**
+   * Aliased fields in one operation, fragments counted where they are spread. MAX_QUERY_ALIASES.
+   * @default DEFAULT_MAX_QUERY_ALIASES (30)
+   */
+  maxAliases?: number;
+  /**
+   * Directives in one operation, fragments counted where they are spread. MAX_QUERY_DIRECTIVES.
+   * @default DEFAULT_MAX_QUERY_DIRECTIVES (50)
+   */
+  maxDirectives?: number;
+  /**
+   * Lexical tokens in the whole document (graphql's own parser limit). MAX_QUERY_TOKENS.
+   * @default DEFAULT_MAX_QUERY_TOKENS (10000)
+   */
+  maxTokens?: number;
 }
 
 /**
@@ -52,20 +82,6 @@ interface Measure {
 }
 
 const ZERO: Measure = { depth: 0, aliases: 0, directives: 0, lists: false, listsThroughBackReference: false };
-
-/** The named type under any list and non-null wrappers, without `instanceof` (see yoga.ts on copies of graphql). */
-function namedType(type: GraphQLType): GraphQLNamedType {
-  let current: GraphQLType = type;
-  while ('ofType' in current && current.ofType) current = current.ofType as GraphQLType;
-  return current as GraphQLNamedType;
-}
-
-/** The type of field `name` of `parent`, when `parent` has fields and that one exists. */
-export function fieldType(parent: GraphQLNamedType | undefined, name: string): GraphQLNamedType | undefined {
-  if (!parent || !('getFields' in parent)) return undefined;
-  const field = (parent.getFields() as Record<string, { type: GraphQLType } | undefined>)[name];
-  return field ? namedType(field.type) : undefined;
-}
 
 /**
  * Measures operations. A fragment is measured once and its result reused
@@ -124,24 +140,12 @@ class Measurer {
   }
 }
 
-/** How an error message names an operation. */
-export const operationName = (operation: OperationDefinitionNode) =>
-  operation.name ? `operation "${operation.name.value}"` : 'the operation';
-
-/** A refused operation: BAD_USER_INPUT, with `extensions.limit` naming the limit (its setting, or its kind). */
-export function limitError(message: string, setting: string, operation: OperationDefinitionNode): GraphQLError {
-  return new GraphQLError(message, {
-    nodes: operation,
-    extensions: { code: 'BAD_USER_INPUT' satisfies ErrorCode, limit: setting },
-  });
-}
-
 /**
  * A validation rule refusing operations deeper, or with more aliases or
  * directives, than the limits, and operations that list a bucket through a
  * back reference (see LISTINGS).
  */
-export function documentLimitsRule(limits: Omit<DocumentLimits, 'maxTokens'>): ValidationRule {
+function documentLimitsRule(limits: Required<Omit<DocumentLimitsOptions, 'maxTokens'>>): ValidationRule {
   return (context: ValidationContext): ASTVisitor => {
     const measurer = new Measurer(context);
     return {
@@ -183,9 +187,18 @@ export function documentLimitsRule(limits: Omit<DocumentLimits, 'maxTokens'>): V
 /**
  * The Yoga plugin: documents are parsed with graphql's `maxTokens` (parsing
  * stops at the first token over the limit, so an oversized document costs
- * no more than the limit), and validated with `documentLimitsRule`.
+ * no more than the limit), and validated with `documentLimitsRule`. Each
+ * refusal is BAD_USER_INPUT with `extensions.limit` naming the setting
+ * (MAX_QUERY_TOKENS, MAX_QUERY_DEPTH, MAX_QUERY_ALIASES, MAX_QUERY_DIRECTIVES)
+ * or NESTED_LISTING.
  */
-export function useDocumentLimits<TContext extends Record<string, any> = {}>(limits: DocumentLimits): Plugin<TContext> {
+export function useDocumentLimits<TContext extends Record<string, any> = {}>(options: DocumentLimitsOptions = {}): Plugin<TContext> {
+  const limits = {
+    maxDepth: options.maxDepth ?? DEFAULT_MAX_QUERY_DEPTH,
+    maxAliases: options.maxAliases ?? DEFAULT_MAX_QUERY_ALIASES,
+    maxDirectives: options.maxDirectives ?? DEFAULT_MAX_QUERY_DIRECTIVES,
+    maxTokens: options.maxTokens ?? DEFAULT_MAX_QUERY_TOKENS,
+  };
   const rule = documentLimitsRule(limits);
   return {
     onParse({ setParseFn }) {

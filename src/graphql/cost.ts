@@ -1,8 +1,6 @@
 import {
   getOperationAST,
-  GraphQLError,
   Kind,
-  parse,
   valueFromASTUntyped,
   type DocumentNode,
   type FieldNode,
@@ -12,12 +10,9 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
-import type { ServerContext } from '../context.js';
-import type { ErrorCode } from '../../core/errors.js';
-import { fieldType, limitError, operationName } from './limits.js';
-import { MAX_LIST_KEYS as MAX_PAGE_SIZE } from '../../core/s3-rules.js';
-import { DEFAULT_PAGE_SIZE } from '../../core/validation.js';
+import { fieldType } from './documents.js';
+import { MAX_LIST_KEYS as MAX_PAGE_SIZE } from '../core/s3-rules.js';
+import { DEFAULT_PAGE_SIZE } from '../core/validation.js';
 
 /**
  * The cost of an operation: how many calls to the store it may make, counted
@@ -249,91 +244,4 @@ export function estimateStoreCalls(
   if (!operation) return 0;
   const estimator = new Estimator(schema, document, variablesOf(operation, variables));
   return estimator.operation(operation.selectionSet, schema.getRootType(operation.operation) ?? undefined);
-}
-
-/** One operation of an HTTP request, as Yoga's request parser gives it. */
-interface Params {
-  query?: string;
-  operationName?: string | null;
-  variables?: unknown;
-}
-
-export interface StoreCallLimits {
-  /** MAX_STORE_CALLS_PER_REQUEST. */
-  maxStoreCalls: number;
-  /** MAX_QUERY_TOKENS: documents are parsed here with the same limit as Yoga's parser. */
-  maxTokens: number;
-  /** MAX_BATCH_OPERATIONS: a larger batch is left to Yoga, which refuses it. */
-  maxBatch: number;
-  /** RATE_LIMIT_PER_MINUTE (0: off): no request is charged more than that, or it could never pass. */
-  ratePerMinute: number;
-}
-
-/** The cost of the operations of one HTTP request. */
-interface RequestCost {
-  total: number;
-  operations: number;
-}
-
-function costError(cost: RequestCost, max: number, document: DocumentNode, name: string | null | undefined): GraphQLError {
-  const operation = getOperationAST(document, name ?? undefined);
-  const which =
-    cost.operations > 1 ? `the ${cost.operations} operations of this request` : operation ? operationName(operation) : 'the operation';
-  const message = `${which} may make up to ${cost.total} calls to the store; this server allows ${max} per request (MAX_STORE_CALLS_PER_REQUEST). Ask for smaller pages (first), fewer aliases, or contentType and metadata of fewer listed objects.`;
-  const error = operation
-    ? limitError(message, 'COST', operation)
-    : new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' satisfies ErrorCode, limit: 'COST' } });
-  // As Yoga answers validation errors: 400 to clients that accept application/graphql-response+json, else 200.
-  Object.assign(error.extensions, { cost: cost.total, maxCost: max, http: { spec: true, status: 400 } });
-  return error;
-}
-
-/**
- * The Yoga plugin. When the request has been read and before any of its
- * operations runs, the store calls of all of them are estimated together
- * (one operation, or every operation of a batch), and the client's rate limit
- * is charged by that cost (through `ServerContext.chargeOperations`; the
- * server charged one when the request came in): each operation counts as its
- * store calls, and at least one. Operations of a request over
- * `maxStoreCalls` are refused with BAD_USER_INPUT and `extensions.limit:
- * "COST"` where they would execute (so after the document limits, whose
- * errors come first), and count one each.
- */
-export function useStoreCallLimit<TContext extends Record<string, any> = {}>(schema: GraphQLSchema, limits: StoreCallLimits): Plugin<TContext> {
-  const costs = new WeakMap<Request, RequestCost>();
-  const estimate = (params: Params): number => {
-    if (typeof params.query !== 'string') return 0;
-    let document: DocumentNode;
-    try {
-      document = parse(params.query, { maxTokens: limits.maxTokens, noLocation: true });
-    } catch {
-      // Yoga's own parser reports it.
-      return 0;
-    }
-    return estimateStoreCalls(schema, document, params.operationName, params.variables);
-  };
-  return {
-    onRequestParse({ request, serverContext }) {
-      return {
-        onRequestParseDone({ requestParserResult }) {
-          const operations = (Array.isArray(requestParserResult) ? requestParserResult : [requestParserResult]) as Params[];
-          if (operations.length > limits.maxBatch) return;
-          const each = operations.map(estimate);
-          const cost = { total: each.reduce((a, b) => a + b, 0), operations: operations.length };
-          costs.set(request, cost);
-          const spent = cost.total > limits.maxStoreCalls ? operations.length : each.reduce((a, b) => a + Math.max(1, b), 0);
-          // The server took one on arrival; the two takes together are at most a full bucket.
-          const charged = Math.min(spent, limits.ratePerMinute || spent);
-          const charge = (serverContext as ServerContext | undefined)?.chargeOperations;
-          if (charge && charged > 1) charge(charged - 1);
-        },
-      };
-    },
-    onExecute({ args, setResultAndStopExecution }) {
-      const request = (args.contextValue as { request?: Request }).request;
-      const cost = request && costs.get(request);
-      if (!cost || cost.total <= limits.maxStoreCalls) return;
-      setResultAndStopExecution({ errors: [costError(cost, limits.maxStoreCalls, args.document, args.operationName)] });
-    },
-  };
 }

@@ -2,12 +2,17 @@ import { getOperationAST } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { GraphQLOperationEvent, Metrics } from '../../observability/metrics.js';
 
+export interface OperationMetricsOptions {
+  /** Where each executed operation is reported. */
+  metrics: Metrics;
+}
+
 /**
  * A Yoga plugin that reports every executed GraphQL operation to the metrics:
  * its name (capped by `Metrics`), type, outcome (`error` when the result
  * carries errors) and execution time. Add it to `createYoga({ plugins })`.
  */
-export function useOperationMetrics<TContext extends Record<string, any> = {}>(metrics: Metrics): Plugin<TContext> {
+export function useOperationMetrics<TContext extends Record<string, any> = {}>({ metrics }: OperationMetricsOptions): Plugin<TContext> {
   return {
     onExecute({ args }) {
       const started = process.hrtime.bigint();
