@@ -10,7 +10,13 @@
  */
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
-  mutate: ['src/security/access.ts', 'src/security/auth.ts', 'src/security/csrf.ts', 'src/graphql/plugins/use-document-limits.ts', 'src/core/validation.ts'],
+  mutate: [
+    'src/security/access.ts',
+    'src/security/auth.ts',
+    'src/security/csrf.ts',
+    'src/graphql/plugins/use-document-limits.ts',
+    'src/core/validation.ts',
+  ],
   testRunner: 'vitest',
   vitest: { configFile: 'vitest.mutate.config.ts', related: false },
   coverageAnalysis: 'perTest',

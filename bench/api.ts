@@ -96,7 +96,9 @@ async function perSecond(requests: number, concurrency: number, call: () => Prom
 }
 
 function listViaGraphQL(api: Api, agent: Agent): () => Promise<void> {
-  const body = Buffer.from(JSON.stringify({ query: LIST_QUERY, variables: { bucket: LIST_BUCKET, first: LIST_OBJECTS } }));
+  const body = Buffer.from(
+    JSON.stringify({ query: LIST_QUERY, variables: { bucket: LIST_BUCKET, first: LIST_OBJECTS } }),
+  );
   return async () => {
     const response = await send(api.url, {
       method: 'POST',
@@ -121,7 +123,12 @@ function listDirect(client: S3Client): () => Promise<void> {
 }
 
 /** Upload throughput and time ratio, download throughput, listing rate, against one long-lived server. */
-async function transfers(store: RunningStore, client: S3Client, rounds: number, log: (line: string) => void): Promise<Row[]> {
+async function transfers(
+  store: RunningStore,
+  client: S3Client,
+  rounds: number,
+  log: (line: string) => void,
+): Promise<Row[]> {
   const api = await startApi(store);
   const agent = new Agent({ keepAlive: true, maxSockets: LIST_CONCURRENCY });
   try {
@@ -131,7 +138,12 @@ async function transfers(store: RunningStore, client: S3Client, rounds: number, 
       await client.send(new PutObjectCommand({ Bucket: LIST_BUCKET, Key: key, Body: randomBytes(1024) }));
     }
     await client.send(
-      new PutObjectCommand({ Bucket: BUCKET, Key: DOWNLOAD_KEY, Body: generatedStream(TRANSFER_SIZE), ContentLength: TRANSFER_SIZE }),
+      new PutObjectCommand({
+        Bucket: BUCKET,
+        Key: DOWNLOAD_KEY,
+        Body: generatedStream(TRANSFER_SIZE),
+        ContentLength: TRANSFER_SIZE,
+      }),
     );
 
     const ours = {
@@ -178,10 +190,22 @@ async function transfers(store: RunningStore, client: S3Client, rounds: number, 
     }
     const part = `${serverDefaults.uploadPartSize / MiB} MiB parts, ${serverDefaults.uploadQueueSize} in flight`;
     return [
-      uploadTime.row('upload 256 MiB: uploadObject vs lib-storage Upload (time)', 's', `aim ratio ≤ 1.15; both ${part}`),
-      uploadSpeed.row('upload 256 MiB: uploadObject vs lib-storage Upload (throughput)', 'MiB/s', 'same runs as the line above'),
+      uploadTime.row(
+        'upload 256 MiB: uploadObject vs lib-storage Upload (time)',
+        's',
+        `aim ratio ≤ 1.15; both ${part}`,
+      ),
+      uploadSpeed.row(
+        'upload 256 MiB: uploadObject vs lib-storage Upload (throughput)',
+        'MiB/s',
+        'same runs as the line above',
+      ),
       downloadTime.row('download 256 MiB: GET /objects vs GetObject (time)', 's', 'aim ratio ≤ 1.10'),
-      downloadSpeed.row('download 256 MiB: GET /objects vs GetObject (throughput)', 'MiB/s', 'same runs as the line above'),
+      downloadSpeed.row(
+        'download 256 MiB: GET /objects vs GetObject (throughput)',
+        'MiB/s',
+        'same runs as the line above',
+      ),
       listing.row(
         `list ${LIST_OBJECTS} objects: GraphQL objects(first: ${LIST_OBJECTS}) vs ListObjectsV2`,
         'queries/s',
@@ -209,11 +233,13 @@ async function uploadMemory(store: RunningStore, rounds: number, log: (line: str
         await api.child.close();
       }
     }
-    log(`peak RSS round ${round + 1}/${rounds}: ${RSS_SIZES.map((s) => `${s / MiB} MiB upload ${peaks.get(s)!.at(-1)!.toFixed(0)} MiB`).join(', ')}`);
+    log(
+      `peak RSS round ${round + 1}/${rounds}: ${RSS_SIZES.map((s) => `${s / MiB} MiB upload ${peaks.get(s)!.at(-1)!.toFixed(0)} MiB`).join(', ')}`,
+    );
   }
   const [small, large] = RSS_SIZES;
   const pairs = new Pairs();
-  peaks.get(large)!.forEach((peak, i) => pairs.add(peak, peaks.get(small)![i]!));
+  for (const [i, peak] of peaks.get(large)!.entries()) pairs.add(peak, peaks.get(small)![i]!);
   const growth = median(pairs.ours.map((peak, i) => peak - pairs.baseline[i]!));
   return pairs.row(
     'API server peak RSS: 1 GiB upload (ours) vs 64 MiB upload (baseline)',

@@ -52,7 +52,11 @@ export const group: BenchGroup = {
     try {
       const ours: Side = { name: 'embedded', key: 'when-required', client: client(embedded, 'when-required') };
       const base: Side = { name: 's3rver', key: 'when-required', client: client(s3rver, 'when-required') };
-      const oursDefault: Side = { name: 'embedded (SDK defaults)', key: 'sdk-default', client: client(embedded, 'sdk-default') };
+      const oursDefault: Side = {
+        name: 'embedded (SDK defaults)',
+        key: 'sdk-default',
+        client: client(embedded, 'sdk-default'),
+      };
       const sides = [ours, base, oursDefault];
       await createBucket(ours.client, BUCKET);
       await createBucket(base.client, BUCKET);

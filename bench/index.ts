@@ -42,7 +42,9 @@ async function main(): Promise<void> {
   }
   const unknown = positionals.filter((name) => !groups.some((g) => g.name === name));
   if (unknown.length > 0) {
-    process.stderr.write(`unknown group ${unknown.join(', ')}; the groups are ${groups.map((g) => g.name).join(', ')}\n`);
+    process.stderr.write(
+      `unknown group ${unknown.join(', ')}; the groups are ${groups.map((g) => g.name).join(', ')}\n`,
+    );
     process.exit(2);
   }
   const selected = positionals.length === 0 ? groups : groups.filter((g) => positionals.includes(g.name));

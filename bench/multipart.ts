@@ -41,7 +41,11 @@ async function gql<T>(api: Api, query: string, variables: Record<string, unknown
   const body = Buffer.from(JSON.stringify({ query, variables }));
   const response = await send(api.url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'content-length': String(body.length), authorization: `Bearer ${api.token}` },
+    headers: {
+      'content-type': 'application/json',
+      'content-length': String(body.length),
+      authorization: `Bearer ${api.token}`,
+    },
     body,
   });
   return graphqlData<T>(response, await readJson(response));
@@ -65,7 +69,10 @@ const throughServer =
       headers: { ...headers, authorization: `Bearer ${api.token}`, 'x-graphql-csrf': '1' },
       body,
     });
-    const data = graphqlData<{ multipart: { uploadPart: Part & { size: number } } }>(response, await readJson(response));
+    const data = graphqlData<{ multipart: { uploadPart: Part & { size: number } } }>(
+      response,
+      await readJson(response),
+    );
     expectCount('uploadPart size', data.multipart.uploadPart.size, size);
     return { partNumber, etag: data.multipart.uploadPart.etag };
   };
@@ -93,7 +100,9 @@ const presigned: PartSender = async (api, key, uploadId, partNumber, size) => {
 async function upload(api: Api, client: S3Client, key: string, partSize: number, sendPart: PartSender): Promise<void> {
   const created = await gql<{ multipart: { create: { uploadId: string } } }>(api, CREATE, { bucket: BUCKET, key });
   const { uploadId } = created.multipart.create;
-  const parts = await Promise.all(Array.from({ length: PARTS }, (_, i) => sendPart(api, key, uploadId, i + 1, partSize)));
+  const parts = await Promise.all(
+    Array.from({ length: PARTS }, (_, i) => sendPart(api, key, uploadId, i + 1, partSize)),
+  );
   const done = await gql<{ multipart: { complete: { size: number; etag: string } } }>(api, COMPLETE, {
     bucket: BUCKET,
     key,
@@ -101,7 +110,8 @@ async function upload(api: Api, client: S3Client, key: string, partSize: number,
     parts,
   });
   expectCount('completed object size', done.multipart.complete.size, PARTS * partSize);
-  if (!done.multipart.complete.etag.endsWith(`-${PARTS}`)) throw new Error(`unexpected ETag ${done.multipart.complete.etag}`);
+  if (!done.multipart.complete.etag.endsWith(`-${PARTS}`))
+    throw new Error(`unexpected ETag ${done.multipart.complete.etag}`);
   await client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }));
 }
 
@@ -138,7 +148,9 @@ export const group: BenchGroup = {
         }
         spooledPairs.add(speed.get(spooled)!, speed.get(direct)!);
         sizedPairs.add(speed.get(sized)!, speed.get(direct)!);
-        log(`round ${round + 1}/${measured}: MiB/s ${sides.map((s) => `${s.name} ${speed.get(s)!.toFixed(0)}`).join(', ')}`);
+        log(
+          `round ${round + 1}/${measured}: MiB/s ${sides.map((s) => `${s.name} ${speed.get(s)!.toFixed(0)}`).join(', ')}`,
+        );
       }
       const peak = await api.child.peakRssBytes();
       const rss: Row = {

@@ -8,7 +8,7 @@ import { Store } from './s3/store.js';
 import { createServer } from './http/server.js';
 import { createYogaApp } from './graphql/yoga.js';
 
-export interface AppDeps {
+interface AppDeps {
   config: Config;
   store: Store;
   logger: Logger;

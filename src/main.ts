@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createApp, type App } from './app.js';
-import { ConfigError, loadConfig } from './config/index.js';
+import { type Config, ConfigError, loadConfig } from './config/index.js';
 import { StartupError } from './embedded/index.js';
 import { createLogger, SecretScrubber } from './observability/logger.js';
 import { checkReady } from './http/routes/health.js';
@@ -25,7 +25,7 @@ function describeStartupError(err: unknown, what: string): string {
 }
 
 async function main() {
-  let config;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (err) {
@@ -53,7 +53,10 @@ async function main() {
       await app.close();
       fail([`embedded store: ${reason}`]);
     }
-    logger.warn({ store: app.storeSettings.endpoint, reason }, 'the store is not ready; /readyz answers 503 until it is');
+    logger.warn(
+      { store: app.storeSettings.endpoint, reason },
+      'the store is not ready; /readyz answers 503 until it is',
+    );
   }
 
   app.server.listen(config.port, config.host);

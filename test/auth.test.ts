@@ -54,9 +54,14 @@ describe('Keyring', () => {
     const malformed = 'The Authorization header must be "Bearer <token>".';
     expect([undefined, null, '', ' \t '].map(message)).toEqual([missing, missing, missing, missing]);
     expect(
-      ['Basic abc', `Bearer ${readerToken} junk`, `x Bearer ${readerToken}`, `Bearer${readerToken}`, 'Bearer ', `Bearer\n${readerToken}\nx`].map(
-        message,
-      ),
+      [
+        'Basic abc',
+        `Bearer ${readerToken} junk`,
+        `x Bearer ${readerToken}`,
+        `Bearer${readerToken}`,
+        'Bearer ',
+        `Bearer\n${readerToken}\nx`,
+      ].map(message),
     ).toEqual(Array.from({ length: 6 }, () => malformed));
     expect(message('Bearer nope')).toBe('Unknown API key.');
     expect(message(`Bearer \t${readerToken} \t`)).toBe('accepted');
@@ -80,7 +85,12 @@ describe('Keyring', () => {
 
   it('lets everyone in when no keys are configured, and anonymous callers when allowed', () => {
     const anyone = new Keyring([], false).authenticate(undefined);
-    expect([anyone.name, anyone.can('x', 'admin'), anyone.canSee('x'), anyone.hasAnyRole('admin')]).toEqual([null, true, true, true]);
+    expect([anyone.name, anyone.can('x', 'admin'), anyone.canSee('x'), anyone.hasAnyRole('admin')]).toEqual([
+      null,
+      true,
+      true,
+      true,
+    ]);
     const open = new Keyring([{ name: 'r', token: readerToken, grants: [{ bucket: '*', role: 'read' }] }], true);
     expect(open.authenticate(undefined).can('x', 'admin')).toBe(true);
     expect(open.authenticate('  ').can('x', 'admin')).toBe(true);
@@ -88,13 +98,21 @@ describe('Keyring', () => {
   });
 
   it('keeps a key given by its sha256 apart from one given by its token', () => {
-    const hashed = new Keyring([{ name: 'hashed', tokenSha256: createHash('sha256').update(readerToken).digest('hex'), grants: [] }], false);
+    const hashed = new Keyring(
+      [{ name: 'hashed', tokenSha256: createHash('sha256').update(readerToken).digest('hex'), grants: [] }],
+      false,
+    );
     expect(hashed.authenticate(`Bearer ${readerToken}`).name).toBe('hashed');
-    expect(code(() => hashed.authenticate(`Bearer ${createHash('sha256').update(readerToken).digest('hex')}`))).toBe('UNAUTHENTICATED');
+    expect(code(() => hashed.authenticate(`Bearer ${createHash('sha256').update(readerToken).digest('hex')}`))).toBe(
+      'UNAUTHENTICATED',
+    );
   });
 
   it('builds the keyring of a configuration once', () => {
-    const config = { apiKeys: [{ name: 'r', token: readerToken, grants: [{ bucket: '*', role: 'read' as const }] }], allowAnonymous: false };
+    const config = {
+      apiKeys: [{ name: 'r', token: readerToken, grants: [{ bucket: '*', role: 'read' as const }] }],
+      allowAnonymous: false,
+    };
     expect(keyringOf(config)).toBe(keyringOf(config));
     expect(keyringOf(config).enabled).toBe(true);
   });

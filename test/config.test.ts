@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_MAX_QUERY_DEPTH, DEFAULT_RATE_LIMIT_PER_MINUTE, loadConfig, parseByteSize } from '../src/config/index.js';
+import {
+  ConfigError,
+  DEFAULT_MAX_QUERY_DEPTH,
+  DEFAULT_RATE_LIMIT_PER_MINUTE,
+  loadConfig,
+  parseByteSize,
+} from '../src/config/index.js';
 
 function problems(env: Record<string, string>): string[] {
   try {
@@ -107,10 +113,14 @@ describe('loadConfig', () => {
       const sha = createHash('sha256').update(token).digest('hex');
       writeFileSync(
         file,
-        JSON.stringify({ keys: [{ name: 'w', tokenSha256: sha.toUpperCase(), grants: [{ bucket: 'photos', role: 'write' }] }] }),
+        JSON.stringify({
+          keys: [{ name: 'w', tokenSha256: sha.toUpperCase(), grants: [{ bucket: 'photos', role: 'write' }] }],
+        }),
       );
       expect(loadConfig({ API_KEYS_FILE: file }).apiKeys[0]!.tokenSha256).toBe(sha);
-      expect(problems({ API_KEYS_FILE: join(dir, 'missing.json') })[0]).toMatch(/^API_KEYS_FILE: cannot read .* \(ENOENT\)$/);
+      expect(problems({ API_KEYS_FILE: join(dir, 'missing.json') })[0]).toMatch(
+        /^API_KEYS_FILE: cannot read .* \(ENOENT\)$/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -135,13 +145,17 @@ describe('loadConfig', () => {
       MAX_QUERY_TOKENS: '2000',
       RATE_LIMIT_PER_MINUTE: '0',
     });
-    expect([set.maxJsonBodyBytes, set.maxFilesPerRequest, set.maxBatchOperations, set.maxQueryDepth]).toEqual([65536, 3, 1, 8]);
-    expect([set.maxQueryAliases, set.maxQueryDirectives, set.maxQueryTokens, set.rateLimitPerMinute]).toEqual([0, 5, 2000, 0]);
-    expect(problems({ MAX_JSON_BODY_BYTES: '10', MAX_BATCH_OPERATIONS: '0', MAX_QUERY_DEPTH: 'deep' }).map((l) => l.split(':')[0]).sort()).toEqual([
-      'MAX_BATCH_OPERATIONS',
-      'MAX_JSON_BODY_BYTES',
-      'MAX_QUERY_DEPTH',
+    expect([set.maxJsonBodyBytes, set.maxFilesPerRequest, set.maxBatchOperations, set.maxQueryDepth]).toEqual([
+      65536, 3, 1, 8,
     ]);
+    expect([set.maxQueryAliases, set.maxQueryDirectives, set.maxQueryTokens, set.rateLimitPerMinute]).toEqual([
+      0, 5, 2000, 0,
+    ]);
+    expect(
+      problems({ MAX_JSON_BODY_BYTES: '10', MAX_BATCH_OPERATIONS: '0', MAX_QUERY_DEPTH: 'deep' })
+        .map((l) => l.split(':')[0])
+        .sort(),
+    ).toEqual(['MAX_BATCH_OPERATIONS', 'MAX_JSON_BODY_BYTES', 'MAX_QUERY_DEPTH']);
   });
 
   it('protects against slow clients and connection floods, each a setting', () => {
@@ -158,17 +172,33 @@ describe('loadConfig', () => {
     expect([set.headersTimeoutMs, set.minUploadBytesPerSecond, set.uploadRateWindowMs]).toEqual([10_000, 4096, 60_000]);
     expect([set.maxConnections, set.maxConnectionsPerClient]).toEqual([10_000, 0]);
     expect(
-      problems({ HEADERS_TIMEOUT_MS: '0', MIN_UPLOAD_BYTES_PER_SECOND: 'fast', UPLOAD_RATE_WINDOW_MS: '10', MAX_CONNECTIONS: '0', MAX_CONNECTIONS_PER_CLIENT: '-1' })
+      problems({
+        HEADERS_TIMEOUT_MS: '0',
+        MIN_UPLOAD_BYTES_PER_SECOND: 'fast',
+        UPLOAD_RATE_WINDOW_MS: '10',
+        MAX_CONNECTIONS: '0',
+        MAX_CONNECTIONS_PER_CLIENT: '-1',
+      })
         .map((l) => l.split(':')[0])
         .sort(),
-    ).toEqual(['HEADERS_TIMEOUT_MS', 'MAX_CONNECTIONS', 'MAX_CONNECTIONS_PER_CLIENT', 'MIN_UPLOAD_BYTES_PER_SECOND', 'UPLOAD_RATE_WINDOW_MS']);
+    ).toEqual([
+      'HEADERS_TIMEOUT_MS',
+      'MAX_CONNECTIONS',
+      'MAX_CONNECTIONS_PER_CLIENT',
+      'MIN_UPLOAD_BYTES_PER_SECOND',
+      'UPLOAD_RATE_WINDOW_MS',
+    ]);
   });
 
   it('limits the request rate by default only where others can reach the server', () => {
-    const keys = JSON.stringify({ keys: [{ name: 'r', token: 'a-token-of-enough-length', grants: [{ bucket: '*', role: 'read' }] }] });
+    const keys = JSON.stringify({
+      keys: [{ name: 'r', token: 'a-token-of-enough-length', grants: [{ bucket: '*', role: 'read' }] }],
+    });
     expect(loadConfig({}).rateLimitPerMinute).toBe(0);
     expect(loadConfig({ API_KEYS: keys }).rateLimitPerMinute).toBe(DEFAULT_RATE_LIMIT_PER_MINUTE);
-    expect(loadConfig({ HOST: '0.0.0.0', ALLOW_ANONYMOUS: 'true' }).rateLimitPerMinute).toBe(DEFAULT_RATE_LIMIT_PER_MINUTE);
+    expect(loadConfig({ HOST: '0.0.0.0', ALLOW_ANONYMOUS: 'true' }).rateLimitPerMinute).toBe(
+      DEFAULT_RATE_LIMIT_PER_MINUTE,
+    );
     expect(loadConfig({ API_KEYS: keys, RATE_LIMIT_PER_MINUTE: '60' }).rateLimitPerMinute).toBe(60);
   });
 
@@ -188,11 +218,17 @@ describe('loadConfig', () => {
 
   it('refuses a grant on something that is neither "*" nor a bucket name (a typo would grant nothing)', () => {
     const grant = (bucket: string) =>
-      problems({ API_KEYS: JSON.stringify({ keys: [{ name: 'x', token: 'a-token-of-enough-length', grants: [{ bucket, role: 'read' }] }] }) });
+      problems({
+        API_KEYS: JSON.stringify({
+          keys: [{ name: 'x', token: 'a-token-of-enough-length', grants: [{ bucket, role: 'read' }] }],
+        }),
+      });
     expect(grant('Photos')).toEqual([
       'API_KEYS: keys.0.grants.0.bucket: "Photos" is not "*" or a bucket name: it may contain only lower-case letters, digits, dots and hyphens',
     ]);
-    expect(grant('')).toEqual(['API_KEYS: keys.0.grants.0.bucket: "" is not "*" or a bucket name: it must be 3 to 63 characters long']);
+    expect(grant('')).toEqual([
+      'API_KEYS: keys.0.grants.0.bucket: "" is not "*" or a bucket name: it must be 3 to 63 characters long',
+    ]);
     expect(grant('photos')).toEqual([]);
     expect(grant('*')).toEqual([]);
   });

@@ -33,9 +33,13 @@ interface Started {
 function wantedStores(): Set<StoreName> {
   const raw = process.env.TEST_STORES?.trim();
   if (!raw) return new Set(ALL_STORES);
-  const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = names.filter((n) => !(ALL_STORES as readonly string[]).includes(n));
-  if (unknown.length) throw new Error(`TEST_STORES names unknown stores: ${unknown.join(', ')} (known: ${ALL_STORES.join(', ')})`);
+  if (unknown.length)
+    throw new Error(`TEST_STORES names unknown stores: ${unknown.join(', ')} (known: ${ALL_STORES.join(', ')})`);
   return new Set(names as StoreName[]);
 }
 

@@ -19,7 +19,7 @@ export interface Row {
   notes: string;
 }
 
-export interface RunOptions {
+interface RunOptions {
   /** Measured rounds per measure (after one warm-up round). */
   rounds: number;
   /** Progress lines go here (stderr), never into the results table. */
@@ -89,16 +89,13 @@ function formatNumber(value: number): string {
 
 /** The results as a markdown table: group, measure, ours, baseline, ratio, notes. */
 export function markdownTable(rows: readonly (Row & { group: string })[]): string {
-  const escape = (text: string) => text.replace(/\|/g, '\\|');
-  const lines = [
-    '| group | measure | ours | baseline | ratio | notes |',
-    '| --- | --- | ---: | ---: | ---: | --- |',
-  ];
+  const cell = (text: string) => text.replace(/\|/g, '\\|');
+  const lines = ['| group | measure | ours | baseline | ratio | notes |', '| --- | --- | ---: | ---: | ---: | --- |'];
   for (const row of rows) {
     const ours = `${formatNumber(row.ours)} ${row.unit}`;
     const baseline = row.baseline === undefined ? '–' : `${formatNumber(row.baseline)} ${row.unit}`;
     const ratio = row.ratio === undefined ? '–' : row.ratio.toFixed(2);
-    lines.push(`| ${row.group} | ${escape(row.measure)} | ${ours} | ${baseline} | ${ratio} | ${escape(row.notes)} |`);
+    lines.push(`| ${row.group} | ${cell(row.measure)} | ${ours} | ${baseline} | ${ratio} | ${cell(row.notes)} |`);
   }
   return lines.join('\n');
 }

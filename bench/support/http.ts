@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { Agent, request, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import {
+  type Agent,
+  request,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+} from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { generatedStream } from './body.js';
@@ -51,7 +57,9 @@ export function graphqlData<T>(response: HttpResponse, result: unknown): T {
   const { data, errors } = result as GraphQLResult<T>;
   if (errors?.length || data === undefined || data === null) {
     const first = errors?.[0];
-    throw new Error(`HTTP ${response.status}: ${first ? `${first.extensions?.code ?? ''} ${first.message}` : 'no data'}`);
+    throw new Error(
+      `HTTP ${response.status}: ${first ? `${first.extensions?.code ?? ''} ${first.message}` : 'no data'}`,
+    );
   }
   return data;
 }

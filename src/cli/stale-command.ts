@@ -26,7 +26,7 @@ import { bucketNameProblem } from '../core/s3-rules.js';
  * that could not be aborted, 2 a usage or settings problem.
  */
 
-export const USAGE = `usage: npm run abort-stale -- --older-than <age> [--bucket <name>]... [--prefix <p>] [--dry-run]
+const USAGE = `usage: npm run abort-stale -- --older-than <age> [--bucket <name>]... [--prefix <p>] [--dry-run]
 
 Aborts multipart uploads that were started more than <age> ago and neither
 completed nor aborted, in the named buckets (default: every bucket).
@@ -64,10 +64,10 @@ interface Options {
   dryRun: boolean;
 }
 
-function parseOptions(argv: readonly string[]): Options | 'help' {
-  let parsed;
+/** The command line as node:util's parseArgs reads it; a wrong option is a UsageError. */
+function parseArguments(argv: readonly string[]) {
   try {
-    parsed = parseArgs({
+    return parseArgs({
       args: [...argv],
       options: {
         'older-than': { type: 'string' },
@@ -82,7 +82,10 @@ function parseOptions(argv: readonly string[]): Options | 'help' {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const { values } = parsed;
+}
+
+function parseOptions(argv: readonly string[]): Options | 'help' {
+  const { values } = parseArguments(argv);
   if (values.help) return 'help';
   const olderThanText = values['older-than'];
   if (olderThanText === undefined) throw new UsageError('--older-than is required (e.g. --older-than 24h)');
@@ -95,7 +98,13 @@ function parseOptions(argv: readonly string[]): Options | 'help' {
     const problem = bucketNameProblem(bucket);
     if (problem) throw new UsageError(`--bucket: "${bucket}" ${problem}`);
   }
-  return { olderThanSeconds, olderThanText, buckets, prefix: values.prefix || undefined, dryRun: values['dry-run'] ?? false };
+  return {
+    olderThanSeconds,
+    olderThanText,
+    buckets,
+    prefix: values.prefix || undefined,
+    dryRun: values['dry-run'] ?? false,
+  };
 }
 
 const credentialsShape = (value: unknown): value is { accessKeyId: string; secretAccessKey: string } =>

@@ -19,7 +19,8 @@ const apiKeySchema = z
         z.object({
           bucket: z.string().superRefine((bucket, ctx) => {
             const problem = bucket === '*' ? undefined : bucketNameProblem(bucket);
-            if (problem) ctx.addIssue({ code: 'custom', message: `"${bucket}" is not "*" or a bucket name: it ${problem}` });
+            if (problem)
+              ctx.addIssue({ code: 'custom', message: `"${bucket}" is not "*" or a bucket name: it ${problem}` });
           }),
           role: z.enum(ROLES),
         }),
@@ -43,11 +44,7 @@ export type ApiKeyConfig = z.infer<typeof apiKeySchema>;
  * The API keys of API_KEYS (JSON) or API_KEYS_FILE (a file holding that JSON):
  * an empty list when neither is set; each problem is added to `problems`.
  */
-export function readApiKeys(
-  inline: string | undefined,
-  file: string | undefined,
-  problems: string[],
-): ApiKeyConfig[] {
+export function readApiKeys(inline: string | undefined, file: string | undefined, problems: string[]): ApiKeyConfig[] {
   if (inline !== undefined && file !== undefined) {
     problems.push('API_KEYS and API_KEYS_FILE: set one of them, not both');
     return [];

@@ -89,7 +89,7 @@ export class ConfigError extends Error {
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/i;
-export const isLoopbackHost = (host: string) => LOOPBACK.test(host);
+const isLoopbackHost = (host: string) => LOOPBACK.test(host);
 
 /** Reads and validates the settings; throws ConfigError listing every problem. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -173,7 +173,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxQueryDirectives: e.MAX_QUERY_DIRECTIVES,
     maxQueryTokens: e.MAX_QUERY_TOKENS,
     maxStoreCallsPerRequest: e.MAX_STORE_CALLS_PER_REQUEST,
-    rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE ?? (locked || !isLoopbackHost(e.HOST) ? DEFAULT_RATE_LIMIT_PER_MINUTE : 0),
+    rateLimitPerMinute:
+      e.RATE_LIMIT_PER_MINUTE ?? (locked || !isLoopbackHost(e.HOST) ? DEFAULT_RATE_LIMIT_PER_MINUTE : 0),
     headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
     minUploadBytesPerSecond: e.MIN_UPLOAD_BYTES_PER_SECOND,
     uploadRateWindowMs: e.UPLOAD_RATE_WINDOW_MS,

@@ -78,7 +78,8 @@ export function delimiter(value: string | null | undefined, argument = 'delimite
 /** The prefix of deletePrefix: a listing prefix that is never empty, so it cannot empty a bucket by accident. */
 export function deletionPrefix(prefix: string, argument = 'prefix'): string {
   const value = listPrefix(prefix, argument);
-  if (value === undefined) throw badInput(argument, 'must not be empty (use deleteBucket with force to empty a bucket)');
+  if (value === undefined)
+    throw badInput(argument, 'must not be empty (use deleteBucket with force to empty a bucket)');
   return value;
 }
 
@@ -106,7 +107,7 @@ export function deletionKeys(keys: readonly string[], argument = 'keys'): string
   if (keys.length > MAX_DELETE_KEYS) {
     throw badInput(argument, `must name at most ${MAX_DELETE_KEYS} keys (got ${keys.length})`);
   }
-  keys.forEach((key, i) => objectKey(key, `${argument}[${i}]`));
+  for (const [i, key] of keys.entries()) objectKey(key, `${argument}[${i}]`);
   return [...keys];
 }
 
@@ -129,13 +130,17 @@ export function metadata(
   let bytes = 0;
   entries.forEach(({ key, value }, i) => {
     if (!TOKEN.test(key)) {
-      throw badInput(`${argument}[${i}].key`, 'must be a non-empty HTTP header token (letters, digits and !#$%&\'*+-.^_`|~)');
+      throw badInput(
+        `${argument}[${i}].key`,
+        "must be a non-empty HTTP header token (letters, digits and !#$%&'*+-.^_`|~)",
+      );
     }
     if (!HEADER_VALUE.test(value)) {
       throw badInput(`${argument}[${i}].value`, 'must be printable US-ASCII text (S3 stores metadata as HTTP headers)');
     }
     const name = key.toLowerCase();
-    if (Object.hasOwn(result, name)) throw badInput(`${argument}[${i}].key`, `"${name}" is given twice (keys are case-insensitive)`);
+    if (Object.hasOwn(result, name))
+      throw badInput(`${argument}[${i}].key`, `"${name}" is given twice (keys are case-insensitive)`);
     result[name] = value;
     bytes += utf8Length(name) + utf8Length(value);
   });
@@ -162,7 +167,8 @@ export const isContentType = (value: string) => value.length <= 1024 && MEDIA_TY
 // ---- ids ----
 
 /** A stable id of an object, unique across buckets: base64url of bucket, NUL, key. */
-export const objectId = (bucket: string, key: string) => Buffer.from(`${bucket}\u0000${key}`, 'utf8').toString('base64url');
+export const objectId = (bucket: string, key: string) =>
+  Buffer.from(`${bucket}\u0000${key}`, 'utf8').toString('base64url');
 
 /** A stable id of a multipart upload: base64url of bucket, NUL, key, NUL, upload id. */
 export const multipartUploadId = (bucket: string, key: string, uploadId: string) =>
@@ -170,10 +176,10 @@ export const multipartUploadId = (bucket: string, key: string, uploadId: string)
 
 // ---- multipart ----
 
-export const MAX_UPLOAD_ID_LENGTH = 1024;
-export const MAX_ETAG_LENGTH = 1024;
+const MAX_UPLOAD_ID_LENGTH = 1024;
+const MAX_ETAG_LENGTH = 1024;
 /** The longest age abortStale accepts, in seconds: the largest GraphQL Int (about 68 years). */
-export const MAX_AGE_SECONDS = 2 ** 31 - 1;
+const MAX_AGE_SECONDS = 2 ** 31 - 1;
 
 const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
 const ETAG_CHARS = /^[\x21\x23-\x7e]+$/;
@@ -190,16 +196,22 @@ export function partNumber(value: number, argument = 'partNumber'): number {
 export function uploadId(value: string, argument = 'uploadId'): string {
   if (value.length === 0) throw badInput(argument, 'must not be empty');
   if (value.length > MAX_UPLOAD_ID_LENGTH || !VISIBLE_ASCII.test(value)) {
-    throw badInput(argument, `must be the upload id the store gave: at most ${MAX_UPLOAD_ID_LENGTH} visible US-ASCII characters`);
+    throw badInput(
+      argument,
+      `must be the upload id the store gave: at most ${MAX_UPLOAD_ID_LENGTH} visible US-ASCII characters`,
+    );
   }
   return value;
 }
 
 /** A part's ETag, with or without its surrounding quotes; returned without them. */
-export function etag(value: string, argument = 'etag'): string {
+function etag(value: string, argument = 'etag'): string {
   const bare = value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
   if (bare.length === 0 || bare.length > MAX_ETAG_LENGTH || !ETAG_CHARS.test(bare)) {
-    throw badInput(argument, "must be the part's ETag as the store returned it (e.g. from the ETag header of the part's PUT)");
+    throw badInput(
+      argument,
+      "must be the part's ETag as the store returned it (e.g. from the ETag header of the part's PUT)",
+    );
   }
   return bare;
 }
@@ -213,8 +225,10 @@ export function completedParts(
   argument = 'parts',
 ): { partNumber: number; etag: string }[] | undefined {
   if (parts === null || parts === undefined) return undefined;
-  if (parts.length === 0) throw badInput(argument, 'must name at least one part (or leave parts out to complete with every uploaded part)');
-  if (parts.length > MAX_PART_NUMBER) throw badInput(argument, `must name at most ${MAX_PART_NUMBER} parts (got ${parts.length})`);
+  if (parts.length === 0)
+    throw badInput(argument, 'must name at least one part (or leave parts out to complete with every uploaded part)');
+  if (parts.length > MAX_PART_NUMBER)
+    throw badInput(argument, `must name at most ${MAX_PART_NUMBER} parts (got ${parts.length})`);
   const seen = new Set<number>();
   const result = parts.map((p, i) => {
     const n = partNumber(p.partNumber, `${argument}[${i}].partNumber`);

@@ -57,7 +57,10 @@ export async function loadOrCreateCredentials(dataDir: string, shownDir: string)
     text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new StartupError(`${shown} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 'EBADCREDENTIALS');
+      throw new StartupError(
+        `${shown} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        'EBADCREDENTIALS',
+      );
     }
   }
   if (text !== undefined) {

@@ -64,7 +64,8 @@ export class S3Error extends Error {
 
 /** The errors several places raise, worded as S3 words them. */
 export const errors = {
-  noSuchBucket: (bucket: string) => new S3Error('NoSuchBucket', 'The specified bucket does not exist', { BucketName: bucket }),
+  noSuchBucket: (bucket: string) =>
+    new S3Error('NoSuchBucket', 'The specified bucket does not exist', { BucketName: bucket }),
   noSuchKey: (key: string) => new S3Error('NoSuchKey', 'The specified key does not exist.', { Key: key }),
   noSuchUpload: (uploadId: string) =>
     new S3Error(
@@ -73,14 +74,25 @@ export const errors = {
       { UploadId: uploadId },
     ),
   invalidArgument: (message: string, name?: string, value?: string) =>
-    new S3Error('InvalidArgument', message, name === undefined ? {} : { ArgumentName: name, ArgumentValue: value ?? '' }),
+    new S3Error(
+      'InvalidArgument',
+      message,
+      name === undefined ? {} : { ArgumentName: name, ArgumentValue: value ?? '' },
+    ),
   invalidRequest: (message: string) => new S3Error('InvalidRequest', message),
   malformedXml: () =>
-    new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema'),
+    new S3Error(
+      'MalformedXML',
+      'The XML you provided was not well-formed or did not validate against our published schema',
+    ),
   preconditionFailed: (condition: string) =>
-    new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { Condition: condition }),
+    new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
+      Condition: condition,
+    }),
   entityTooLarge: (max: number) =>
-    new S3Error('EntityTooLarge', 'Your proposed upload exceeds the maximum allowed object size.', { MaxSizeAllowed: String(max) }),
+    new S3Error('EntityTooLarge', 'Your proposed upload exceeds the maximum allowed object size.', {
+      MaxSizeAllowed: String(max),
+    }),
   invalidRange: (requested: string, size: number) =>
     new S3Error('InvalidRange', 'The requested range is not satisfiable', {
       RangeRequested: requested,

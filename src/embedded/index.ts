@@ -15,7 +15,6 @@ import { Storage } from './storage/storage.js';
 export type { StoreCredentials } from './credentials.js';
 export { CREDENTIALS_FILE } from './credentials.js';
 export { StartupError } from './errors.js';
-export type { StoreTimeouts } from './http/server.js';
 
 export interface EmbeddedStoreOptions {
   /** Where objects are kept; created when missing. One store per dir (a lock file enforces it). */

@@ -24,7 +24,7 @@ import { DEFAULT_PAGE_SIZE } from '../core/validation.js';
  */
 
 /** Entries assumed in a listing whose length only the store knows (`buckets`, `multipartUploads`, `abortStale`'s uploads). */
-export const ASSUMED_ENTRIES = 100;
+const ASSUMED_ENTRIES = 100;
 
 /** A field argument with the request's variables put in; undefined when it is not given. */
 type Argument = (name: string) => unknown;
@@ -57,7 +57,9 @@ const given = (value: unknown) => value !== undefined && value !== null;
 /** The page `first` asks for; 0 when `objects` refuses it (outside 1..1000) before calling the store. */
 function pageSize(first: unknown): number {
   if (!given(first)) return DEFAULT_PAGE_SIZE;
-  return Number.isInteger(first) && (first as number) >= 1 && (first as number) <= MAX_PAGE_SIZE ? (first as number) : 0;
+  return Number.isInteger(first) && (first as number) >= 1 && (first as number) <= MAX_PAGE_SIZE
+    ? (first as number)
+    : 0;
 }
 
 /**
@@ -186,7 +188,11 @@ class Estimator {
     const bucketList = typeof rule.bucketList === 'function' ? rule.bucketList(arg) : (rule.bucketList ?? false);
     // One HEAD per listed object, however many of its fields need it (the request's loader makes it once).
     const perResolution = below.calls + (below.head && inner.listed ? 1 : 0);
-    return { calls: calls + each * perResolution, head: rule.head === true, bucketList: bucketList || below.bucketList };
+    return {
+      calls: calls + each * perResolution,
+      head: rule.head === true,
+      bucketList: bucketList || below.bucketList,
+    };
   }
 
   private selectionSet(set: SelectionSetNode | undefined, type: GraphQLNamedType | undefined, scope: Scope): Estimate {
@@ -197,7 +203,11 @@ class Estimator {
         selection.kind === Kind.FIELD
           ? this.field(selection, type, scope)
           : selection.kind === Kind.INLINE_FRAGMENT
-            ? this.selectionSet(selection.selectionSet, this.typeNamed(selection.typeCondition?.name.value) ?? type, scope)
+            ? this.selectionSet(
+                selection.selectionSet,
+                this.typeNamed(selection.typeCondition?.name.value) ?? type,
+                scope,
+              )
             : this.fragment(selection.name.value, scope);
       total.calls += e.calls;
       total.head ||= e.head;
@@ -222,10 +232,12 @@ class Estimator {
 
 /** The operation's variables: the request's values, else the defaults the operation declares. */
 function variablesOf(operation: OperationDefinitionNode, values: unknown): Record<string, unknown> {
-  const variables: Record<string, unknown> = values !== null && typeof values === 'object' && !Array.isArray(values) ? { ...values } : {};
+  const variables: Record<string, unknown> =
+    values !== null && typeof values === 'object' && !Array.isArray(values) ? { ...values } : {};
   for (const definition of operation.variableDefinitions ?? []) {
     const name = definition.variable.name.value;
-    if (variables[name] === undefined && definition.defaultValue) variables[name] = valueFromASTUntyped(definition.defaultValue);
+    if (variables[name] === undefined && definition.defaultValue)
+      variables[name] = valueFromASTUntyped(definition.defaultValue);
   }
   return variables;
 }

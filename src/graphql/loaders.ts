@@ -38,7 +38,7 @@ export interface Loaders {
 }
 
 /** HEADs in flight at once for one request's batch (the socket pool is shared by all requests). */
-export const HEAD_CONCURRENCY = 16;
+const HEAD_CONCURRENCY = 16;
 
 export const headKey = (bucket: string, key: string) => `${bucket}\u0000${key}`;
 
@@ -48,7 +48,11 @@ const splitHeadKey = (id: string): [string, string] => {
 };
 
 /** Runs `fn` over `items` with at most `limit` calls in flight; failures become Error values. */
-async function mapSettled<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<(R | Error)[]> {
+async function mapSettled<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<(R | Error)[]> {
   const results: (R | Error)[] = new Array(items.length);
   await forEachLimited(items, limit, async (item, i) => {
     try {

@@ -33,7 +33,10 @@ export class Admission {
   /** Identifies the request and charges one to its client; throws RATE_LIMITED, never the authentication error (see `identity`). */
   admit(req: IncomingMessage): Admitted {
     const identity = this.identify(req);
-    const client = identity.caller?.name != null ? `key:${identity.caller.name}` : `address:${req.socket.remoteAddress ?? 'unknown'}`;
+    const client =
+      identity.caller?.name != null
+        ? `key:${identity.caller.name}`
+        : `address:${req.socket.remoteAddress ?? 'unknown'}`;
     this.charge(client, 1);
     return { identity, client };
   }

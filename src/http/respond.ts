@@ -34,7 +34,9 @@ export function sendJson(
 function headersOf(err: AppError): Record<string, string> {
   const headers = (err.extensions as { http?: { headers?: unknown } }).http?.headers;
   if (typeof headers !== 'object' || headers === null) return {};
-  return Object.fromEntries(Object.entries(headers).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+  return Object.fromEntries(
+    Object.entries(headers).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+  );
 }
 
 /**

@@ -19,9 +19,9 @@ import { metricsRoute } from './routes/metrics.js';
 import { OBJECTS_PREFIX, objectsRoute } from './routes/objects.js';
 
 /** A connection with no byte in either direction for this long is closed (Yoga lifts it for streamed GraphQL answers). */
-export const IDLE_TIMEOUT_MS = 120_000;
+const IDLE_TIMEOUT_MS = 120_000;
 /** An idle keep-alive connection is closed after this long (Node's default, stated here on purpose). */
-export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
 export interface ServerDeps {
   config: Config;
@@ -51,10 +51,19 @@ interface Route {
 }
 
 const methodNotAllowed = (res: ServerResponse, allow: string) =>
-  sendJson(res, 405, errorBody('BAD_USER_INPUT', `This route accepts ${allow.replace(', ', ' and ')} only.`), { allow });
+  sendJson(res, 405, errorBody('BAD_USER_INPUT', `This route accepts ${allow.replace(', ', ' and ')} only.`), {
+    allow,
+  });
 
 const notFound = (res: ServerResponse) =>
-  sendJson(res, 404, errorBody('BAD_USER_INPUT', 'There is nothing at this path: the routes are /graphql, /objects/{bucket}/{key}, /healthz, /readyz and /metrics.'));
+  sendJson(
+    res,
+    404,
+    errorBody(
+      'BAD_USER_INPUT',
+      'There is nothing at this path: the routes are /graphql, /objects/{bucket}/{key}, /healthz, /readyz and /metrics.',
+    ),
+  );
 
 /**
  * The HTTP server: for every request a request id (the client's
@@ -81,13 +90,24 @@ export function createServer(deps: ServerDeps): Server {
 
   const routes: Route[] = [
     { name: 'healthz', matches: (path) => path === '/healthz', readOnly: true, handle: (_req, res) => healthz(res) },
-    { name: 'readyz', matches: (path) => path === '/readyz', readOnly: true, handle: (_req, res, { log }) => readyz(res, log) },
-    { name: 'metrics', matches: (path) => path === '/metrics', readOnly: true, handle: (req, res) => metricsRoute(req, res, metrics) },
+    {
+      name: 'readyz',
+      matches: (path) => path === '/readyz',
+      readOnly: true,
+      handle: (_req, res, { log }) => readyz(res, log),
+    },
+    {
+      name: 'metrics',
+      matches: (path) => path === '/metrics',
+      readOnly: true,
+      handle: (req, res) => metricsRoute(req, res, metrics),
+    },
     {
       name: 'objects',
       matches: (path) => path.startsWith(OBJECTS_PREFIX),
       readOnly: true,
-      handle: (req, res, { path, query, log }) => objectsRoute(req, res, path, query, { store, metrics, admission }, log),
+      handle: (req, res, { path, query, log }) =>
+        objectsRoute(req, res, path, query, { store, metrics, admission }, log),
     },
     {
       name: 'graphql',

@@ -8,7 +8,7 @@ import type { Metrics } from '../observability/metrics.js';
  * After the answer is sent, how long the rest of an unread request body may
  * take to arrive (it is read and discarded) before the connection is closed.
  */
-export const DRAIN_GRACE_MS = 5_000;
+const DRAIN_GRACE_MS = 5_000;
 
 export interface MultipartOptions {
   /** Largest file, in bytes (MAX_UPLOAD_BYTES). */
@@ -28,7 +28,7 @@ const SPEC_URL = /\s*\(https:\/\/github\.com\/jaydenseric\/graphql-multipart-req
  * shows), and as `status`, the convention of HTTP error objects that stream
  * consumers (the store's upload) recognise (`httpStatusOf`).
  */
-export class UploadError extends AppError {
+class UploadError extends AppError {
   readonly status: number;
 
   constructor(code: ErrorCode, message: string) {
@@ -39,7 +39,8 @@ export class UploadError extends AppError {
   }
 }
 
-const tooLarge = (max: number) => new UploadError('PAYLOAD_TOO_LARGE', `The file is larger than the upload limit of ${max} bytes.`);
+const tooLarge = (max: number) =>
+  new UploadError('PAYLOAD_TOO_LARGE', `The file is larger than the upload limit of ${max} bytes.`);
 
 /**
  * Turns what graphql-upload-minimal or busboy reject with into an AppError

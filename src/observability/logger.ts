@@ -8,7 +8,7 @@ import type { Config } from '../config/index.js';
 import { AppError } from '../core/errors.js';
 
 /** What stands in a log line where a secret was. */
-export const REDACTED = '[redacted]';
+const REDACTED = '[redacted]';
 
 /** A bearer token in any text: `Bearer <token>`. */
 const BEARER = /(\bBearer\s+)[^\s",\\]+/gi;
@@ -48,7 +48,7 @@ export class SecretScrubber {
 }
 
 /** The secrets a configuration holds. */
-export function configSecrets(config: Pick<Config, 'store' | 'apiKeys' | 'cursorSecret'>): string[] {
+function configSecrets(config: Pick<Config, 'store' | 'apiKeys' | 'cursorSecret'>): string[] {
   const secrets: string[] = [];
   if (config.store.secretAccessKey !== undefined) secrets.push(config.store.secretAccessKey);
   if (config.cursorSecret !== undefined) secrets.push(config.cursorSecret);
@@ -84,7 +84,10 @@ export interface LoggerOptions {
  * Authorization header, tokens and secret keys are censored by path; and
  * every line passes through a `SecretScrubber`.
  */
-export function createLogger(config: Pick<Config, 'logLevel' | 'store' | 'apiKeys' | 'cursorSecret'>, options: LoggerOptions = {}): Logger {
+export function createLogger(
+  config: Pick<Config, 'logLevel' | 'store' | 'apiKeys' | 'cursorSecret'>,
+  options: LoggerOptions = {},
+): Logger {
   const scrubber = options.scrubber ?? new SecretScrubber();
   for (const secret of configSecrets(config)) scrubber.add(secret);
   return pino(

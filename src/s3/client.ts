@@ -39,7 +39,7 @@ export interface CreateS3ClientOptions {
 }
 
 /** The SDK's logger shape; a pino logger fits it. */
-export interface StoreLogger {
+interface StoreLogger {
   debug(...content: unknown[]): void;
   info(...content: unknown[]): void;
   warn(...content: unknown[]): void;
@@ -83,7 +83,7 @@ function callSummary(entry: unknown): Record<string, unknown> {
  * the server already answers, counts and logs failures where they matter
  * (an expected NoSuchKey is no error).
  */
-export function sdkLogger(logger: StoreLogger): StoreLogger {
+function sdkLogger(logger: StoreLogger): StoreLogger {
   return {
     debug: () => undefined,
     info: (entry: unknown) => logger.debug(callSummary(entry), 'store call'),

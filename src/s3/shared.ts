@@ -34,7 +34,7 @@ export function storeContext(client: S3Client, presignClient: S3Client, options:
 
 /** Removes the quotes S3 puts around ETags (once; the rest of the server never sees them). */
 export const stripEtag = (etag: string | undefined): string =>
-  etag === undefined ? '' : etag.replace(/^"([^]*)"$/, '$1');
+  etag === undefined ? '' : etag.replace(/^"([\s\S]*)"$/, '$1');
 
 export const quoteEtag = (etag: string) => (etag.startsWith('"') ? etag : `"${etag}"`);
 
@@ -56,7 +56,7 @@ export function advance(previous: string | undefined, next: string | undefined, 
 export function sourceStreamError(err: unknown): AppError {
   const appError = isPayloadTooLarge(err)
     ? new AppError('PAYLOAD_TOO_LARGE', 'the upload is larger than the server accepts')
-      : new AppError('BAD_USER_INPUT', 'the upload stream failed before it was complete');
+    : new AppError('BAD_USER_INPUT', 'the upload stream failed before it was complete');
   appError.cause = err;
   return appError;
 }

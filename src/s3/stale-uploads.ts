@@ -14,7 +14,7 @@ import type { MultipartUploadInfo, Store } from './store.js';
  */
 
 /** Aborts in flight at once. */
-export const ABORT_CONCURRENCY = 8;
+const ABORT_CONCURRENCY = 8;
 
 export interface StaleUploadsOptions {
   /** The buckets to clean, each listed to the end (all pages). */
@@ -50,7 +50,19 @@ export interface StaleUploadsResult {
 }
 
 const compare = (a: MultipartUploadInfo, b: MultipartUploadInfo) =>
-  a.bucket !== b.bucket ? (a.bucket < b.bucket ? -1 : 1) : a.key !== b.key ? (a.key < b.key ? -1 : 1) : a.uploadId < b.uploadId ? -1 : a.uploadId > b.uploadId ? 1 : 0;
+  a.bucket !== b.bucket
+    ? a.bucket < b.bucket
+      ? -1
+      : 1
+    : a.key !== b.key
+      ? a.key < b.key
+        ? -1
+        : 1
+      : a.uploadId < b.uploadId
+        ? -1
+        : a.uploadId > b.uploadId
+          ? 1
+          : 0;
 
 /**
  * Finds and (unless dryRun) aborts the stale uploads. An upload that is gone
@@ -86,7 +98,8 @@ export async function abortStaleUploads(store: Store, options: StaleUploadsOptio
       try {
         await store.abortMultipartUpload(upload.bucket, upload.key, upload.uploadId);
       } catch (err) {
-        const error = err instanceof AppError ? err : new AppError('INTERNAL_SERVER_ERROR', 'the upload could not be aborted');
+        const error =
+          err instanceof AppError ? err : new AppError('INTERNAL_SERVER_ERROR', 'the upload could not be aborted');
         if (error.code === 'NO_SUCH_UPLOAD') return;
         result.failed.push({ upload, error });
         options.onFailed?.(upload, error);

@@ -100,7 +100,9 @@ export type InputOf<Op extends Operation> = (typeof POLICY)[Op] extends Rule<inf
 
 /** The first need the caller does not meet, or undefined when it meets them all. */
 export function unmet(caller: Caller, needs: readonly Need[]): Need | undefined {
-  return needs.find((need) => ('anyBucket' in need ? !caller.hasAnyRole(need.role) : !caller.can(need.bucket, need.role)));
+  return needs.find((need) =>
+    'anyBucket' in need ? !caller.hasAnyRole(need.role) : !caller.can(need.bucket, need.role),
+  );
 }
 
 /** The FORBIDDEN error for a need the caller does not meet. */

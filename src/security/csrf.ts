@@ -7,7 +7,7 @@ const SIMPLE_CONTENT_TYPES = new Set(['multipart/form-data', 'text/plain', 'appl
  * Headers whose presence proves the browser made a preflight (Apollo Server's
  * list). Typed, not `as const`: mutation testing leaves `as` expressions alone.
  */
-export const CSRF_HEADERS: readonly string[] = ['x-graphql-csrf', 'apollo-require-preflight'];
+const CSRF_HEADERS: readonly string[] = ['x-graphql-csrf', 'apollo-require-preflight'];
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 

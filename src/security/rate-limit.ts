@@ -1,7 +1,7 @@
 import { AppError } from '../core/errors.js';
 
 /** Most clients (keys or addresses) tracked at once; the least recently seen is forgotten first. */
-export const MAX_TRACKED_CLIENTS = 10_000;
+const MAX_TRACKED_CLIENTS = 10_000;
 
 interface Bucket {
   tokens: number;

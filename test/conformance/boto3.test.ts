@@ -67,46 +67,53 @@ async function runSeed(store: StoreUnderTest, bucket: string, checksum: string):
 }
 
 describe.skipIf(!hasBoto3).each(testStores())('boto3 on $name', (store) => {
-  it.each(['when_supported', 'when_required'])('the seed operations of the RustFS boto3 guide work (checksum %s)', async (checksum) => {
-    const bucket = uniqueBucket(`boto3-${checksum.replace('_', '-')}`);
-    let r: SeedResult;
-    const s3 = s3Client(store);
-    try {
-      r = await runSeed(store, bucket, checksum);
-    } finally {
-      // The script deletes its bucket; this only cleans up after a failed run.
-      await removeBucket(s3, bucket);
-      s3.destroy();
-    }
+  it.each(['when_supported', 'when_required'])(
+    'the seed operations of the RustFS boto3 guide work (checksum %s)',
+    async (checksum) => {
+      const bucket = uniqueBucket(`boto3-${checksum.replace('_', '-')}`);
+      let r: SeedResult;
+      const s3 = s3Client(store);
+      try {
+        r = await runSeed(store, bucket, checksum);
+      } finally {
+        // The script deletes its bucket; this only cleans up after a failed run.
+        await removeBucket(s3, bucket);
+        s3.destroy();
+      }
 
-    expect(r.listed_bucket?.name).toBe(bucket);
-    expect(Number.isNaN(Date.parse(r.listed_bucket!.creation_date))).toBe(false);
+      expect(r.listed_bucket?.name).toBe(bucket);
+      expect(Number.isNaN(Date.parse(r.listed_bucket!.creation_date))).toBe(false);
 
-    expect(r.files).toHaveLength(2);
-    for (const f of r.files) {
-      expect(f.sha256_got).toBe(f.sha256_sent);
-      expect(f.size_got).toBe(f.size);
-    }
+      expect(r.files).toHaveLength(2);
+      for (const f of r.files) {
+        expect(f.sha256_got).toBe(f.sha256_sent);
+        expect(f.size_got).toBe(f.size);
+      }
 
-    const small = r.files.find((f) => f.key === 'data/small.bin')!;
-    expect(r.presigned_get).toEqual({ status: 200, sha256: small.sha256_sent, size: small.size });
+      const small = r.files.find((f) => f.key === 'data/small.bin')!;
+      expect(r.presigned_get).toEqual({ status: 200, sha256: small.sha256_sent, size: small.size });
 
-    expect(r.multipart.parts).toBe(3);
-    expect(r.multipart.etag).toMatch(/^"[0-9a-f]{32}-3"$/);
-    expect(r.multipart.head_etag).toBe(r.multipart.etag);
-    expect(r.multipart.sha256_got).toBe(r.multipart.sha256_sent);
-    expect(r.multipart.size).toBe(11 * MiB);
-    expect(r.multipart.head_length).toBe(11 * MiB);
-    expect(r.multipart.content_type).toBe('application/zip');
+      expect(r.multipart.parts).toBe(3);
+      expect(r.multipart.etag).toMatch(/^"[0-9a-f]{32}-3"$/);
+      expect(r.multipart.head_etag).toBe(r.multipart.etag);
+      expect(r.multipart.sha256_got).toBe(r.multipart.sha256_sent);
+      expect(r.multipart.size).toBe(11 * MiB);
+      expect(r.multipart.head_length).toBe(11 * MiB);
+      expect(r.multipart.content_type).toBe('application/zip');
 
-    expect(r.aborted).toEqual({ raised: 'simulated failure during the upload', uploads_left: [], object_exists: false });
-    expect(r.head_missing).toEqual({ raised: true, code: '404', status: 404 });
+      expect(r.aborted).toEqual({
+        raised: 'simulated failure during the upload',
+        uploads_left: [],
+        object_exists: false,
+      });
+      expect(r.head_missing).toEqual({ raised: true, code: '404', status: 404 });
 
-    expect(r.listed_keys).toEqual(['big/archive.zip', 'data/large.bin', 'data/small.bin']);
-    expect(r.list_pages).toBe(3);
-    expect(r.deleted).toEqual(['big/archive.zip', 'data/large.bin']);
-    expect(r.delete_errors).toEqual([]);
-    expect(r.left_after_delete).toBe(0);
-    expect(r.bucket_listed_after_delete).toBe(false);
-  });
+      expect(r.listed_keys).toEqual(['big/archive.zip', 'data/large.bin', 'data/small.bin']);
+      expect(r.list_pages).toBe(3);
+      expect(r.deleted).toEqual(['big/archive.zip', 'data/large.bin']);
+      expect(r.delete_errors).toEqual([]);
+      expect(r.left_after_delete).toBe(0);
+      expect(r.bucket_listed_after_delete).toBe(false);
+    },
+  );
 });

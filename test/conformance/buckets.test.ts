@@ -75,7 +75,10 @@ describe.each(testStores())('buckets on $name', (store) => {
       code: 'BucketNotEmpty',
     });
     await removeBucket(s3, bucket);
-    expect(await outcomeOf(s3.send(new HeadBucketCommand({ Bucket: bucket })))).toMatchObject({ ok: false, status: 404 });
+    expect(await outcomeOf(s3.send(new HeadBucketCommand({ Bucket: bucket })))).toMatchObject({
+      ok: false,
+      status: 404,
+    });
   });
 
   it('DeleteBucket of a missing bucket is 404 NoSuchBucket', async () => {

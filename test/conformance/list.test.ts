@@ -2,7 +2,12 @@
  * S3 conformance: ListObjectsV2 (prefix, delimiter, paging, StartAfter, key
  * order), asserted as AWS documents it, against every store in `testStores()`.
  */
-import { ListObjectsV2Command, PutObjectCommand, type ListObjectsV2CommandInput, type S3Client } from '@aws-sdk/client-s3';
+import {
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type ListObjectsV2CommandInput,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf } from '../support/data.js';
 import { createTestBucket, outcomeOf, removeBucket, s3Client, testStores, uniqueBucket } from '../support/stores.js';
@@ -60,7 +65,8 @@ describe.each(testStores())('ListObjectsV2 on $name', (store) => {
   beforeAll(async () => {
     bucket = await createTestBucket(s3, 'list');
     // Put in reverse order so an insertion-ordered store cannot pass by accident.
-    for (const Key of [...KEYS_IN_ORDER].reverse()) await s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: Key }));
+    for (const Key of [...KEYS_IN_ORDER].reverse())
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: Key }));
   });
   afterAll(async () => {
     await removeBucket(s3, bucket);

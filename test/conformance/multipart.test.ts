@@ -18,7 +18,16 @@ import {
 } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { concatenated, expectedDigest, KiB, MiB, multipartEtag, randomChunks, randomStream, sha256Of } from '../support/data.js';
+import {
+  concatenated,
+  expectedDigest,
+  KiB,
+  MiB,
+  multipartEtag,
+  randomChunks,
+  randomStream,
+  sha256Of,
+} from '../support/data.js';
 import { per } from '../support/deviations.js';
 import {
   CHECKSUM_MODES,
@@ -52,13 +61,22 @@ describe.each(testStores())('multipart uploads on $name', (store) => {
   async function uploadPart(Key: string, UploadId: string, PartNumber: number, size: number, client: S3Client = s3) {
     const seed = `${store.name}/${Key}/${UploadId}/${PartNumber}`;
     const out = await client.send(
-      new UploadPartCommand({ Bucket: bucket, Key, UploadId, PartNumber, Body: randomStream(size, seed), ContentLength: size }),
+      new UploadPartCommand({
+        Bucket: bucket,
+        Key,
+        UploadId,
+        PartNumber,
+        Body: randomStream(size, seed),
+        ContentLength: size,
+      }),
     );
     return { PartNumber, ETag: out.ETag!, seed, size };
   }
 
   async function complete(Key: string, UploadId: string, Parts: CompletedPart[], client: S3Client = s3) {
-    return client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key, UploadId, MultipartUpload: { Parts } }));
+    return client.send(
+      new CompleteMultipartUploadCommand({ Bucket: bucket, Key, UploadId, MultipartUpload: { Parts } }),
+    );
   }
 
   async function uploadsUnder(Prefix: string) {
@@ -93,7 +111,9 @@ describe.each(testStores())('multipart uploads on $name', (store) => {
         let PartNumberMarker: string | undefined;
         let pages = 0;
         do {
-          const page = await client.send(new ListPartsCommand({ Bucket: bucket, Key, UploadId, MaxParts: 2, PartNumberMarker }));
+          const page = await client.send(
+            new ListPartsCommand({ Bucket: bucket, Key, UploadId, MaxParts: 2, PartNumberMarker }),
+          );
           pages += 1;
           listed.push(...(page.Parts ?? []));
           PartNumberMarker = page.IsTruncated ? page.NextPartNumberMarker : undefined;
@@ -156,7 +176,9 @@ describe.each(testStores())('multipart uploads on $name', (store) => {
     const Key = 'errors/invalid-part';
     const UploadId = await create(Key);
     const part = await uploadPart(Key, UploadId, 1, KiB);
-    expect(await outcomeOf(complete(Key, UploadId, [{ PartNumber: 1, ETag: '"0123456789abcdef0123456789abcdef"' }]))).toEqual({
+    expect(
+      await outcomeOf(complete(Key, UploadId, [{ PartNumber: 1, ETag: '"0123456789abcdef0123456789abcdef"' }])),
+    ).toEqual({
       ok: false,
       status: 400,
       code: 'InvalidPart',
@@ -225,13 +247,18 @@ describe.each(testStores())('multipart uploads on $name', (store) => {
     const serverError = { ok: false, status: 500, code: UNPARSEABLE_ERROR };
     expect(
       await outcomeOf(
-        s3.send(new UploadPartCommand({ Bucket: bucket, Key, UploadId, PartNumber: 2, Body: 'late', ContentLength: 4 })),
+        s3.send(
+          new UploadPartCommand({ Bucket: bucket, Key, UploadId, PartNumber: 2, Body: 'late', ContentLength: 4 }),
+        ),
       ),
     ).toEqual(per(store, 'multipart.uploadPartAfterAbort', { aws: noSuchUpload, deviation: serverError }));
     expect(await outcomeOf(complete(Key, UploadId, [{ PartNumber: 1, ETag: part.ETag }]))).toEqual(
       per(store, 'multipart.completeAfterAbort', { aws: noSuchUpload, deviation: serverError }),
     );
     expect(await outcomeOf(s3.send(new ListPartsCommand({ Bucket: bucket, Key, UploadId })))).toEqual(noSuchUpload);
-    expect(await outcomeOf(s3.send(new HeadObjectCommand({ Bucket: bucket, Key })))).toMatchObject({ ok: false, status: 404 });
+    expect(await outcomeOf(s3.send(new HeadObjectCommand({ Bucket: bucket, Key })))).toMatchObject({
+      ok: false,
+      status: 404,
+    });
   });
 });

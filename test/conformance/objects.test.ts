@@ -17,7 +17,15 @@ import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf, expectedDigest, MiB, randomBytes, randomStream, sha256Of } from '../support/data.js';
 import { per } from '../support/deviations.js';
-import { CHECKSUM_MODES, createTestBucket, outcomeOf, removeBucket, s3Client, testStores, uniqueBucket } from '../support/stores.js';
+import {
+  CHECKSUM_MODES,
+  createTestBucket,
+  outcomeOf,
+  removeBucket,
+  s3Client,
+  testStores,
+  uniqueBucket,
+} from '../support/stores.js';
 
 /** A key with a space, '+', non-ASCII letters, an emoji (4 UTF-8 bytes) and '/'. */
 const AWKWARD_KEY = 'dir one/a+b é/ü 😀.txt';
@@ -86,7 +94,9 @@ describe.each(testStores())('objects on $name', (store) => {
     ])('PutObject of $label into a missing bucket is 404 NoSuchBucket', async ({ size }) => {
       const missing = uniqueBucket('put-missing');
       const out = await outcomeOf(
-        client.send(new PutObjectCommand({ Bucket: missing, Key: 'k', Body: randomStream(size, missing), ContentLength: size })),
+        client.send(
+          new PutObjectCommand({ Bucket: missing, Key: 'k', Body: randomStream(size, missing), ContentLength: size }),
+        ),
       );
       expect(out).toEqual({ ok: false, status: 404, code: 'NoSuchBucket' });
     });
@@ -139,11 +149,13 @@ describe.each(testStores())('objects on $name', (store) => {
     });
 
     it('a range starting past the end is 416 InvalidRange', async () => {
-      expect(await outcomeOf(s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: 'bytes=100-' })))).toEqual({
-        ok: false,
-        status: 416,
-        code: 'InvalidRange',
-      });
+      expect(await outcomeOf(s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: 'bytes=100-' })))).toEqual(
+        {
+          ok: false,
+          status: 416,
+          code: 'InvalidRange',
+        },
+      );
     });
   });
 
@@ -152,20 +164,24 @@ describe.each(testStores())('objects on $name', (store) => {
     let etag: string;
     let lastModified: Date;
     beforeAll(async () => {
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'conditional body', ContentType: 'text/plain' }));
+      await s3.send(
+        new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'conditional body', ContentType: 'text/plain' }),
+      );
       const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
       etag = head.ETag!;
       lastModified = head.LastModified!;
     });
 
     it('If-None-Match with the current ETag is 304; with another ETag 200', async () => {
-      expect(await outcomeOf(s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfNoneMatch: etag })))).toMatchObject(
-        NOT_MODIFIED,
-      );
+      expect(
+        await outcomeOf(s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfNoneMatch: etag }))),
+      ).toMatchObject(NOT_MODIFIED);
       const { out, body } = await getBytes(s3, bucket, key);
       expect(out.ETag).toBe(etag);
       expect(body.toString()).toBe('conditional body');
-      const other = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfNoneMatch: '"0123456789abcdef0123456789abcdef"' }));
+      const other = await s3.send(
+        new GetObjectCommand({ Bucket: bucket, Key: key, IfNoneMatch: '"0123456789abcdef0123456789abcdef"' }),
+      );
       expect(other.$metadata.httpStatusCode).toBe(200);
       await other.Body!.transformToByteArray();
     });
@@ -314,7 +330,12 @@ describe.each(testStores())('objects on $name', (store) => {
 
     it('COPY (the default) keeps content, ContentType and Metadata, from a key with spaces, +, unicode and /', async () => {
       const out = await s3.send(
-        new CopyObjectCommand({ Bucket: bucket, Key: 'copy/copied', CopySource: copySource(bucket, AWKWARD_KEY), MetadataDirective: 'COPY' }),
+        new CopyObjectCommand({
+          Bucket: bucket,
+          Key: 'copy/copied',
+          CopySource: copySource(bucket, AWKWARD_KEY),
+          MetadataDirective: 'COPY',
+        }),
       );
       expect(out.CopyObjectResult?.ETag).toBe(`"${digestOf(sourceBody).md5}"`);
       const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'copy/copied' }));
@@ -348,7 +369,11 @@ describe.each(testStores())('objects on $name', (store) => {
 
     it('onto itself without REPLACE is 400 InvalidRequest; with REPLACE it changes the metadata', async () => {
       expect(
-        await outcomeOf(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: AWKWARD_KEY, CopySource: copySource(bucket, AWKWARD_KEY) }))),
+        await outcomeOf(
+          s3.send(
+            new CopyObjectCommand({ Bucket: bucket, Key: AWKWARD_KEY, CopySource: copySource(bucket, AWKWARD_KEY) }),
+          ),
+        ),
       ).toEqual({ ok: false, status: 400, code: 'InvalidRequest' });
       await s3.send(
         new CopyObjectCommand({
@@ -368,7 +393,11 @@ describe.each(testStores())('objects on $name', (store) => {
 
     it('of a missing source key is 404 NoSuchKey', async () => {
       expect(
-        await outcomeOf(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy/x', CopySource: copySource(bucket, 'copy/none') }))),
+        await outcomeOf(
+          s3.send(
+            new CopyObjectCommand({ Bucket: bucket, Key: 'copy/x', CopySource: copySource(bucket, 'copy/none') }),
+          ),
+        ),
       ).toEqual({ ok: false, status: 404, code: 'NoSuchKey' });
     });
   });

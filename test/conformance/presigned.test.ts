@@ -64,9 +64,13 @@ describe.each(testStores())('presigned URLs on $name', (store) => {
   // the body is unknown at signing time, and stores that check it refuse the real upload.
   it('PUT URL: the fetched upload lands byte-exact with its Content-Type', async () => {
     const putKey = 'presigned/put.txt';
-    const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: bucket, Key: putKey, ContentType: 'text/plain' }), {
-      expiresIn: 300,
-    });
+    const url = await getSignedUrl(
+      s3,
+      new PutObjectCommand({ Bucket: bucket, Key: putKey, ContentType: 'text/plain' }),
+      {
+        expiresIn: 300,
+      },
+    );
     expect(new URL(url).searchParams.has('x-amz-checksum-crc32')).toBe(false);
     const body = 'uploaded through a presigned URL';
     const res = await fetched(url, { method: 'PUT', body, headers: { 'content-type': 'text/plain' } });
@@ -103,7 +107,9 @@ describe.each(testStores())('presigned URLs on $name', (store) => {
   });
 
   it('a PUT URL used for another key is refused and stores nothing', async () => {
-    const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: bucket, Key: 'presigned/allowed.txt' }), { expiresIn: 300 });
+    const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: bucket, Key: 'presigned/allowed.txt' }), {
+      expiresIn: 300,
+    });
     const u = new URL(url);
     u.pathname = `/${bucket}/presigned/not-allowed.txt`;
     const res = await fetched(u.toString(), { method: 'PUT', body: 'sneaky' });

@@ -34,7 +34,10 @@ describe.each(testStores())('request signatures on $name', (store) => {
     beforeAll(() => {
       wrongSecret = s3Client(store, {
         checksum,
-        credentials: { accessKeyId: store.credentials.accessKeyId, secretAccessKey: `${store.credentials.secretAccessKey}x` },
+        credentials: {
+          accessKeyId: store.credentials.accessKeyId,
+          secretAccessKey: `${store.credentials.secretAccessKey}x`,
+        },
       });
       unknownKey = s3Client(store, {
         checksum,
@@ -61,7 +64,9 @@ describe.each(testStores())('request signatures on $name', (store) => {
       const Key = `wrong-secret-${checksum}.bin`;
       const size = 1.5 * MiB;
       const out = await outcomeOf(
-        wrongSecret.send(new PutObjectCommand({ Bucket: bucket, Key, Body: randomStream(size, Key), ContentLength: size })),
+        wrongSecret.send(
+          new PutObjectCommand({ Bucket: bucket, Key, Body: randomStream(size, Key), ContentLength: size }),
+        ),
       );
       expect({ ...out, stored: await exists(Key) }).toEqual(
         per(store, 'auth.signaturesNotChecked', {
@@ -95,7 +100,11 @@ describe.each(testStores())('request signatures on $name', (store) => {
   it('an unsigned PUT is 403 AccessDenied and stores nothing', async () => {
     const res = await fetch(`${store.endpoint}/${bucket}/anonymous.txt`, { method: 'PUT', body: 'anonymous' });
     const text = await res.text();
-    expect({ status: res.status, code: /<Code>([^<]+)<\/Code>/.exec(text)?.[1], stored: await exists('anonymous.txt') }).toEqual(
+    expect({
+      status: res.status,
+      code: /<Code>([^<]+)<\/Code>/.exec(text)?.[1],
+      stored: await exists('anonymous.txt'),
+    }).toEqual(
       per(store, 'auth.signaturesNotChecked', {
         aws: { status: 403, code: 'AccessDenied', stored: false },
         deviation: { status: 200, code: undefined, stored: true },

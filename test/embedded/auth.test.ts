@@ -78,14 +78,22 @@ function sendError(req: http.IncomingMessage, res: http.ServerResponse, error: u
   // The body was not (fully) read: the connection cannot carry another request.
   if (!req.complete) res.setHeader('Connection', 'close');
   res.writeHead(status, { 'Content-Type': 'application/xml' });
-  res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message><RequestId>test</RequestId></Error>`);
+  res.end(
+    `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message><RequestId>test</RequestId></Error>`,
+  );
 }
 
-function authenticate(req: http.IncomingMessage, res: http.ServerResponse): { outcome: Outcome; verified: VerifiedRequest } | undefined {
+function authenticate(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+): { outcome: Outcome; verified: VerifiedRequest } | undefined {
   const outcome: Outcome = { method: req.method!, target: req.url! };
   store.outcomes.push(outcome);
   try {
-    const verified = verifyRequest(req, parseTarget(req.url!), store.creds, { region: store.region, ...(store.now ? { now: store.now } : {}) });
+    const verified = verifyRequest(req, parseTarget(req.url!), store.creds, {
+      region: store.region,
+      ...(store.now ? { now: store.now } : {}),
+    });
     outcome.verified = verified;
     return { outcome, verified };
   } catch (error) {
@@ -126,7 +134,9 @@ function serve(req: http.IncomingMessage, res: http.ServerResponse, outcome: Out
       outcome.checksums = { ...body.checksums };
       if (url.searchParams.has('delete')) {
         res.writeHead(200, { 'Content-Type': 'application/xml' });
-        res.end('<?xml version="1.0" encoding="UTF-8"?><DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"></DeleteResult>');
+        res.end(
+          '<?xml version="1.0" encoding="UTF-8"?><DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"></DeleteResult>',
+        );
         return;
       }
       res.writeHead(200, { ETag: `"${outcome.sha256.slice(0, 32)}"` });
@@ -142,7 +152,11 @@ function serve(req: http.IncomingMessage, res: http.ServerResponse, outcome: Out
     );
     return;
   }
-  res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': '5', ETag: '"5d41402abc4b2a76b9719d911017c592"' });
+  res.writeHead(200, {
+    'Content-Type': 'text/plain',
+    'Content-Length': '5',
+    ETag: '"5d41402abc4b2a76b9719d911017c592"',
+  });
   res.end(req.method === 'HEAD' ? undefined : 'hello');
 }
 
@@ -190,7 +204,8 @@ async function settledOutcome(): Promise<Outcome> {
   const deadline = Date.now() + 5000;
   for (;;) {
     const outcome = store.outcomes.at(-1);
-    if (outcome && (outcome.error || outcome.sha256 || outcome.method === 'GET' || outcome.method === 'HEAD')) return outcome;
+    if (outcome && (outcome.error || outcome.sha256 || outcome.method === 'GET' || outcome.method === 'HEAD'))
+      return outcome;
     if (Date.now() > deadline) throw new Error('the server did not finish the request');
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
@@ -221,10 +236,12 @@ function tamper(s3: S3Client, change: (request: HttpRequest) => void): S3Client 
     if (HttpRequest.isInstance(args.request)) change(args.request);
     return next(args);
   };
-  s3.middlewareStack.addRelativeTo(
-    middleware as unknown as Middleware,
-    { relation: 'after', toMiddleware: 'httpSigningMiddleware', name: 'tamperAfterSigning', override: true },
-  );
+  s3.middlewareStack.addRelativeTo(middleware as unknown as Middleware, {
+    relation: 'after',
+    toMiddleware: 'httpSigningMiddleware',
+    name: 'tamperAfterSigning',
+    override: true,
+  });
   return s3;
 }
 
@@ -277,7 +294,10 @@ function rfc3986(value: string): string {
 }
 
 function isoBasic(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}/, '').replace(/[-:]/g, '');
+  return date
+    .toISOString()
+    .replace(/\.\d{3}/, '')
+    .replace(/[-:]/g, '');
 }
 
 interface HandRequest {
@@ -326,7 +346,9 @@ function handSign(request: HandRequest): Signed {
     .map(([key, value]) => `${rfc3986(key)}=${rfc3986(value)}`)
     .sort()
     .join('&');
-  const canonical = [request.method, request.path, query, canonicalHeaders, names.join(';'), request.payloadHash].join('\n');
+  const canonical = [request.method, request.path, query, canonicalHeaders, names.join(';'), request.payloadHash].join(
+    '\n',
+  );
   const scope = `${shortDate}/${region}/${request.service ?? 's3'}/aws4_request`;
   const stringToSign = ['AWS4-HMAC-SHA256', longDate, scope, sha256(canonical)].join('\n');
   const signingKey = signingKeyFor(creds, shortDate, region, request.service);
@@ -358,7 +380,9 @@ function signedChunks(
   }
   if (trailer) {
     const canonical = `${trailer.name}:${trailer.value}\n`;
-    const stringToSign = ['AWS4-HMAC-SHA256-TRAILER', signed.longDate, signed.scope, previous, sha256(canonical)].join('\n');
+    const stringToSign = ['AWS4-HMAC-SHA256-TRAILER', signed.longDate, signed.scope, previous, sha256(canonical)].join(
+      '\n',
+    );
     const signature = hmac(signed.signingKey, stringToSign).toString('hex');
     parts.push(Buffer.from(`${trailer.name}:${trailer.value}\r\nx-amz-trailer-signature:${signature}\r\n\r\n`));
   } else {
@@ -394,7 +418,12 @@ interface RawResponse {
 }
 
 /** Sends exactly these headers and body bytes. */
-function rawRequest(method: string, target: string, headers: Record<string, string | string[]>, body?: Buffer): Promise<RawResponse> {
+function rawRequest(
+  method: string,
+  target: string,
+  headers: Record<string, string | string[]>,
+  body?: Buffer,
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method, path: target, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
@@ -429,7 +458,12 @@ async function sendSignedChunks(options: {
   });
   let body = signedChunks(signed, options.chunks, options.trailer);
   if (options.mutate) body = options.mutate(body);
-  const response = await rawRequest('PUT', signed.target, { ...signed.headers, 'content-length': String(body.length) }, body);
+  const response = await rawRequest(
+    'PUT',
+    signed.target,
+    { ...signed.headers, 'content-length': String(body.length) },
+    body,
+  );
   return { response, outcome: await settledOutcome() };
 }
 
@@ -444,7 +478,11 @@ describe('header-signed requests from @aws-sdk/client-s3', () => {
       const outcome = lastOutcome();
       expect(outcome.error).toBeUndefined();
       expect(decodedKey(outcome.target)).toBe(key);
-      expect(outcome.verified).toMatchObject({ accessKeyId: CREDS.accessKeyId, presigned: false, payloadHash: sha256(body) });
+      expect(outcome.verified).toMatchObject({
+        accessKeyId: CREDS.accessKeyId,
+        presigned: false,
+        payloadHash: sha256(body),
+      });
       expect(outcome.sha256).toBe(sha256(body));
 
       const got = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key, Range: 'bytes=0-4' }));
@@ -455,7 +493,12 @@ describe('header-signed requests from @aws-sdk/client-s3', () => {
     }
 
     const listed = await s3.send(
-      new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'a/b', StartAfter: 'a/b ü+%=&', ContinuationToken: 'tok/en+=' }),
+      new ListObjectsV2Command({
+        Bucket: BUCKET,
+        Prefix: 'a/b',
+        StartAfter: 'a/b ü+%=&',
+        ContinuationToken: 'tok/en+=',
+      }),
     );
     expect(listed.Prefix).toBe('a/b');
     expect(lastOutcome().target).toContain('prefix=a%2Fb');
@@ -468,9 +511,13 @@ describe('header-signed requests from @aws-sdk/client-s3', () => {
   });
 
   it('accepts only its own region in the credential scope', async () => {
-    const foreign = await sdkError(client({ region: 'eu-west-3' }).send(new GetObjectCommand({ Bucket: BUCKET, Key: 'k' })));
+    const foreign = await sdkError(
+      client({ region: 'eu-west-3' }).send(new GetObjectCommand({ Bucket: BUCKET, Key: 'k' })),
+    );
     expect(foreign).toEqual({ name: 'AuthorizationHeaderMalformed', status: 400 });
-    expect(lastOutcome().error?.message).toBe("The authorization header is malformed; the region 'eu-west-3' is wrong; expecting 'us-east-1'");
+    expect(lastOutcome().error?.message).toBe(
+      "The authorization header is malformed; the region 'eu-west-3' is wrong; expecting 'us-east-1'",
+    );
     store.region = 'eu-west-3';
     await client({ region: 'eu-west-3' }).send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'k' }));
     expect(lastOutcome().error).toBeUndefined();
@@ -487,7 +534,9 @@ describe('header-signed requests from @aws-sdk/client-s3', () => {
     expect(path).toEqual({ name: 'SignatureDoesNotMatch', status: 403 });
 
     const query = await sdkError(
-      tamper(client(), (r) => (r.query.prefix = 'other')).send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'a/b' })),
+      tamper(client(), (r) => (r.query.prefix = 'other')).send(
+        new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'a/b' }),
+      ),
     );
     expect(query).toEqual({ name: 'SignatureDoesNotMatch', status: 403 });
 
@@ -499,13 +548,17 @@ describe('header-signed requests from @aws-sdk/client-s3', () => {
     expect(signedHeader).toEqual({ name: 'SignatureDoesNotMatch', status: 403 });
 
     const unsignedHeader = await sdkError(
-      tamper(client(), (r) => (r.headers['x-amz-acl'] = 'public-read')).send(new PutObjectCommand({ Bucket: BUCKET, Key: 'k', Body: 'x' })),
+      tamper(client(), (r) => (r.headers['x-amz-acl'] = 'public-read')).send(
+        new PutObjectCommand({ Bucket: BUCKET, Key: 'k', Body: 'x' }),
+      ),
     );
     expect(unsignedHeader).toEqual({ name: 'AccessDenied', status: 403 });
     expect(lastOutcome().error?.message).toContain('x-amz-acl');
 
     const body = await sdkError(
-      tamper(client(), (r) => (r.body = 'tampered!')).send(new PutObjectCommand({ Bucket: BUCKET, Key: 'k', Body: 'original!' })),
+      tamper(client(), (r) => (r.body = 'tampered!')).send(
+        new PutObjectCommand({ Bucket: BUCKET, Key: 'k', Body: 'original!' }),
+      ),
     );
     expect(body).toEqual({ name: 'XAmzContentSHA256Mismatch', status: 400 });
     expect(lastOutcome().error?.phase).toBe('body');
@@ -581,20 +634,36 @@ describe('aws-chunked uploads from @aws-sdk/client-s3', () => {
     expect(outcome.maxBuffered).toBeLessThan(2 * 1024 * 1024);
   });
 
-  it.each(['CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'] as ChecksumAlgorithm[])('verifies a %s trailer and header', async (algorithm) => {
-    const name = `x-amz-checksum-${algorithm.toLowerCase()}`;
-    const data = randomStream(700 * 1024, 100 * 1024);
-    await client({ requestChecksumCalculation: 'WHEN_SUPPORTED' }).send(
-      new PutObjectCommand({ Bucket: BUCKET, Key: `sum/${algorithm}`, Body: data.stream(), ContentLength: 700 * 1024, ChecksumAlgorithm: algorithm }),
-    );
-    expect(lastOutcome().sha256).toBe(data.sha256);
-    expect(Object.keys(lastOutcome().checksums ?? {})).toEqual([name]);
+  it.each(['CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'] as ChecksumAlgorithm[])(
+    'verifies a %s trailer and header',
+    async (algorithm) => {
+      const name = `x-amz-checksum-${algorithm.toLowerCase()}`;
+      const data = randomStream(700 * 1024, 100 * 1024);
+      await client({ requestChecksumCalculation: 'WHEN_SUPPORTED' }).send(
+        new PutObjectCommand({
+          Bucket: BUCKET,
+          Key: `sum/${algorithm}`,
+          Body: data.stream(),
+          ContentLength: 700 * 1024,
+          ChecksumAlgorithm: algorithm,
+        }),
+      );
+      expect(lastOutcome().sha256).toBe(data.sha256);
+      expect(Object.keys(lastOutcome().checksums ?? {})).toEqual([name]);
 
-    await client().send(new PutObjectCommand({ Bucket: BUCKET, Key: `sum/${algorithm}`, Body: 'in a header', ChecksumAlgorithm: algorithm }));
-    expect(Object.keys(lastOutcome().checksums ?? {})).toEqual([name]);
+      await client().send(
+        new PutObjectCommand({
+          Bucket: BUCKET,
+          Key: `sum/${algorithm}`,
+          Body: 'in a header',
+          ChecksumAlgorithm: algorithm,
+        }),
+      );
+      expect(Object.keys(lastOutcome().checksums ?? {})).toEqual([name]);
 
-    expect(lastOutcome().checksums?.[name]).toBeDefined();
-  });
+      expect(lastOutcome().checksums?.[name]).toBeDefined();
+    },
+  );
 
   function rewriteBody(change: (chunk: Buffer, offset: number) => Buffer): (r: HttpRequest) => void {
     return (r) => {
@@ -681,14 +750,26 @@ describe('presigned URLs from @aws-sdk/s3-request-presigner', () => {
     expect(await code(url.replace('/a%20b/c', '/a%20b/d'))).toEqual([403, 'SignatureDoesNotMatch']);
     expect(await code(`${url}&extra=1`)).toEqual([403, 'SignatureDoesNotMatch']);
     expect(await code(url.replace('X-Amz-Expires=120', 'X-Amz-Expires=121'))).toEqual([403, 'SignatureDoesNotMatch']);
-    expect(await code(url.replace(/X-Amz-Signature=[0-9a-f]{8}/, 'X-Amz-Signature=00000000'))).toEqual([403, 'SignatureDoesNotMatch']);
-    expect(await code(url.replace('X-Amz-Expires=120', 'X-Amz-Expires=604801'))).toEqual([400, 'AuthorizationQueryParametersError']);
-    expect(await code(url.replace('X-Amz-Expires=120', 'X-Amz-Expires=0'))).toEqual([400, 'AuthorizationQueryParametersError']);
+    expect(await code(url.replace(/X-Amz-Signature=[0-9a-f]{8}/, 'X-Amz-Signature=00000000'))).toEqual([
+      403,
+      'SignatureDoesNotMatch',
+    ]);
+    expect(await code(url.replace('X-Amz-Expires=120', 'X-Amz-Expires=604801'))).toEqual([
+      400,
+      'AuthorizationQueryParametersError',
+    ]);
+    expect(await code(url.replace('X-Amz-Expires=120', 'X-Amz-Expires=0'))).toEqual([
+      400,
+      'AuthorizationQueryParametersError',
+    ]);
     expect(await code(url.replace(/&X-Amz-Date=[^&]+/, ''))).toEqual([400, 'AuthorizationQueryParametersError']);
     expect(await code(url.replace(CREDS.accessKeyId, 'SOMEONEELSE'))).toEqual([403, 'InvalidAccessKeyId']);
     expect(await code(url.replace('%2Fs3%2F', '%2Fsqs%2F'))).toEqual([400, 'AuthorizationQueryParametersError']);
     expect(await code(url, { headers: { 'x-amz-server-side-encryption': 'AES256' } })).toEqual([403, 'AccessDenied']);
-    expect(await code(url, { headers: { authorization: 'AWS4-HMAC-SHA256 Credential=x' } })).toEqual([400, 'InvalidArgument']);
+    expect(await code(url, { headers: { authorization: 'AWS4-HMAC-SHA256 Credential=x' } })).toEqual([
+      400,
+      'InvalidArgument',
+    ]);
     expect(await code(url)).toEqual([200, undefined]);
 
     store.now = new Date(Date.now() + 121_000);
@@ -709,14 +790,23 @@ describe('presigned URLs from @aws-sdk/s3-request-presigner', () => {
     });
     expect(await code(week)).toEqual([200, undefined]);
 
-    const foreign = await getSignedUrl(client({ region: 'eu-north-1' }), new GetObjectCommand({ Bucket: BUCKET, Key: 'k' }), { expiresIn: 60 });
+    const foreign = await getSignedUrl(
+      client({ region: 'eu-north-1' }),
+      new GetObjectCommand({ Bucket: BUCKET, Key: 'k' }),
+      { expiresIn: 60 },
+    );
     expect(await code(foreign)).toEqual([400, 'AuthorizationQueryParametersError']);
-    expect(lastOutcome().error?.message).toBe("Error parsing the X-Amz-Credential parameter; the region 'eu-north-1' is wrong; expecting 'us-east-1'");
+    expect(lastOutcome().error?.message).toBe(
+      "Error parsing the X-Amz-Credential parameter; the region 'eu-north-1' is wrong; expecting 'us-east-1'",
+    );
   });
 
   it('ends a presigned URL at most seven days after it is first accepted, whatever its X-Amz-Date', async () => {
     const signingDate = new Date(Math.floor(Date.now() / 1000) * 1000 + 10 * 60 * 1000);
-    const url = await getSignedUrl(client(), new GetObjectCommand({ Bucket: BUCKET, Key: 'k' }), { expiresIn: 604_800, signingDate });
+    const url = await getSignedUrl(client(), new GetObjectCommand({ Bucket: BUCKET, Key: 'k' }), {
+      expiresIn: 604_800,
+      signingDate,
+    });
     const at = async (offsetMs: number) => {
       store.now = new Date(signingDate.getTime() + offsetMs);
       return (await fetch(url)).status === 200 ? 'ok' : lastOutcome().error?.message;
@@ -729,7 +819,10 @@ describe('presigned URLs from @aws-sdk/s3-request-presigner', () => {
     expect(await at(604_801_000)).toBe('Request has expired');
     // A shorter URL dated ahead within the skew is still accepted at once.
     store.now = undefined;
-    const hour = await getSignedUrl(client(), new GetObjectCommand({ Bucket: BUCKET, Key: 'k' }), { expiresIn: 3600, signingDate });
+    const hour = await getSignedUrl(client(), new GetObjectCommand({ Bucket: BUCKET, Key: 'k' }), {
+      expiresIn: 3600,
+      signingDate,
+    });
     expect((await fetch(hour)).status).toBe(200);
   });
 });
@@ -750,12 +843,20 @@ describe('hand-made requests', () => {
     const signed = handSign({
       method: 'GET',
       path: `/${BUCKET}/dated`,
-      query: [['list-type', '2'], ['prefix', 'a/b'], ['marker', '']],
+      query: [
+        ['list-type', '2'],
+        ['prefix', 'a/b'],
+        ['marker', ''],
+      ],
       headers: { 'x-custom': '  spaced   value ', 'x-repeated': 'one,two' },
       payloadHash: sha256(''),
       useDateHeader: true,
     });
-    const response = await rawRequest('GET', signed.target, { ...signed.headers, 'x-repeated': ['one', 'two'], 'user-agent': 'not signed' });
+    const response = await rawRequest('GET', signed.target, {
+      ...signed.headers,
+      'x-repeated': ['one', 'two'],
+      'user-agent': 'not signed',
+    });
     expect(response.status).toBe(200);
     expect(lastOutcome().verified?.signedHeaders).toContain('date');
   });
@@ -764,7 +865,10 @@ describe('hand-made requests', () => {
     const anonymous = await rawRequest('GET', `/${BUCKET}/k`, {});
     expect([anonymous.status, anonymous.code]).toEqual([403, 'AccessDenied']);
 
-    const v2 = await rawRequest('GET', `/${BUCKET}/k`, { authorization: 'AWS EMBEDDEDTESTKEY:c2lnbmF0dXJl', date: new Date().toUTCString() });
+    const v2 = await rawRequest('GET', `/${BUCKET}/k`, {
+      authorization: 'AWS EMBEDDEDTESTKEY:c2lnbmF0dXJl',
+      date: new Date().toUTCString(),
+    });
     expect([v2.status, v2.code]).toEqual([400, 'InvalidRequest']);
 
     const bearer = await rawRequest('GET', `/${BUCKET}/k`, { authorization: 'Bearer token' });
@@ -793,26 +897,46 @@ describe('hand-made requests', () => {
     const malformed = await rawRequest('GET', ok.target, { ...ok.headers, authorization: withoutSignature });
     expect([malformed.status, malformed.code]).toEqual([400, 'AuthorizationHeaderMalformed']);
 
-    const noHost = handSign({ method: 'GET', path: `/${BUCKET}/k`, headers: {}, payloadHash: sha256(''), unsigned: ['host'] });
+    const noHost = handSign({
+      method: 'GET',
+      path: `/${BUCKET}/k`,
+      headers: {},
+      payloadHash: sha256(''),
+      unsigned: ['host'],
+    });
     const noHostResponse = await rawRequest('GET', noHost.target, noHost.headers);
     expect([noHostResponse.status, noHostResponse.code]).toEqual([400, 'AuthorizationHeaderMalformed']);
 
     const yesterday = handSign({ method: 'GET', path: `/${BUCKET}/k`, headers: {}, payloadHash: sha256('') });
     const otherDay = yesterday.headers.authorization!.replace(/Credential=([^/]+)\/\d{8}/, 'Credential=$1/20000101');
-    const otherDayResponse = await rawRequest('GET', yesterday.target, { ...yesterday.headers, authorization: otherDay });
+    const otherDayResponse = await rawRequest('GET', yesterday.target, {
+      ...yesterday.headers,
+      authorization: otherDay,
+    });
     expect([otherDayResponse.status, otherDayResponse.code]).toEqual([400, 'AuthorizationHeaderMalformed']);
 
-
-    const ecdsa = handSign({ method: 'PUT', path: `/${BUCKET}/k`, headers: {}, payloadHash: 'STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD' });
+    const ecdsa = handSign({
+      method: 'PUT',
+      path: `/${BUCKET}/k`,
+      headers: {},
+      payloadHash: 'STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD',
+    });
     const ecdsaResponse = await rawRequest('PUT', ecdsa.target, { ...ecdsa.headers, 'content-length': '0' });
     expect([ecdsaResponse.status, ecdsaResponse.code]).toEqual([400, 'InvalidRequest']);
   });
 
   it('reports a body cut off mid-way as IncompleteBody', async () => {
-    const signed = handSign({ method: 'PUT', path: `/${BUCKET}/cut`, headers: { 'content-length': '100000' }, payloadHash: 'UNSIGNED-PAYLOAD' });
+    const signed = handSign({
+      method: 'PUT',
+      path: `/${BUCKET}/cut`,
+      headers: { 'content-length': '100000' },
+      payloadHash: 'UNSIGNED-PAYLOAD',
+    });
     const socket = net.connect(port, '127.0.0.1');
     await new Promise((resolve) => socket.once('connect', resolve));
-    const head = Object.entries(signed.headers).map(([name, value]) => `${name}: ${value}`).join('\r\n');
+    const head = Object.entries(signed.headers)
+      .map(([name, value]) => `${name}: ${value}`)
+      .join('\r\n');
     socket.write(`PUT ${signed.target} HTTP/1.1\r\n${head}\r\n\r\n`);
     socket.write(Buffer.alloc(1000, 1));
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -824,7 +948,12 @@ describe('hand-made requests', () => {
   it('verifies Content-MD5 and x-amz-checksum-* request headers', async () => {
     const body = Buffer.from('md5 checked');
     const md5 = createHash('md5').update(body).digest('base64');
-    const good = handSign({ method: 'PUT', path: `/${BUCKET}/md5`, headers: { 'content-md5': md5 }, payloadHash: 'UNSIGNED-PAYLOAD' });
+    const good = handSign({
+      method: 'PUT',
+      path: `/${BUCKET}/md5`,
+      headers: { 'content-md5': md5 },
+      payloadHash: 'UNSIGNED-PAYLOAD',
+    });
     expect((await rawRequest('PUT', good.target, good.headers, body)).status).toBe(200);
     expect(lastOutcome().checksums).toEqual({ 'content-md5': md5 });
 
@@ -837,17 +966,32 @@ describe('hand-made requests', () => {
     const wrongResponse = await rawRequest('PUT', wrong.target, wrong.headers, body);
     expect([wrongResponse.status, wrongResponse.code]).toEqual([400, 'BadDigest']);
 
-    const invalid = handSign({ method: 'PUT', path: `/${BUCKET}/md5`, headers: { 'content-md5': 'bm90IG1kNQ==' }, payloadHash: 'UNSIGNED-PAYLOAD' });
+    const invalid = handSign({
+      method: 'PUT',
+      path: `/${BUCKET}/md5`,
+      headers: { 'content-md5': 'bm90IG1kNQ==' },
+      payloadHash: 'UNSIGNED-PAYLOAD',
+    });
     const invalidResponse = await rawRequest('PUT', invalid.target, invalid.headers, body);
     expect([invalidResponse.status, invalidResponse.code]).toEqual([400, 'InvalidDigest']);
 
     const sha = createHash('sha256').update('other').digest('base64');
-    const wrongSha = handSign({ method: 'PUT', path: `/${BUCKET}/sha`, headers: { 'x-amz-checksum-sha256': sha }, payloadHash: 'UNSIGNED-PAYLOAD' });
+    const wrongSha = handSign({
+      method: 'PUT',
+      path: `/${BUCKET}/sha`,
+      headers: { 'x-amz-checksum-sha256': sha },
+      payloadHash: 'UNSIGNED-PAYLOAD',
+    });
     const wrongShaResponse = await rawRequest('PUT', wrongSha.target, wrongSha.headers, body);
     expect([wrongShaResponse.status, wrongShaResponse.code]).toEqual([400, 'BadDigest']);
     expect(lastOutcome().error?.message).toContain('SHA256');
 
-    const shortSha = handSign({ method: 'PUT', path: `/${BUCKET}/sha`, headers: { 'x-amz-checksum-sha256': 'AAAAAA==' }, payloadHash: 'UNSIGNED-PAYLOAD' });
+    const shortSha = handSign({
+      method: 'PUT',
+      path: `/${BUCKET}/sha`,
+      headers: { 'x-amz-checksum-sha256': 'AAAAAA==' },
+      payloadHash: 'UNSIGNED-PAYLOAD',
+    });
     const shortShaResponse = await rawRequest('PUT', shortSha.target, shortSha.headers, body);
     expect([shortShaResponse.status, shortShaResponse.code]).toEqual([400, 'InvalidRequest']);
   });
@@ -896,14 +1040,20 @@ describe('signed chunks (STREAMING-AWS4-HMAC-SHA256-PAYLOAD)', () => {
     expect(good.status).toBe(200);
     expect(lastOutcome().sha256).toBe(sha256(docData));
 
-    const swapped = await rawRequest('PUT', '/examplebucket/chunkObject.txt', headers, docBody([docSignatures[1]!, docSignatures[0]!, docSignatures[2]!], ''));
+    const swapped = await rawRequest(
+      'PUT',
+      '/examplebucket/chunkObject.txt',
+      headers,
+      docBody([docSignatures[1]!, docSignatures[0]!, docSignatures[2]!], ''),
+    );
     expect([swapped.status, swapped.code]).toEqual([403, 'SignatureDoesNotMatch']);
   });
 
   it('decodes the AWS documentation example with a signed crc32c trailer', async () => {
     store.creds = DOC_CREDS;
     store.now = new Date('2013-05-24T00:03:00Z');
-    const trailer = 'x-amz-checksum-crc32c:sOO8/Q==\r\nx-amz-trailer-signature:d81f82fc3505edab99d459891051a732e8730629a2e4a59689829ca17fe2e435\r\n';
+    const trailer =
+      'x-amz-checksum-crc32c:sOO8/Q==\r\nx-amz-trailer-signature:d81f82fc3505edab99d459891051a732e8730629a2e4a59689829ca17fe2e435\r\n';
     const body = docBody(docTrailerSignatures, trailer);
     const headers = {
       ...docHeaders,
@@ -941,16 +1091,23 @@ describe('signed chunks (STREAMING-AWS4-HMAC-SHA256-PAYLOAD)', () => {
       const at = text.lastIndexOf('chunk-signature=') + 'chunk-signature='.length;
       return Buffer.concat([body.subarray(0, at), Buffer.from('0'.repeat(64)), body.subarray(at + 64)]);
     };
-    expect((await sendSignedChunks({ chunks, mutate: lastSignature })).outcome.error?.code).toBe('SignatureDoesNotMatch');
+    expect((await sendSignedChunks({ chunks, mutate: lastSignature })).outcome.error?.code).toBe(
+      'SignatureDoesNotMatch',
+    );
 
-    const unsigned = (body: Buffer): Buffer => Buffer.from(body.toString('latin1').replace(/;chunk-signature=[0-9a-f]{64}/, ''), 'latin1');
+    const unsigned = (body: Buffer): Buffer =>
+      Buffer.from(body.toString('latin1').replace(/;chunk-signature=[0-9a-f]{64}/, ''), 'latin1');
     expect((await sendSignedChunks({ chunks, mutate: unsigned })).outcome.error?.code).toBe('InvalidRequest');
 
     const truncated = (body: Buffer): Buffer => body.subarray(0, body.length - 90);
     expect((await sendSignedChunks({ chunks, mutate: truncated })).outcome.error?.code).toBe('IncompleteBody');
 
-    expect((await sendSignedChunks({ chunks, decodedLength: all.length + 1 })).outcome.error?.code).toBe('IncompleteBody');
-    expect((await sendSignedChunks({ chunks, decodedLength: all.length - 1 })).outcome.error?.code).toBe('InvalidRequest');
+    expect((await sendSignedChunks({ chunks, decodedLength: all.length + 1 })).outcome.error?.code).toBe(
+      'IncompleteBody',
+    );
+    expect((await sendSignedChunks({ chunks, decodedLength: all.length - 1 })).outcome.error?.code).toBe(
+      'InvalidRequest',
+    );
 
     const longLine = (body: Buffer): Buffer => Buffer.concat([Buffer.alloc(MAX_LINE_BYTES + 1, 'f'), body]);
     expect((await sendSignedChunks({ chunks, mutate: longLine })).outcome.error?.code).toBe('InvalidRequest');
@@ -965,15 +1122,19 @@ describe('signed chunks (STREAMING-AWS4-HMAC-SHA256-PAYLOAD)', () => {
     const wrongSum = await sendSignedChunks({ chunks, trailer: { name: 'x-amz-checksum-crc32', value: 'AAAAAA==' } });
     expect(wrongSum.outcome.error?.code).toBe('BadDigest');
 
-    const forged = (body: Buffer): Buffer => Buffer.from(body.toString('latin1').replace(`crc32:${value}`, 'crc32:AAAAAA=='), 'latin1');
-    expect((await sendSignedChunks({ chunks, trailer: { name: 'x-amz-checksum-crc32', value }, mutate: forged })).outcome.error?.code).toBe(
-      'SignatureDoesNotMatch',
-    );
+    const forged = (body: Buffer): Buffer =>
+      Buffer.from(body.toString('latin1').replace(`crc32:${value}`, 'crc32:AAAAAA=='), 'latin1');
+    expect(
+      (await sendSignedChunks({ chunks, trailer: { name: 'x-amz-checksum-crc32', value }, mutate: forged })).outcome
+        .error?.code,
+    ).toBe('SignatureDoesNotMatch');
 
-    const noSignature = (body: Buffer): Buffer => Buffer.from(body.toString('latin1').replace(/x-amz-trailer-signature:[0-9a-f]+\r\n/, ''), 'latin1');
-    expect((await sendSignedChunks({ chunks, trailer: { name: 'x-amz-checksum-crc32', value }, mutate: noSignature })).outcome.error?.code).toBe(
-      'SignatureDoesNotMatch',
-    );
+    const noSignature = (body: Buffer): Buffer =>
+      Buffer.from(body.toString('latin1').replace(/x-amz-trailer-signature:[0-9a-f]+\r\n/, ''), 'latin1');
+    expect(
+      (await sendSignedChunks({ chunks, trailer: { name: 'x-amz-checksum-crc32', value }, mutate: noSignature }))
+        .outcome.error?.code,
+    ).toBe('SignatureDoesNotMatch');
   });
 
   it('verifies unsigned chunks with a hand-made trailer', async () => {
@@ -981,20 +1142,33 @@ describe('signed chunks (STREAMING-AWS4-HMAC-SHA256-PAYLOAD)', () => {
       const signed = handSign({
         method: 'PUT',
         path: `/${BUCKET}/unsigned-chunks`,
-        headers: { 'content-encoding': 'aws-chunked', 'x-amz-trailer': trailer, 'x-amz-decoded-content-length': String(all.length) },
+        headers: {
+          'content-encoding': 'aws-chunked',
+          'x-amz-trailer': trailer,
+          'x-amz-decoded-content-length': String(all.length),
+        },
         payloadHash: 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
       });
       await rawRequest('PUT', signed.target, { ...signed.headers, 'transfer-encoding': 'chunked' }, body);
       return settledOutcome();
     };
     const crc = await checksumOf('x-amz-checksum-crc32c', all);
-    const good = await send(unsignedChunks(chunks, { name: 'x-amz-checksum-crc32c', value: crc.toString('base64') }), 'x-amz-checksum-crc32c');
+    const good = await send(
+      unsignedChunks(chunks, { name: 'x-amz-checksum-crc32c', value: crc.toString('base64') }),
+      'x-amz-checksum-crc32c',
+    );
     expect(good.sha256).toBe(sha256(all));
     expect(good.checksums).toEqual({ 'x-amz-checksum-crc32c': crc.toString('base64') });
 
-    const undeclared = await send(unsignedChunks(chunks, { name: 'x-amz-checksum-crc32', value: crc32Base64(all) }), 'x-amz-checksum-crc32c');
+    const undeclared = await send(
+      unsignedChunks(chunks, { name: 'x-amz-checksum-crc32', value: crc32Base64(all) }),
+      'x-amz-checksum-crc32c',
+    );
     expect(undeclared.error?.code).toBe('InvalidRequest');
-    const invalid = await send(unsignedChunks(chunks, { name: 'x-amz-checksum-crc32c', value: 'not base64!' }), 'x-amz-checksum-crc32c');
+    const invalid = await send(
+      unsignedChunks(chunks, { name: 'x-amz-checksum-crc32c', value: 'not base64!' }),
+      'x-amz-checksum-crc32c',
+    );
     expect(invalid.error?.code).toBe('InvalidRequest');
   });
 });
@@ -1002,7 +1176,9 @@ describe('signed chunks (STREAMING-AWS4-HMAC-SHA256-PAYLOAD)', () => {
 describe('crc32c', () => {
   it('matches the CRC-32C check value', async () => {
     expect((await checksumOf('x-amz-checksum-crc32c', Buffer.from('123456789'))).readUInt32BE(0)).toBe(0xe3069283);
-    expect((await checksumOf('x-amz-checksum-crc32c', Buffer.from('1234'), Buffer.from('56789'))).readUInt32BE(0)).toBe(0xe3069283);
+    expect((await checksumOf('x-amz-checksum-crc32c', Buffer.from('1234'), Buffer.from('56789'))).readUInt32BE(0)).toBe(
+      0xe3069283,
+    );
   });
 });
 
@@ -1047,7 +1223,11 @@ describe('boto3', () => {
     store.region = 'sa-east-1';
     const { stdout } = await execFileAsync(
       'python3',
-      ['-c', BOTO3_SCRIPT, JSON.stringify({ endpoint, key: CREDS.accessKeyId, secret: CREDS.secretAccessKey, keys: KEYS })],
+      [
+        '-c',
+        BOTO3_SCRIPT,
+        JSON.stringify({ endpoint, key: CREDS.accessKeyId, secret: CREDS.secretAccessKey, keys: KEYS }),
+      ],
       { timeout: 20_000 },
     );
     const result = JSON.parse(stdout) as {
@@ -1083,7 +1263,13 @@ describe('boto3', () => {
 describe('the signer helpers agree with @smithy/signature-v4', () => {
   it('hand signatures equal SDK signatures for the same request', async () => {
     const date = new Date();
-    const signer = new SignatureV4({ service: 's3', region: 'us-east-1', credentials: CREDS, sha256: Sha256, uriEscapePath: false });
+    const signer = new SignatureV4({
+      service: 's3',
+      region: 'us-east-1',
+      credentials: CREDS,
+      sha256: Sha256,
+      uriEscapePath: false,
+    });
     const request = new HttpRequest({
       method: 'GET',
       protocol: 'http:',
@@ -1094,7 +1280,14 @@ describe('the signer helpers agree with @smithy/signature-v4', () => {
       headers: { host: `127.0.0.1:${port}`, 'x-amz-content-sha256': sha256('') },
     });
     const sdk = await signer.sign(request, { signingDate: date });
-    const hand = handSign({ method: 'GET', path: `/${BUCKET}/a%20b`, query: [['prefix', 'a/b c']], headers: {}, payloadHash: sha256(''), date });
+    const hand = handSign({
+      method: 'GET',
+      path: `/${BUCKET}/a%20b`,
+      query: [['prefix', 'a/b c']],
+      headers: {},
+      payloadHash: sha256(''),
+      date,
+    });
     expect(sdk.headers.authorization).toBe(hand.headers.authorization);
   });
 });

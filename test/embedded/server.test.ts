@@ -149,7 +149,9 @@ async function raw(
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString(), continued }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString(), continued }),
+      );
       res.on('error', reject);
     });
     if (options.expectContinue) req.flushHeaders();
@@ -176,7 +178,9 @@ describe.each(['WHEN_SUPPORTED', 'WHEN_REQUIRED'] as const)('with %s checksums',
 
   it('round-trips a streamed 20 MiB object byte-exact', async () => {
     const size = 20 * MiB + 123;
-    const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'big.bin', Body: randomStream(size, mode), ContentLength: size }));
+    const put = await s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: 'big.bin', Body: randomStream(size, mode), ContentLength: size }),
+    );
     const expected = await expectedDigest(size, mode);
     expect(put.ETag).toBe(`"${expected.md5}"`);
     const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'big.bin' }));
@@ -189,7 +193,12 @@ describe.each(['WHEN_SUPPORTED', 'WHEN_REQUIRED'] as const)('with %s checksums',
   it('completes a 3-part upload with the -3 ETag, keeping its content type and metadata', async () => {
     const key = 'multi/part.bin';
     const created = await s3.send(
-      new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: 'video/mp4', Metadata: { Origin: 'camera' } }),
+      new CreateMultipartUploadCommand({
+        Bucket: bucket,
+        Key: key,
+        ContentType: 'video/mp4',
+        Metadata: { Origin: 'camera' },
+      }),
     );
     const uploadId = created.UploadId!;
     const sizes = [5 * MiB, 5 * MiB, 1000];
@@ -213,7 +222,9 @@ describe.each(['WHEN_SUPPORTED', 'WHEN_REQUIRED'] as const)('with %s checksums',
       [2, 5 * MiB],
     ]);
     expect([listed.IsTruncated, listed.NextPartNumberMarker]).toEqual([true, '2']);
-    const rest = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumberMarker: '2' }));
+    const rest = await s3.send(
+      new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumberMarker: '2' }),
+    );
     expect(rest.Parts?.map((p) => [p.PartNumber, p.ETag])).toEqual([[3, parts[2]!.ETag]]);
     expect(rest.IsTruncated).toBe(false);
 
@@ -235,8 +246,14 @@ describe.each(['WHEN_SUPPORTED', 'WHEN_REQUIRED'] as const)('with %s checksums',
       done.ETag,
     ]);
     const second = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, PartNumber: 2 }));
-    expect([second.$metadata.httpStatusCode, second.PartsCount, second.ContentRange]).toEqual([206, 3, `bytes ${5 * MiB}-${10 * MiB - 1}/${10 * MiB + 1000}`]);
-    expect(await sha256Of(second.Body as AsyncIterable<Uint8Array>)).toEqual(await expectedDigest(5 * MiB, `${mode}-1`));
+    expect([second.$metadata.httpStatusCode, second.PartsCount, second.ContentRange]).toEqual([
+      206,
+      3,
+      `bytes ${5 * MiB}-${10 * MiB - 1}/${10 * MiB + 1000}`,
+    ]);
+    expect(await sha256Of(second.Body as AsyncIterable<Uint8Array>)).toEqual(
+      await expectedDigest(5 * MiB, `${mode}-1`),
+    );
 
     for (const call of [
       () => s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: uploadId })),
@@ -249,7 +266,11 @@ describe.each(['WHEN_SUPPORTED', 'WHEN_REQUIRED'] as const)('with %s checksums',
 
   it('refuses a body that does not match its Content-MD5', async () => {
     const wrong = createHash('md5').update('other').digest('base64');
-    expect(await outcomeOf(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'md5', Body: 'content', ContentMD5: wrong })))).toEqual({
+    expect(
+      await outcomeOf(
+        s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'md5', Body: 'content', ContentMD5: wrong })),
+      ),
+    ).toEqual({
       ok: false,
       status: 400,
       code: 'BadDigest',
@@ -266,7 +287,9 @@ describe.each(['WHEN_SUPPORTED', 'WHEN_REQUIRED'] as const)('with %s checksums',
       status: 400,
       code: 'MalformedXML',
     });
-    const out = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: many.slice(0, 1000), Quiet: true } }));
+    const out = await s3.send(
+      new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: many.slice(0, 1000), Quiet: true } }),
+    );
     expect([out.Deleted, out.Errors]).toEqual([undefined, undefined]);
   });
 });
@@ -288,9 +311,15 @@ describe('requests', () => {
     const id = missing.headers['x-amz-request-id'] as string;
     expect(id).toMatch(/^[0-9A-F]{16}$/);
     expect(missing.body).toContain('<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message>');
-    expect(missing.body).toContain(`<Key>no/such key</Key><Resource>/${bucket}/no/such key</Resource><RequestId>${id}</RequestId></Error>`);
+    expect(missing.body).toContain(
+      `<Key>no/such key</Key><Resource>/${bucket}/no/such key</Resource><RequestId>${id}</RequestId></Error>`,
+    );
     const head = await raw('HEAD', `/${bucket}/missing`);
-    expect([head.status, head.body, head.headers['x-amz-request-id']]).toEqual([404, '', expect.stringMatching(/^[0-9A-F]{16}$/)]);
+    expect([head.status, head.body, head.headers['x-amz-request-id']]).toEqual([
+      404,
+      '',
+      expect.stringMatching(/^[0-9A-F]{16}$/),
+    ]);
     const noBucket = await raw('GET', '/no-such-bucket-here/k');
     expect([noBucket.status, errorCode(noBucket)]).toEqual([404, 'NoSuchBucket']);
   });
@@ -309,10 +338,12 @@ describe('requests', () => {
 
   it('refuses unsigned and wrongly signed requests before anything else', async () => {
     const unsigned = await new Promise<number>((resolve, reject) => {
-      http.get(`${store.endpoint}/${bucket}/ten`, (res) => {
-        res.resume();
-        resolve(res.statusCode!);
-      }).on('error', reject);
+      http
+        .get(`${store.endpoint}/${bucket}/ten`, (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        })
+        .on('error', reject);
     });
     expect(unsigned).toBe(403);
     const wrong = await raw('GET', `/no-such-bucket-here/k`, { secret: 'not-the-secret-key-at-all' });
@@ -323,13 +354,19 @@ describe('requests', () => {
     const body = Buffer.alloc(256 * 1024, 'c');
     const ok = await raw('PUT', `/${bucket}/continued`, { body, expectContinue: true });
     expect([ok.status, ok.continued, ok.headers.etag]).toEqual([200, true, `"${digestOf(body).md5}"`]);
-    const wrongKey = await raw('PUT', `/${bucket}/refused`, { body, expectContinue: true, secret: 'not-the-secret-key-at-all' });
+    const wrongKey = await raw('PUT', `/${bucket}/refused`, {
+      body,
+      expectContinue: true,
+      secret: 'not-the-secret-key-at-all',
+    });
     expect([wrongKey.status, wrongKey.continued, errorCode(wrongKey)]).toEqual([403, false, 'SignatureDoesNotMatch']);
     const noBucket = await raw('PUT', '/no-such-bucket-here/refused', { body, expectContinue: true });
     expect([noBucket.status, noBucket.continued, errorCode(noBucket)]).toEqual([404, false, 'NoSuchBucket']);
     const tooLong = await raw('PUT', `/${bucket}/${'k'.repeat(1025)}`, { body, expectContinue: true });
     expect([tooLong.status, tooLong.continued, errorCode(tooLong)]).toEqual([400, false, 'KeyTooLongError']);
-    expect(await outcomeOf(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'refused' })))).toMatchObject({ status: 404 });
+    expect(await outcomeOf(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'refused' })))).toMatchObject({
+      status: 404,
+    });
   });
 
   it('maps traversal keys to files inside its data dir and refuses bucket names that are paths', async () => {
@@ -339,7 +376,9 @@ describe('requests', () => {
     }
     const encoded = await raw('PUT', `/${bucket}/..%2F..%2F..%2Fescaped`, { body: 'encoded' });
     expect(encoded.status).toBe(200);
-    expect(await text((await s3.send(new GetObjectCommand({ Bucket: bucket, Key: '../../../escaped' }))).Body)).toBe('encoded');
+    expect(await text((await s3.send(new GetObjectCommand({ Bucket: bucket, Key: '../../../escaped' }))).Body)).toBe(
+      'encoded',
+    );
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: '.' }));
     expect(listed.Contents?.map((c) => c.Key)).toEqual(['..', '../../../escaped', '../../outside.txt']);
     expect(await readdir(root)).toEqual(['data']);
@@ -354,7 +393,11 @@ describe('requests', () => {
     expect(await (await fetch(url)).text()).toBe('0123456789');
     const signature = new URL(url).searchParams.get('X-Amz-Signature')!;
     const flipped = `${signature[0] === 'a' ? 'b' : 'a'}${signature.slice(1)}`;
-    for (const tampered of [url.replace(signature, flipped), url.replace('/ten?', '/tem?'), url.replace('X-Amz-Expires=60', 'X-Amz-Expires=61')]) {
+    for (const tampered of [
+      url.replace(signature, flipped),
+      url.replace('/ten?', '/tem?'),
+      url.replace('X-Amz-Expires=60', 'X-Amz-Expires=61'),
+    ]) {
       const res = await fetch(tampered);
       expect([res.status, /<Code>(\w+)<\/Code>/.exec(await res.text())?.[1]]).toEqual([403, 'SignatureDoesNotMatch']);
     }
@@ -376,7 +419,12 @@ describe('requests', () => {
     }
     for (const range of ['bytes=10-', 'bytes=-0']) {
       const out = await raw('GET', `/${bucket}/ten`, { headers: { range } });
-      expect([range, out.status, errorCode(out), out.headers['content-range']]).toEqual([range, 416, 'InvalidRange', 'bytes */10']);
+      expect([range, out.status, errorCode(out), out.headers['content-range']]).toEqual([
+        range,
+        416,
+        'InvalidRange',
+        'bytes */10',
+      ]);
     }
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'empty', Body: '' }));
     const empty = await raw('GET', `/${bucket}/empty`, { headers: { range: 'bytes=0-' } });
@@ -399,19 +447,26 @@ describe('requests', () => {
     expect(await status({ IfMatch: head.ETag, IfUnmodifiedSince: past })).toBe(200);
     expect(await status({ IfNoneMatch: '"0000"', IfModifiedSince: future })).toBe(200);
     expect(await status({ IfNoneMatch: `"other", ${head.ETag}` })).toBe(304);
-    expect((await outcomeOf(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'ten', IfMatch: '"0000"' })))).status).toBe(412);
+    expect(
+      (await outcomeOf(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'ten', IfMatch: '"0000"' })))).status,
+    ).toBe(412);
     const notModified = await raw('GET', `/${bucket}/ten`, { headers: { 'if-none-match': head.ETag! } });
     expect([notModified.status, notModified.body, notModified.headers.etag]).toEqual([304, '', head.ETag]);
   });
 
   it('conditional PUT: If-None-Match * only creates, If-Match only replaces that version', async () => {
     const first = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'cond', Body: 'one', IfNoneMatch: '*' }));
-    expect(await outcomeOf(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'cond', Body: 'two', IfNoneMatch: '*' })))).toEqual({
+    expect(
+      await outcomeOf(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'cond', Body: 'two', IfNoneMatch: '*' }))),
+    ).toEqual({
       ok: false,
       status: 412,
       code: 'PreconditionFailed',
     });
-    expect((await outcomeOf(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'cond', Body: 'two', IfMatch: '"0000"' })))).status).toBe(412);
+    expect(
+      (await outcomeOf(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'cond', Body: 'two', IfMatch: '"0000"' }))))
+        .status,
+    ).toBe(412);
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'cond', Body: 'two', IfMatch: first.ETag }));
     expect(await text((await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'cond' }))).Body)).toBe('two');
   });
@@ -431,13 +486,13 @@ describe('requests', () => {
       }),
     );
     const plain = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'headers' }));
-    expect([plain.ContentType, plain.ContentEncoding, plain.ContentLanguage, plain.CacheControl, plain.ContentDisposition]).toEqual([
-      'application/octet-stream',
-      'identity',
-      'fr',
-      'no-cache',
-      'inline',
-    ]);
+    expect([
+      plain.ContentType,
+      plain.ContentEncoding,
+      plain.ContentLanguage,
+      plain.CacheControl,
+      plain.ContentDisposition,
+    ]).toEqual(['application/octet-stream', 'identity', 'fr', 'no-cache', 'inline']);
     expect(plain.Metadata).toEqual({ 'mixed-case': 'Value' });
     const overridden = await s3.send(
       new GetObjectCommand({
@@ -451,16 +506,20 @@ describe('requests', () => {
         ResponseExpires: new Date('2031-01-01T00:00:00Z'),
       }),
     );
-    expect([overridden.CacheControl, overridden.ContentLanguage, overridden.ContentEncoding, overridden.ContentType]).toEqual([
-      'max-age=5',
-      'de',
-      'gzip',
-      'text/html',
-    ]);
-    expect(Buffer.from(overridden.ContentDisposition!, 'latin1').toString('utf8')).toBe('attachment; filename="r\u00e9sum\u00e9.txt"');
+    expect([
+      overridden.CacheControl,
+      overridden.ContentLanguage,
+      overridden.ContentEncoding,
+      overridden.ContentType,
+    ]).toEqual(['max-age=5', 'de', 'gzip', 'text/html']);
+    expect(Buffer.from(overridden.ContentDisposition!, 'latin1').toString('utf8')).toBe(
+      'attachment; filename="r\u00e9sum\u00e9.txt"',
+    );
     expect(overridden.ExpiresString).toBe('Wed, 01 Jan 2031 00:00:00 GMT');
     expect((await raw('PUT', `/${bucket}/untyped`, { body: 'x' })).status).toBe(200);
-    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'untyped' }))).ContentType).toBe('binary/octet-stream');
+    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'untyped' }))).ContentType).toBe(
+      'binary/octet-stream',
+    );
   });
 
   it('requires Content-MD5 or a checksum on DeleteObjects', async () => {
@@ -491,9 +550,19 @@ describe('requests', () => {
 
   it('copies with an URL-encoded source, COPY or REPLACE metadata, and not onto itself unchanged', async () => {
     const source = 'src dir/ü+%.txt';
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: source, Body: 'copied', ContentType: 'text/x-a', Metadata: { a: '1' } }));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: source,
+        Body: 'copied',
+        ContentType: 'text/x-a',
+        Metadata: { a: '1' },
+      }),
+    );
     const copySource = `${bucket}/${source.split('/').map(encodeURIComponent).join('/')}`;
-    const copied = await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy-1', CopySource: `/${copySource}?versionId=null` }));
+    const copied = await s3.send(
+      new CopyObjectCommand({ Bucket: bucket, Key: 'copy-1', CopySource: `/${copySource}?versionId=null` }),
+    );
     expect(copied.CopyObjectResult?.ETag).toBe(`"${digestOf('copied').md5}"`);
     expect(copied.CopyObjectResult?.LastModified).toBeInstanceOf(Date);
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'copy-1' }));
@@ -501,14 +570,26 @@ describe('requests', () => {
     const self = () => s3.send(new CopyObjectCommand({ Bucket: bucket, Key: source, CopySource: copySource }));
     expect(await outcomeOf(self())).toEqual({ ok: false, status: 400, code: 'InvalidRequest' });
     await s3.send(
-      new CopyObjectCommand({ Bucket: bucket, Key: source, CopySource: copySource, MetadataDirective: 'REPLACE', ContentType: 'text/x-b' }),
+      new CopyObjectCommand({
+        Bucket: bucket,
+        Key: source,
+        CopySource: copySource,
+        MetadataDirective: 'REPLACE',
+        ContentType: 'text/x-b',
+      }),
     );
     expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: source }))).ContentType).toBe('text/x-b');
     expect(
-      await outcomeOf(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy-2', CopySource: copySource, CopySourceIfMatch: '"0000"' }))),
+      await outcomeOf(
+        s3.send(
+          new CopyObjectCommand({ Bucket: bucket, Key: 'copy-2', CopySource: copySource, CopySourceIfMatch: '"0000"' }),
+        ),
+      ),
     ).toEqual({ ok: false, status: 412, code: 'PreconditionFailed' });
     expect(
-      await outcomeOf(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy-2', CopySource: `${bucket}/ten?versionId=abc` }))),
+      await outcomeOf(
+        s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy-2', CopySource: `${bucket}/ten?versionId=abc` })),
+      ),
     ).toEqual({ ok: false, status: 400, code: 'InvalidArgument' });
   });
 
@@ -537,7 +618,9 @@ describe('requests', () => {
   });
 
   it('validates keys, part numbers and listing parameters', async () => {
-    expect(await outcomeOf(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k'.repeat(1025), Body: 'x' })))).toEqual({
+    expect(
+      await outcomeOf(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k'.repeat(1025), Body: 'x' }))),
+    ).toEqual({
       ok: false,
       status: 400,
       code: 'KeyTooLongError',
@@ -545,11 +628,25 @@ describe('requests', () => {
     const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'parts' }));
     for (const partNumber of [0, 10001]) {
       expect(
-        await outcomeOf(s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'parts', UploadId: created.UploadId, PartNumber: partNumber, Body: 'x' }))),
+        await outcomeOf(
+          s3.send(
+            new UploadPartCommand({
+              Bucket: bucket,
+              Key: 'parts',
+              UploadId: created.UploadId,
+              PartNumber: partNumber,
+              Body: 'x',
+            }),
+          ),
+        ),
       ).toEqual({ ok: false, status: 400, code: 'InvalidArgument' });
     }
     expect(
-      await outcomeOf(s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'other', UploadId: created.UploadId, PartNumber: 1, Body: 'x' }))),
+      await outcomeOf(
+        s3.send(
+          new UploadPartCommand({ Bucket: bucket, Key: 'other', UploadId: created.UploadId, PartNumber: 1, Body: 'x' }),
+        ),
+      ),
     ).toEqual({ ok: false, status: 404, code: 'NoSuchUpload' });
     const queries: Array<Record<string, string>> = [
       { 'list-type': '2', 'max-keys': '-1' },
@@ -576,7 +673,16 @@ const SUB_RESOURCES = [
   'versionId=3',
   ...['accelerate', 'acl', 'analytics', 'attributes', 'encryption', 'intelligent-tiering', 'inventory', 'legal-hold'],
   ...['lifecycle', 'logging', 'metadataTable', 'metrics', 'notification', 'object-lock', 'ownershipControls', 'policy'],
-  ...['policyStatus', 'publicAccessBlock', 'replication', 'requestPayment', 'restore', 'retention', 'select', 'tagging'],
+  ...[
+    'policyStatus',
+    'publicAccessBlock',
+    'replication',
+    'requestPayment',
+    'restore',
+    'retention',
+    'select',
+    'tagging',
+  ],
   ...['torrent', 'versioning', 'versions', 'website'],
 ];
 const RESPONSE_OVERRIDES = [
@@ -630,7 +736,10 @@ describe('request targets', () => {
       for (const param of ['', ...SUB_RESOURCES, ...RESPONSE_OVERRIDES]) {
         const suffix = `#&${param.replace('VICTIM', victim)}`;
         const out = await raw(method, path, { presign, suffix, ...(body ? { body } : {}) });
-        expect([out.status, method === 'HEAD' ? 'InvalidURI' : errorCode(out)], `${method} ${path}${suffix}`).toEqual([400, 'InvalidURI']);
+        expect([out.status, method === 'HEAD' ? 'InvalidURI' : errorCode(out)], `${method} ${path}${suffix}`).toEqual([
+          400,
+          'InvalidURI',
+        ]);
       }
     }
     expect(await state()).toEqual(before);
@@ -640,29 +749,54 @@ describe('request targets', () => {
   });
 
   it('does not let a fragment retarget a presigned URL (content type, multipart upload, ListParts)', async () => {
-    const get = new URL(await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: 'obj' }), { expiresIn: 60 }));
-    const put = new URL(await getSignedUrl(s3, new PutObjectCommand({ Bucket: bucket, Key: 'planted' }), { expiresIn: 60 }));
+    const get = new URL(
+      await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: 'obj' }), { expiresIn: 60 }),
+    );
+    const put = new URL(
+      await getSignedUrl(s3, new PutObjectCommand({ Bucket: bucket, Key: 'planted' }), { expiresIn: 60 }),
+    );
     const send = (method: string, url: URL, suffix: string, body?: string) =>
       new Promise<RawResponse>((resolve, reject) => {
-        const req = http.request({ host: url.hostname, port: url.port, method, path: `${url.pathname}${url.search}${suffix}`, agent: false });
+        const req = http.request({
+          host: url.hostname,
+          port: url.port,
+          method,
+          path: `${url.pathname}${url.search}${suffix}`,
+          agent: false,
+        });
         req.on('error', reject);
         req.on('response', (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString(), continued: false }));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode!,
+              headers: res.headers,
+              body: Buffer.concat(chunks).toString(),
+              continued: false,
+            }),
+          );
         });
         req.end(body);
       });
 
     const html = await send('GET', get, '#&response-content-type=text/html');
-    expect([html.status, errorCode(html), html.headers['content-type']]).toEqual([400, 'InvalidURI', 'application/xml']);
+    expect([html.status, errorCode(html), html.headers['content-type']]).toEqual([
+      400,
+      'InvalidURI',
+      'application/xml',
+    ]);
     const listParts = await send('GET', get, `#&uploadId=${victim}`);
     expect([listParts.status, errorCode(listParts)]).toEqual([400, 'InvalidURI']);
     expect(listParts.body).not.toContain('ListPartsResult');
     const part = await send('PUT', put, `#&uploadId=${victim}&partNumber=9`, 'planted part');
     expect([part.status, errorCode(part)]).toEqual([400, 'InvalidURI']);
-    expect((await s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'victim', UploadId: victim }))).Parts ?? []).toEqual([]);
-    expect(await outcomeOf(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'planted' })))).toMatchObject({ status: 404 });
+    expect(
+      (await s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'victim', UploadId: victim }))).Parts ?? [],
+    ).toEqual([]);
+    expect(await outcomeOf(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'planted' })))).toMatchObject({
+      status: 404,
+    });
 
     const honest = await send('GET', get, '');
     expect([honest.status, honest.headers['content-type'], honest.body]).toEqual([200, 'text/plain', 'hello']);
@@ -703,10 +837,16 @@ describe('request targets', () => {
 
   it('refuses a repeated parameter even when the signature covers every value', async () => {
     for (const presign of [false, true]) {
-      const out = await raw('GET', `/${bucket}/obj`, { presign, query: { 'response-content-type': ['text/plain', 'text/html'] } });
+      const out = await raw('GET', `/${bucket}/obj`, {
+        presign,
+        query: { 'response-content-type': ['text/plain', 'text/html'] },
+      });
       expect([out.status, errorCode(out)]).toEqual([400, 'InvalidURI']);
     }
-    const single = await raw('GET', `/${bucket}/obj`, { presign: true, query: { 'response-content-type': 'text/csv' } });
+    const single = await raw('GET', `/${bucket}/obj`, {
+      presign: true,
+      query: { 'response-content-type': 'text/csv' },
+    });
     expect([single.status, single.headers['content-type']]).toEqual([200, 'text/csv']);
   });
 });
@@ -724,12 +864,20 @@ describe('signature scope', () => {
   it('accepts only its own region (us-east-1), in the header and in presigned URLs', async () => {
     const header = await raw('GET', `/${bucket}/obj`, { region: 'eu-west-1' });
     expect([header.status, errorCode(header)]).toEqual([400, 'AuthorizationHeaderMalformed']);
-    expect(header.body).toContain('the region &apos;eu-west-1&apos; is wrong; expecting &apos;us-east-1&apos;</Message>');
+    expect(header.body).toContain(
+      'the region &apos;eu-west-1&apos; is wrong; expecting &apos;us-east-1&apos;</Message>',
+    );
     expect(header.body).toContain('<Region>us-east-1</Region>');
     const query = await raw('GET', `/${bucket}/obj`, { region: 'eu-west-1', presign: true });
     expect([query.status, errorCode(query)]).toEqual([400, 'AuthorizationQueryParametersError']);
     expect(query.body).toContain('<Region>us-east-1</Region>');
-    const elsewhere = new S3Client({ endpoint: store.endpoint, region: 'ap-south-1', forcePathStyle: true, credentials: { ...store.credentials }, maxAttempts: 1 });
+    const elsewhere = new S3Client({
+      endpoint: store.endpoint,
+      region: 'ap-south-1',
+      forcePathStyle: true,
+      credentials: { ...store.credentials },
+      maxAttempts: 1,
+    });
     clients.push(elsewhere);
     expect(await outcomeOf(elsewhere.send(new ListObjectsV2Command({ Bucket: bucket })))).toEqual({
       ok: false,
@@ -744,7 +892,9 @@ describe('signature scope', () => {
   it('never accepts a presigned URL more than seven days before it expires', async () => {
     const week = 7 * 24 * 3600;
     const status = async (signingDate: Date, expiresIn: number) => {
-      const response = await fetch(await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: 'obj' }), { expiresIn, signingDate }));
+      const response = await fetch(
+        await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: 'obj' }), { expiresIn, signingDate }),
+      );
       return [response.status, /<Message>([^<]*)<\/Message>/.exec(await response.text())?.[1]];
     };
     const ahead = new Date(Date.now() + 10 * 60 * 1000);
@@ -761,7 +911,8 @@ describe('listing', () => {
   beforeAll(async () => {
     s3 = client();
     bucket = await newBucket(s3);
-    for (const key of ['a/1', 'a/2', 'b', 'c/1', 'sp ace/\u00fc+x']) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }));
+    for (const key of ['a/1', 'a/2', 'b', 'c/1', 'sp ace/\u00fc+x'])
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }));
   });
 
   it('encodes keys and prefixes with encoding-type=url', async () => {
@@ -784,15 +935,29 @@ describe('listing', () => {
     }
     expect(seen).toEqual(['a/', 'b', 'c/', 'sp ace/']);
     const flat = await s3.send(new ListObjectsCommand({ Bucket: bucket, MaxKeys: 2 }));
-    expect([flat.Contents?.map((c) => c.Key), flat.IsTruncated, flat.NextMarker]).toEqual([['a/1', 'a/2'], true, undefined]);
+    expect([flat.Contents?.map((c) => c.Key), flat.IsTruncated, flat.NextMarker]).toEqual([
+      ['a/1', 'a/2'],
+      true,
+      undefined,
+    ]);
     expect(flat.Contents?.[0]?.Owner?.DisplayName).toBe('embedded');
   });
 
   it('counts common prefixes in KeyCount and continues after them', async () => {
     const first = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Delimiter: '/', MaxKeys: 2 }));
-    expect([first.KeyCount, first.CommonPrefixes?.length, first.Contents?.length, first.IsTruncated]).toEqual([2, 1, 1, true]);
+    expect([first.KeyCount, first.CommonPrefixes?.length, first.Contents?.length, first.IsTruncated]).toEqual([
+      2,
+      1,
+      1,
+      true,
+    ]);
     const second = await s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Delimiter: '/', MaxKeys: 2, ContinuationToken: first.NextContinuationToken }),
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Delimiter: '/',
+        MaxKeys: 2,
+        ContinuationToken: first.NextContinuationToken,
+      }),
     );
     expect(second.CommonPrefixes?.map((p) => p.Prefix)).toEqual(['c/', 'sp ace/']);
     expect(second.IsTruncated).toBe(false);
@@ -808,7 +973,9 @@ describe('listing', () => {
     const seen: string[] = [];
     let markers: { KeyMarker?: string; UploadIdMarker?: string } = {};
     for (let pages = 0; pages < 10; pages++) {
-      const page = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'up/', MaxUploads: 1, ...markers }));
+      const page = await s3.send(
+        new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'up/', MaxUploads: 1, ...markers }),
+      );
       seen.push(...(page.Uploads ?? []).map((u) => u.UploadId!));
       if (!page.IsTruncated) break;
       markers = { KeyMarker: page.NextKeyMarker, UploadIdMarker: page.NextUploadIdMarker };
@@ -826,10 +993,16 @@ describe('buckets', () => {
   it('creates with a location, refuses bad and taken names, and deletes with only uploads left', async () => {
     const c = s3();
     const bucket = `located-${Date.now().toString(36)}`;
-    await c.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
+    await c.send(
+      new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }),
+    );
     expect((await c.send(new GetBucketLocationCommand({ Bucket: bucket }))).LocationConstraint).toBe('eu-west-1');
     expect((await c.send(new HeadBucketCommand({ Bucket: bucket }))).BucketRegion).toBe('eu-west-1');
-    expect(await outcomeOf(c.send(new CreateBucketCommand({ Bucket: bucket })))).toEqual({ ok: false, status: 409, code: 'BucketAlreadyOwnedByYou' });
+    expect(await outcomeOf(c.send(new CreateBucketCommand({ Bucket: bucket })))).toEqual({
+      ok: false,
+      status: 409,
+      code: 'BucketAlreadyOwnedByYou',
+    });
     for (const name of ['Upper-Case', 'a_b', 'xy']) {
       const out = await raw('PUT', `/${name}`);
       expect([out.status, errorCode(out)]).toEqual([400, 'InvalidBucketName']);
@@ -846,7 +1019,11 @@ describe('buckets', () => {
     const preflight = (origin: string, method: string, headers?: string) =>
       fetch(`${store.endpoint}/${bucket}/obj`, {
         method: 'OPTIONS',
-        headers: { origin, 'access-control-request-method': method, ...(headers ? { 'access-control-request-headers': headers } : {}) },
+        headers: {
+          origin,
+          'access-control-request-method': method,
+          ...(headers ? { 'access-control-request-headers': headers } : {}),
+        },
       });
 
     const open = await preflight('https://any.example', 'PUT', 'content-type, x-amz-meta-a');
@@ -854,27 +1031,43 @@ describe('buckets', () => {
     expect(open.headers.get('access-control-allow-origin')).toBe('*');
     expect(open.headers.get('access-control-allow-methods')).toBe('GET, PUT, POST, DELETE, HEAD');
     expect(open.headers.get('access-control-allow-headers')).toBe('content-type, x-amz-meta-a');
-    expect(await outcomeOf(c.send(new GetBucketCorsCommand({ Bucket: bucket })))).toEqual({ ok: false, status: 404, code: 'NoSuchCORSConfiguration' });
+    expect(await outcomeOf(c.send(new GetBucketCorsCommand({ Bucket: bucket })))).toEqual({
+      ok: false,
+      status: 404,
+      code: 'NoSuchCORSConfiguration',
+    });
 
     await c.send(
       new PutBucketCorsCommand({
         Bucket: bucket,
         CORSConfiguration: {
           CORSRules: [
-            { AllowedOrigins: ['https://*.app.example'], AllowedMethods: ['GET', 'PUT'], AllowedHeaders: ['content-type', 'x-amz-*'], ExposeHeaders: ['ETag'], MaxAgeSeconds: 600 },
+            {
+              AllowedOrigins: ['https://*.app.example'],
+              AllowedMethods: ['GET', 'PUT'],
+              AllowedHeaders: ['content-type', 'x-amz-*'],
+              ExposeHeaders: ['ETag'],
+              MaxAgeSeconds: 600,
+            },
           ],
         },
       }),
     );
     expect((await c.send(new GetBucketCorsCommand({ Bucket: bucket }))).CORSRules).toEqual([
-      { AllowedOrigins: ['https://*.app.example'], AllowedMethods: ['GET', 'PUT'], AllowedHeaders: ['content-type', 'x-amz-*'], ExposeHeaders: ['ETag'], MaxAgeSeconds: 600 },
+      {
+        AllowedOrigins: ['https://*.app.example'],
+        AllowedMethods: ['GET', 'PUT'],
+        AllowedHeaders: ['content-type', 'x-amz-*'],
+        ExposeHeaders: ['ETag'],
+        MaxAgeSeconds: 600,
+      },
     ]);
     const allowed = await preflight('https://www.app.example', 'PUT', 'Content-Type,X-Amz-Date');
-    expect([allowed.status, allowed.headers.get('access-control-allow-origin'), allowed.headers.get('access-control-max-age')]).toEqual([
-      200,
-      'https://www.app.example',
-      '600',
-    ]);
+    expect([
+      allowed.status,
+      allowed.headers.get('access-control-allow-origin'),
+      allowed.headers.get('access-control-max-age'),
+    ]).toEqual([200, 'https://www.app.example', '600']);
     expect(allowed.headers.get('vary')).toContain('Origin');
     for (const [origin, method, headers] of [
       ['https://evil.example', 'PUT', undefined],
@@ -886,18 +1079,29 @@ describe('buckets', () => {
     }
     const url = await getSignedUrl(c, new GetObjectCommand({ Bucket: bucket, Key: 'obj' }), { expiresIn: 60 });
     const actual = await fetch(url, { headers: { origin: 'https://www.app.example' } });
-    expect([actual.headers.get('access-control-allow-origin'), actual.headers.get('access-control-expose-headers')]).toEqual([
-      'https://www.app.example',
-      'ETag',
-    ]);
+    expect([
+      actual.headers.get('access-control-allow-origin'),
+      actual.headers.get('access-control-expose-headers'),
+    ]).toEqual(['https://www.app.example', 'ETag']);
     const badMethod = await c
-      .send(new PutBucketCorsCommand({ Bucket: bucket, CORSConfiguration: { CORSRules: [{ AllowedOrigins: ['*'], AllowedMethods: ['PATCH'] }] } }))
-      .then(() => 'OK', (err: { name: string }) => err.name);
+      .send(
+        new PutBucketCorsCommand({
+          Bucket: bucket,
+          CORSConfiguration: { CORSRules: [{ AllowedOrigins: ['*'], AllowedMethods: ['PATCH'] }] },
+        }),
+      )
+      .then(
+        () => 'OK',
+        (err: { name: string }) => err.name,
+      );
     expect(badMethod).toBe('InvalidRequest');
 
     await c.send(new DeleteBucketCorsCommand({ Bucket: bucket }));
     expect((await preflight('https://evil.example', 'PUT')).status).toBe(200);
-    const incomplete = await fetch(`${store.endpoint}/${bucket}/obj`, { method: 'OPTIONS', headers: { origin: 'https://a.example' } });
+    const incomplete = await fetch(`${store.endpoint}/${bucket}/obj`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://a.example' },
+    });
     expect(incomplete.status).toBe(400);
   });
 
@@ -907,12 +1111,21 @@ describe('buckets', () => {
     const seen = async (response: Response) => ({
       status: response.status,
       code: /<Code>(\w+)<\/Code>/.exec(await response.text())?.[1],
-      headers: [...response.headers].filter(([name]) => !['x-amz-request-id', 'x-amz-id-2', 'date', 'content-length'].includes(name)),
+      headers: [...response.headers].filter(
+        ([name]) => !['x-amz-request-id', 'x-amz-id-2', 'date', 'content-length'].includes(name),
+      ),
     });
     for (const path of ['', '/obj']) {
       for (const init of <Array<{ method: string; headers: Record<string, string> }>>[
         { method: 'OPTIONS', headers: { origin: 'https://probe.example', 'access-control-request-method': 'PUT' } },
-        { method: 'OPTIONS', headers: { origin: 'https://probe.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-amz-date' } },
+        {
+          method: 'OPTIONS',
+          headers: {
+            origin: 'https://probe.example',
+            'access-control-request-method': 'GET',
+            'access-control-request-headers': 'x-amz-date',
+          },
+        },
         { method: 'GET', headers: { origin: 'https://probe.example' } },
         { method: 'PUT', headers: { origin: 'https://probe.example' } },
       ]) {
@@ -931,10 +1144,16 @@ describe('concurrency', () => {
     const size = 3 * MiB;
     const digests = await Promise.all(['one', 'two'].map((seed) => expectedDigest(size, seed)));
     const puts = await Promise.all(
-      ['one', 'two'].map((seed) => c.send(new PutObjectCommand({ Bucket: bucket, Key: 'same', Body: randomStream(size, seed), ContentLength: size }))),
+      ['one', 'two'].map((seed) =>
+        c.send(
+          new PutObjectCommand({ Bucket: bucket, Key: 'same', Body: randomStream(size, seed), ContentLength: size }),
+        ),
+      ),
     );
     expect(puts.map((p) => p.ETag)).toEqual(digests.map((d) => `"${d.md5}"`));
-    const got = await sha256Of((await c.send(new GetObjectCommand({ Bucket: bucket, Key: 'same' }))).Body as AsyncIterable<Uint8Array>);
+    const got = await sha256Of(
+      (await c.send(new GetObjectCommand({ Bucket: bucket, Key: 'same' }))).Body as AsyncIterable<Uint8Array>,
+    );
     expect(digests).toContainEqual(got);
     expect(await readdir(join(root, 'data', 'tmp'))).toEqual([]);
   });
@@ -943,7 +1162,9 @@ describe('concurrency', () => {
     const c = client();
     const bucket = await newBucket(c);
     const size = 16 * MiB;
-    await c.send(new PutObjectCommand({ Bucket: bucket, Key: 'big', Body: randomStream(size, 'gone'), ContentLength: size }));
+    await c.send(
+      new PutObjectCommand({ Bucket: bucket, Key: 'big', Body: randomStream(size, 'gone'), ContentLength: size }),
+    );
     const url = await getSignedUrl(c, new GetObjectCommand({ Bucket: bucket, Key: 'big' }), { expiresIn: 60 });
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);

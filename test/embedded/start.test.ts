@@ -50,8 +50,18 @@ async function start(options: Partial<Parameters<typeof startEmbeddedStore>[0]> 
   return store;
 }
 
-function client(store: EmbeddedStore, credentials: StoreCredentials = store.credentials, region = 'us-east-1'): S3Client {
-  const c = new S3Client({ endpoint: store.endpoint, region, forcePathStyle: true, credentials: { ...credentials }, maxAttempts: 1 });
+function client(
+  store: EmbeddedStore,
+  credentials: StoreCredentials = store.credentials,
+  region = 'us-east-1',
+): S3Client {
+  const c = new S3Client({
+    endpoint: store.endpoint,
+    region,
+    forcePathStyle: true,
+    credentials: { ...credentials },
+    maxAttempts: 1,
+  });
   clients.push(c);
   return c;
 }
@@ -100,7 +110,9 @@ describe('startEmbeddedStore', () => {
     await expect(stat(join(root, 'data', '.credentials.json'))).rejects.toMatchObject({ code: 'ENOENT' });
     await client(store).send(new CreateBucketCommand({ Bucket: 'given' }));
     const other = client(store, { accessKeyId: 'OTHERKEYID0123456789', secretAccessKey: credentials.secretAccessKey });
-    await expect(other.send(new CreateBucketCommand({ Bucket: 'other' }))).rejects.toMatchObject({ name: 'InvalidAccessKeyId' });
+    await expect(other.send(new CreateBucketCommand({ Bucket: 'other' }))).rejects.toMatchObject({
+      name: 'InvalidAccessKeyId',
+    });
   });
 
   it('fails with one clear line when the port is taken, and frees the data dir', async () => {
@@ -108,7 +120,10 @@ describe('startEmbeddedStore', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const { port } = blocker.address() as net.AddressInfo;
     try {
-      expect(await failure(start({ port }))).toEqual({ message: `port ${port} on 127.0.0.1 is already in use`, code: 'EADDRINUSE' });
+      expect(await failure(start({ port }))).toEqual({
+        message: `port ${port} on 127.0.0.1 is already in use`,
+        code: 'EADDRINUSE',
+      });
     } finally {
       await new Promise<void>((resolve) => blocker.close(() => resolve()));
     }
@@ -122,7 +137,9 @@ describe('startEmbeddedStore', () => {
       message: `DATA_DIR ${join(root, 'file')} is not a directory`,
       code: 'ENOTDIR',
     });
-    expect(await failure(startEmbeddedStore({ dataDir: join(root, 'file', 'sub'), port: 0 }))).toMatchObject({ code: 'ENOTDIR' });
+    expect(await failure(startEmbeddedStore({ dataDir: join(root, 'file', 'sub'), port: 0 }))).toMatchObject({
+      code: 'ENOTDIR',
+    });
 
     await start();
     const locked = await failure(start());
@@ -164,7 +181,13 @@ describe('startEmbeddedStore', () => {
     ]);
     const all = lines.join('\n');
     const signature = new URL(url).searchParams.get('X-Amz-Signature')!;
-    for (const secret of [store.credentials.secretAccessKey, signature, 'X-Amz-Signature', 'AWS4-HMAC-SHA256', 'authorization']) {
+    for (const secret of [
+      store.credentials.secretAccessKey,
+      signature,
+      'X-Amz-Signature',
+      'AWS4-HMAC-SHA256',
+      'authorization',
+    ]) {
       expect(all).not.toContain(secret);
     }
   });
@@ -173,7 +196,9 @@ describe('startEmbeddedStore', () => {
     const store = await start();
     const s3 = client(store);
     await s3.send(new CreateBucketCommand({ Bucket: 'closing' }));
-    const url = new URL(await getSignedUrl(s3, new PutObjectCommand({ Bucket: 'closing', Key: 'half' }), { expiresIn: 60 }));
+    const url = new URL(
+      await getSignedUrl(s3, new PutObjectCommand({ Bucket: 'closing', Key: 'half' }), { expiresIn: 60 }),
+    );
     const upload = http.request(url, { method: 'PUT', headers: { 'content-length': String(1024 * 1024) } });
     const ended = new Promise<string>((resolve) => {
       upload.on('error', (err) => resolve(err.message));
@@ -188,7 +213,9 @@ describe('startEmbeddedStore', () => {
     const reopened = await start();
     expect(reopened.credentials).toEqual(store.credentials);
     expect(await readdir(join(root, 'data', 'tmp'))).toEqual([]);
-    await expect(client(reopened).send(new GetObjectCommand({ Bucket: 'closing', Key: 'half' }))).rejects.toMatchObject({ name: 'NoSuchKey' });
+    await expect(client(reopened).send(new GetObjectCommand({ Bucket: 'closing', Key: 'half' }))).rejects.toMatchObject(
+      { name: 'NoSuchKey' },
+    );
   });
 });
 
@@ -211,7 +238,9 @@ function closedWithin(closed: Promise<number>, ms: number): Promise<number | 'st
 
 /** The request line and headers of a presigned PUT, for raw sockets. */
 async function presignedPutHead(store: EmbeddedStore, bucket: string, key: string, length: number): Promise<string> {
-  const url = new URL(await getSignedUrl(client(store), new PutObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: 60 }));
+  const url = new URL(
+    await getSignedUrl(client(store), new PutObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: 60 }),
+  );
   return `PUT ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Length: ${length}\r\n\r\n`;
 }
 
@@ -222,7 +251,9 @@ describe('slow clients', () => {
     const storage = await Storage.open(join(root, 'data'));
     try {
       const { server } = createS3Server({ storage, credentials: { accessKeyId: 'k', secretAccessKey: 's' } });
-      expect([server.headersTimeout, server.timeout, server.requestTimeout, server.keepAliveTimeout]).toEqual([60_000, 60_000, 0, 5_000]);
+      expect([server.headersTimeout, server.timeout, server.requestTimeout, server.keepAliveTimeout]).toEqual([
+        60_000, 60_000, 0, 5_000,
+      ]);
     } finally {
       await storage.close();
     }
@@ -252,7 +283,9 @@ describe('slow clients', () => {
     const after = await closedWithin(closed, 3000);
     expect(after).toBeGreaterThanOrEqual(350);
     expect(after).toBeLessThan(3000);
-    expect(await outcomeOf(client(store).send(new HeadObjectCommand({ Bucket: 'stalled', Key: 'half' })))).toMatchObject({ status: 404 });
+    expect(
+      await outcomeOf(client(store).send(new HeadObjectCommand({ Bucket: 'stalled', Key: 'half' }))),
+    ).toMatchObject({ status: 404 });
   });
 
   it('lets a slow but steady upload run longer than the idle timeout', async () => {
@@ -277,7 +310,9 @@ describe('slow clients', () => {
     const first = await start();
     const s3 = client(first);
     await s3.send(new CreateBucketCommand({ Bucket: 'busy' }));
-    await s3.send(new PutObjectCommand({ Bucket: 'busy', Key: 'big', Body: randomStream(size, 'busy'), ContentLength: size }));
+    await s3.send(
+      new PutObjectCommand({ Bucket: 'busy', Key: 'big', Body: randomStream(size, 'busy'), ContentLength: size }),
+    );
     const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'busy', Key: 'assembled' }));
     await closeStore(first);
 
@@ -286,10 +321,19 @@ describe('slow clients', () => {
     await busy.send(new CopyObjectCommand({ Bucket: 'busy', Key: 'copy', CopySource: 'busy/big' }));
     const parts = [];
     for (const PartNumber of [1, 2]) {
-      const out = await busy.send(new UploadPartCopyCommand({ Bucket: 'busy', Key: 'assembled', UploadId, PartNumber, CopySource: 'busy/big' }));
+      const out = await busy.send(
+        new UploadPartCopyCommand({ Bucket: 'busy', Key: 'assembled', UploadId, PartNumber, CopySource: 'busy/big' }),
+      );
       parts.push({ PartNumber, ETag: out.CopyPartResult!.ETag! });
     }
-    await busy.send(new CompleteMultipartUploadCommand({ Bucket: 'busy', Key: 'assembled', UploadId, MultipartUpload: { Parts: parts } }));
+    await busy.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: 'busy',
+        Key: 'assembled',
+        UploadId,
+        MultipartUpload: { Parts: parts },
+      }),
+    );
     expect((await busy.send(new HeadObjectCommand({ Bucket: 'busy', Key: 'copy' }))).ContentLength).toBe(size);
     expect((await busy.send(new HeadObjectCommand({ Bucket: 'busy', Key: 'assembled' }))).ContentLength).toBe(2 * size);
   });
@@ -311,7 +355,9 @@ describe('region', () => {
     const local = client(store, store.credentials, 'eu-central-1');
     await local.send(new CreateBucketCommand({ Bucket: 'regional' }));
     await local.send(new PutObjectCommand({ Bucket: 'regional', Key: 'k', Body: 'x' }));
-    expect((await local.send(new HeadObjectCommand({ Bucket: 'regional', Key: 'k' }))).$metadata.httpStatusCode).toBe(200);
+    expect((await local.send(new HeadObjectCommand({ Bucket: 'regional', Key: 'k' }))).$metadata.httpStatusCode).toBe(
+      200,
+    );
     expect(await outcomeOf(client(store).send(new GetObjectCommand({ Bucket: 'regional', Key: 'k' })))).toEqual({
       ok: false,
       status: 400,
@@ -320,7 +366,12 @@ describe('region', () => {
   });
 
   it('is started in the S3_REGION the app signs for', async () => {
-    const app = await startServer(undefined, { DATA_DIR: join(root, 'app'), EMBEDDED_S3_PORT: '0', S3_REGION: 'eu-west-1', LOG_LEVEL: 'silent' });
+    const app = await startServer(undefined, {
+      DATA_DIR: join(root, 'app'),
+      EMBEDDED_S3_PORT: '0',
+      S3_REGION: 'eu-west-1',
+      LOG_LEVEL: 'silent',
+    });
     try {
       await app.store.createBucket('regional-app');
       expect((await app.store.listBuckets()).map((b) => b.name)).toContain('regional-app');

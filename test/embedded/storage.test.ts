@@ -97,7 +97,21 @@ async function s3Code(promise: Promise<unknown>): Promise<string> {
 
 describe('keys and bucket names', () => {
   it('compares keys in UTF-8 byte order, not UTF-16 order', () => {
-    const keys = ['a', 'a-c', 'a/b', 'a0', 'A', '\u00e9', '\uff5e', '\ufffd', '\u{1f600}', '\u{10400}', 'z', '', 'a\u0000'];
+    const keys = [
+      'a',
+      'a-c',
+      'a/b',
+      'a0',
+      'A',
+      '\u00e9',
+      '\uff5e',
+      '\ufffd',
+      '\u{1f600}',
+      '\u{10400}',
+      'z',
+      '',
+      'a\u0000',
+    ];
     expect([...keys].sort(compareKeys)).toEqual([...keys].sort(byteOrder));
     expect(compareKeys('\ufffd', '\u{1f600}')).toBeLessThan(0);
     expect('\ufffd' < '\u{1f600}').toBe(false);
@@ -124,7 +138,21 @@ describe('keys and bucket names', () => {
 
   it('follows S3 bucket naming rules', () => {
     for (const name of ['abc', 'my-bucket.data', 'a'.repeat(63), '1bucket']) expect(isValidBucketName(name)).toBe(true);
-    for (const name of ['ab', 'a'.repeat(64), 'Upper', 'under_score', '-dash', 'dash-', 'a..b', 'a.-b', '192.168.1.1', 'xn--abc', 'x-s3alias', '../x', 'a/b']) {
+    for (const name of [
+      'ab',
+      'a'.repeat(64),
+      'Upper',
+      'under_score',
+      '-dash',
+      'dash-',
+      'a..b',
+      'a.-b',
+      '192.168.1.1',
+      'xn--abc',
+      'x-s3alias',
+      '../x',
+      'a/b',
+    ]) {
       expect(isValidBucketName(name)).toBe(false);
     }
   });
@@ -198,8 +226,12 @@ describe('atomic writes', () => {
     });
     await expect(storage.putObject('bucket', 'k', failing, TEXT)).rejects.toThrow('client went away');
     const wrongMd5 = createHash('md5').update('something else').digest();
-    expect(await s3Code(storage.putObject('bucket', 'k', body('new'), TEXT, { contentMd5: wrongMd5 }))).toBe('BadDigest');
-    expect(await s3Code(storage.putObject('bucket', 'k', body('new'), TEXT, { expectedSize: 10 }))).toBe('IncompleteBody');
+    expect(await s3Code(storage.putObject('bucket', 'k', body('new'), TEXT, { contentMd5: wrongMd5 }))).toBe(
+      'BadDigest',
+    );
+    expect(await s3Code(storage.putObject('bucket', 'k', body('new'), TEXT, { expectedSize: 10 }))).toBe(
+      'IncompleteBody',
+    );
     expect((await get('bucket', 'k')).toString()).toBe('old');
     expect(await readdir(join(dataDir, 'tmp'))).toEqual([]);
   });
@@ -217,7 +249,9 @@ describe('atomic writes', () => {
       expect([ma.etag, mb.etag]).toContain(opened.meta.etag);
       expect(content.equals(opened.meta.etag === ma.etag ? a : b)).toBe(true);
       const page = await storage.listObjects('bucket', { prefix: '', delimiter: '', maxKeys: 10 });
-      expect(page.items).toEqual([{ type: 'object', entry: expect.objectContaining({ key: 'race', etag: opened.meta.etag }) }]);
+      expect(page.items).toEqual([
+        { type: 'object', entry: expect.objectContaining({ key: 'race', etag: opened.meta.etag }) },
+      ]);
     }
     expect(await readdir(join(dataDir, 'tmp'))).toEqual([]);
   });
@@ -244,7 +278,22 @@ describe('atomic writes', () => {
 });
 
 describe('listing', () => {
-  const keys = ['a', 'a-c', 'a/b', 'a/c/d', 'a0', 'b', 'Z', 'a b', '\u00e9t\u00e9', '\ufffd', '\u{1f600}', 'photos/2024/x.jpg', 'photos/2025/y.jpg', 'photos/top.jpg'];
+  const keys = [
+    'a',
+    'a-c',
+    'a/b',
+    'a/c/d',
+    'a0',
+    'b',
+    'Z',
+    'a b',
+    '\u00e9t\u00e9',
+    '\ufffd',
+    '\u{1f600}',
+    'photos/2024/x.jpg',
+    'photos/2025/y.jpg',
+    'photos/top.jpg',
+  ];
 
   beforeEach(async () => {
     for (const key of keys) await storage.putObject('bucket', key, body(key), TEXT);
@@ -255,14 +304,31 @@ describe('listing', () => {
     expect(page.truncated).toBe(false);
     expect(page.items.map(itemName)).toEqual([...keys].sort(byteOrder));
     const entry = page.items.find((i) => itemName(i) === 'a/b');
-    expect(entry).toMatchObject({ type: 'object', entry: { size: 3, etag: createHash('md5').update('a/b').digest('hex') } });
+    expect(entry).toMatchObject({
+      type: 'object',
+      entry: { size: 3, etag: createHash('md5').update('a/b').digest('hex') },
+    });
   });
 
   it('rolls keys up into common prefixes under a prefix', async () => {
-    expect(await listAll({ delimiter: '/', maxKeys: 1000 })).toEqual(
-      ['Z', 'a', 'a b', 'a-c', 'a/', 'a0', 'b', 'photos/', '\u00e9t\u00e9', '\ufffd', '\u{1f600}'],
-    );
-    expect(await listAll({ prefix: 'photos/', delimiter: '/', maxKeys: 1000 })).toEqual(['photos/2024/', 'photos/2025/', 'photos/top.jpg']);
+    expect(await listAll({ delimiter: '/', maxKeys: 1000 })).toEqual([
+      'Z',
+      'a',
+      'a b',
+      'a-c',
+      'a/',
+      'a0',
+      'b',
+      'photos/',
+      '\u00e9t\u00e9',
+      '\ufffd',
+      '\u{1f600}',
+    ]);
+    expect(await listAll({ prefix: 'photos/', delimiter: '/', maxKeys: 1000 })).toEqual([
+      'photos/2024/',
+      'photos/2025/',
+      'photos/top.jpg',
+    ]);
     expect(await listAll({ prefix: 'a', delimiter: '/', maxKeys: 1000 })).toEqual(['a', 'a b', 'a-c', 'a/', 'a0']);
     expect(await listAll({ prefix: 'photos/2', maxKeys: 1000 })).toEqual(['photos/2024/x.jpg', 'photos/2025/y.jpg']);
     expect(await listAll({ prefix: 'nothing', delimiter: '/', maxKeys: 1000 })).toEqual([]);
@@ -273,7 +339,10 @@ describe('listing', () => {
       const whole = await listAll({ delimiter, maxKeys: 1000 });
       for (const maxKeys of [1, 2, 3, 5]) expect(await listAll({ delimiter, maxKeys })).toEqual(whole);
     }
-    expect(await storage.listObjects('bucket', { prefix: '', delimiter: '', maxKeys: 0 })).toEqual({ items: [], truncated: false });
+    expect(await storage.listObjects('bucket', { prefix: '', delimiter: '', maxKeys: 0 })).toEqual({
+      items: [],
+      truncated: false,
+    });
   });
 
   it('starts after a key that does not exist', async () => {
@@ -303,7 +372,8 @@ describe('KeyIndex', () => {
       return seed;
     };
     const alphabet = ['a', 'b', '/', '-', '0', '\u00e9', '\ufffd', '\u{1f600}'];
-    const randomKey = () => Array.from({ length: 1 + (random() % 6) }, () => alphabet[random() % alphabet.length]).join('');
+    const randomKey = () =>
+      Array.from({ length: 1 + (random() % 6) }, () => alphabet[random() % alphabet.length]).join('');
     for (let i = 0; i < 6000; i++) {
       const key = randomKey();
       if (random() % 4 === 0) {
@@ -319,10 +389,16 @@ describe('KeyIndex', () => {
     expect(page.items.map(itemName)).toEqual(expected);
     expect(index.get(expected[10]!)?.size).toBe(reference.get(expected[10]!));
     const grouped = listIndex(index, { prefix: 'a', delimiter: '/', maxKeys: 100_000 }).items.map(itemName);
-    const naive = [...new Set(expected.filter((k) => k.startsWith('a')).map((k) => {
-      const at = k.indexOf('/', 1);
-      return at === -1 ? k : k.slice(0, at + 1);
-    }))];
+    const naive = [
+      ...new Set(
+        expected
+          .filter((k) => k.startsWith('a'))
+          .map((k) => {
+            const at = k.indexOf('/', 1);
+            return at === -1 ? k : k.slice(0, at + 1);
+          }),
+      ),
+    ];
     expect(grouped).toEqual(naive);
     for (const key of expected) index.delete(key);
     expect(index.size).toBe(0);
@@ -366,7 +442,10 @@ describe('the data dir', () => {
     await storage.putBucketCors('bucket', [
       { allowedOrigins: ['https://a.example'], allowedMethods: ['GET'], allowedHeaders: [], exposeHeaders: ['ETag'] },
     ]);
-    const upload = await storage.createMultipartUpload('bucket', 'big', { contentType: 'video/mp4', metadata: { a: '1' } });
+    const upload = await storage.createMultipartUpload('bucket', 'big', {
+      contentType: 'video/mp4',
+      metadata: { a: '1' },
+    });
     await storage.uploadPart('bucket', 'big', upload.uploadId, 3, body('part three'));
     await storage.close();
     storage = await Storage.open(dataDir);
@@ -395,7 +474,10 @@ describe('the data dir', () => {
 
 describe('multipart', () => {
   it('assembles parts in order into one object with the multipart ETag', async () => {
-    const upload = await storage.createMultipartUpload('bucket', 'mp', { contentType: 'text/csv', metadata: { k: 'v' } });
+    const upload = await storage.createMultipartUpload('bucket', 'mp', {
+      contentType: 'text/csv',
+      metadata: { k: 'v' },
+    });
     const one = Buffer.alloc(5 * MiB, 1);
     const two = Buffer.from('two');
     const [p2, p1] = await Promise.all([
@@ -406,11 +488,20 @@ describe('multipart', () => {
       { partNumber: 1, etag: `"${p1.etag}"` },
       { partNumber: 2, etag: p2.etag },
     ]);
-    const combined = createHash('md5').update(Buffer.concat([Buffer.from(p1.etag, 'hex'), Buffer.from(p2.etag, 'hex')]));
+    const combined = createHash('md5').update(
+      Buffer.concat([Buffer.from(p1.etag, 'hex'), Buffer.from(p2.etag, 'hex')]),
+    );
     expect(meta.etag).toBe(`${combined.digest('hex')}-2`);
-    expect(meta).toMatchObject({ contentType: 'text/csv', metadata: { k: 'v' }, size: one.length + 3, partSizes: [one.length, 3] });
+    expect(meta).toMatchObject({
+      contentType: 'text/csv',
+      metadata: { k: 'v' },
+      size: one.length + 3,
+      partSizes: [one.length, 3],
+    });
     expect((await get('bucket', 'mp')).equals(Buffer.concat([one, two]))).toBe(true);
-    expect(await s3Code(storage.listParts('bucket', 'mp', upload.uploadId, { partNumberMarker: 0, maxParts: 1 }))).toBe('NoSuchUpload');
+    expect(await s3Code(storage.listParts('bucket', 'mp', upload.uploadId, { partNumberMarker: 0, maxParts: 1 }))).toBe(
+      'NoSuchUpload',
+    );
     expect(await readdir(join(dataDir, 'buckets', 'bucket', 'uploads'))).toEqual([]);
   });
 
@@ -420,10 +511,20 @@ describe('multipart', () => {
     const last = await storage.uploadPart('bucket', 'mp', upload.uploadId, 2, body('last'));
     const complete = (parts: Array<{ partNumber: number; etag: string }>) =>
       s3Code(storage.completeMultipartUpload('bucket', 'mp', upload.uploadId, parts));
-    expect(await complete([{ partNumber: 2, etag: last.etag }, { partNumber: 1, etag: small.etag }])).toBe('InvalidPartOrder');
+    expect(
+      await complete([
+        { partNumber: 2, etag: last.etag },
+        { partNumber: 1, etag: small.etag },
+      ]),
+    ).toBe('InvalidPartOrder');
     expect(await complete([{ partNumber: 1, etag: last.etag }])).toBe('InvalidPart');
     expect(await complete([{ partNumber: 3, etag: last.etag }])).toBe('InvalidPart');
-    expect(await complete([{ partNumber: 1, etag: small.etag }, { partNumber: 2, etag: last.etag }])).toBe('EntityTooSmall');
+    expect(
+      await complete([
+        { partNumber: 1, etag: small.etag },
+        { partNumber: 2, etag: last.etag },
+      ]),
+    ).toBe('EntityTooSmall');
     expect(await complete([])).toBe('MalformedXML');
     await storage.completeMultipartUpload('bucket', 'mp', upload.uploadId, [{ partNumber: 2, etag: last.etag }]);
     expect((await get('bucket', 'mp')).toString()).toBe('last');
@@ -436,7 +537,9 @@ describe('multipart', () => {
     await storage.abortMultipartUpload('bucket', 'mp', upload.uploadId);
     expect(await s3Code(storage.uploadPart('bucket', 'mp', upload.uploadId, 1, body('x')))).toBe('NoSuchUpload');
     expect(await s3Code(storage.abortMultipartUpload('bucket', 'mp', upload.uploadId))).toBe('NoSuchUpload');
-    expect(await s3Code(storage.listParts('bucket', 'other-key', upload.uploadId, { partNumberMarker: 0, maxParts: 1 }))).toBe('NoSuchUpload');
+    expect(
+      await s3Code(storage.listParts('bucket', 'other-key', upload.uploadId, { partNumberMarker: 0, maxParts: 1 })),
+    ).toBe('NoSuchUpload');
     expect(await readdir(join(dataDir, 'buckets', 'bucket', 'uploads'))).toEqual([]);
   });
 });

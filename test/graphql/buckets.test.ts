@@ -5,7 +5,12 @@
 import { HeadBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outcomeOf, removeBucket, s3Client, testStores, uniqueBucket } from '../support/stores.js';
-import { BucketDocument, BucketsDocument, CreateBucketDocument, DeleteBucketDocument } from './__generated__/graphql.js';
+import {
+  BucketDocument,
+  BucketsDocument,
+  CreateBucketDocument,
+  DeleteBucketDocument,
+} from './__generated__/graphql.js';
 import { codes, startServer, type TestServer } from '../support/app.js';
 
 describe.each(testStores())('bucket API on $name', (store) => {
@@ -110,17 +115,20 @@ describe.each(testStores())('bucket API on $name', (store) => {
     ['xn-- prefix', 'xn--bucket'],
     ['-s3alias suffix', 'bucket-s3alias'],
     ['starts with a hyphen', '-bucket'],
-  ])('an invalid bucket name (%s) is BAD_USER_INPUT naming the argument, and nothing reaches the store', async (_why, name) => {
-    app.resetCalls();
-    for (const res of [
-      await app.gql(CreateBucketDocument, { name }),
-      await app.gql(BucketDocument, { name }),
-      await app.gql(DeleteBucketDocument, { name, force: true }),
-    ]) {
-      expect(codes(res)).toEqual(['BAD_USER_INPUT']);
-      expect(res.errors![0]!.message).toMatch(/^name: /);
-      expect(res.errors![0]!.extensions?.argument).toBe('name');
-    }
-    expect(app.calls).toEqual([]);
-  });
+  ])(
+    'an invalid bucket name (%s) is BAD_USER_INPUT naming the argument, and nothing reaches the store',
+    async (_why, name) => {
+      app.resetCalls();
+      for (const res of [
+        await app.gql(CreateBucketDocument, { name }),
+        await app.gql(BucketDocument, { name }),
+        await app.gql(DeleteBucketDocument, { name, force: true }),
+      ]) {
+        expect(codes(res)).toEqual(['BAD_USER_INPUT']);
+        expect(res.errors![0]!.message).toMatch(/^name: /);
+        expect(res.errors![0]!.extensions?.argument).toBe('name');
+      }
+      expect(app.calls).toEqual([]);
+    },
+  );
 });

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config/index.js';
+import { type ConfigError, loadConfig } from '../../src/config/index.js';
 import { createTestBucket, removeBucket, s3Client, testStores } from '../support/stores.js';
 import { ListObjectsDocument, type ListObjectsQuery, type ListObjectsQueryVariables } from './__generated__/graphql.js';
 import { codes, startServer, type GqlResponse, type TestServer } from '../support/app.js';
@@ -88,7 +88,9 @@ describe.each(testStores())('listing cursors on $name', (store) => {
     const edge = first.data!.bucket!.objects.edges[1]!;
     const rest = await replica.gql(ListObjectsDocument, { bucket, prefix: 'p/', first: 2, after: edge.cursor });
     expect(rest.errors).toBeUndefined();
-    expect(rest.data!.bucket!.objects.edges.map((e) => e.node.key)).toEqual(keys.filter((k) => k.startsWith('p/')).slice(2, 4));
+    expect(rest.data!.bucket!.objects.edges.map((e) => e.node.key)).toEqual(
+      keys.filter((k) => k.startsWith('p/')).slice(2, 4),
+    );
   });
 
   /** A first page's cursors: its second edge's and its endCursor (a continuation token). */
@@ -162,7 +164,7 @@ describe('the cursor secret', () => {
     expect(problems.join('\n')).not.toContain('short-secret-value');
   });
 
-  it("with the embedded store, cursors are signed with its generated key, so they outlive a restart", async () => {
+  it('with the embedded store, cursors are signed with its generated key, so they outlive a restart', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 's3-graphql-cursor-'));
     const env = { DATA_DIR: dataDir, EMBEDDED_S3_PORT: '0', LOG_LEVEL: 'silent' };
     /** Starts the whole app on its data dir and sends one operation to it. */
@@ -186,7 +188,11 @@ describe('the cursor secret', () => {
       expect(first.errors).toBeUndefined();
       const page = first.data!.bucket!.objects;
       expect(page.edges.map((e) => e.node.key)).toEqual(['a', 'b']);
-      const rest = await run<ListObjectsQuery>(ListObjectsDocument.toString(), { bucket: 'paged', first: 2, after: page.pageInfo.endCursor });
+      const rest = await run<ListObjectsQuery>(ListObjectsDocument.toString(), {
+        bucket: 'paged',
+        first: 2,
+        after: page.pageInfo.endCursor,
+      });
       expect(rest.errors).toBeUndefined();
       expect(rest.data!.bucket!.objects.edges.map((e) => e.node.key)).toEqual(['c']);
     } finally {

@@ -54,19 +54,32 @@ describe.each(testStores())('keys with dot segments on $name', (store) => {
   function expectRefused(res: GqlResponse<unknown>, argument: string, allowed: string[] = []) {
     expect(codes(res)).toEqual(['BAD_USER_INPUT']);
     expect(res.errors![0]!.extensions?.argument).toBe(argument);
-    expect(res.errors![0]!.message).toMatch(new RegExp(`^${argument.replace(/[[\]]/g, '\\$&')}: must not have "\\." or "\\.\\." as a path segment`));
+    expect(res.errors![0]!.message).toMatch(
+      new RegExp(`^${argument.replace(/[[\]]/g, '\\$&')}: must not have "\\." or "\\.\\." as a path segment`),
+    );
     expect(app.calls).toEqual(allowed);
   }
 
   it.each(DOT_KEYS)('refuses %s as a key everywhere a key comes in, before any store call', async (key) => {
     const cases: [string, () => Promise<GqlResponse<unknown>>, string[]?][] = [
-      ['key', () => app.upload(UploadObjectDocument.toString(), { bucket, key }, { file: new TextEncoder().encode('overwrite?') })],
+      [
+        'key',
+        () =>
+          app.upload(
+            UploadObjectDocument.toString(),
+            { bucket, key },
+            { file: new TextEncoder().encode('overwrite?') },
+          ),
+      ],
       ['key', () => app.gql(PresignDocument.toString(), { bucket, key, method: 'GET' })],
       ['key', () => app.gql(PresignDocument.toString(), { bucket, key, method: 'PUT' })],
       ['key', () => app.gql(ObjectDocument.toString(), { bucket, key })],
       // bucket(name) still finds its bucket; the object is never asked for.
       ['key', () => app.gql(BUCKET_OBJECT, { bucket, key }), ['HeadBucket']],
-      ['sourceKey', () => app.gql(CopyObjectDocument.toString(), { sourceBucket: bucket, sourceKey: key, bucket, key: 'copy' })],
+      [
+        'sourceKey',
+        () => app.gql(CopyObjectDocument.toString(), { sourceBucket: bucket, sourceKey: key, bucket, key: 'copy' }),
+      ],
       ['key', () => app.gql(CopyObjectDocument.toString(), { sourceBucket: bucket, sourceKey: 'b', bucket, key })],
       ['key', () => app.gql(DeleteObjectDocument.toString(), { bucket, key })],
       ['keys[1]', () => app.gql(DeleteObjectsDocument.toString(), { bucket, keys: ['b', key] })],
@@ -80,7 +93,10 @@ describe.each(testStores())('keys with dot segments on $name', (store) => {
   });
 
   it('takes prefixes with dot segments: a dot-segment key already in the store is listed, and deletePrefix removes it', async () => {
-    const listed: GqlResponse<ListObjectsQuery> = await app.gql(ListObjectsDocument.toString(), { bucket, prefix: 'old/..' });
+    const listed: GqlResponse<ListObjectsQuery> = await app.gql(ListObjectsDocument.toString(), {
+      bucket,
+      prefix: 'old/..',
+    });
     expect(listed.errors).toBeUndefined();
     expect(listed.data!.bucket!.objects.edges.map((e) => e.node.key)).toEqual(['old/../b']);
 

@@ -20,14 +20,20 @@ import {
 import { codes, startServer, type GqlError, type TestServer } from '../support/app.js';
 
 const env = (extra: Record<string, string> = {}) =>
-  loadConfig({ S3_ENDPOINT: 'http://127.0.0.1:9', S3_ACCESS_KEY_ID: 'id', S3_SECRET_ACCESS_KEY: 'secret-key-value', ...extra });
+  loadConfig({
+    S3_ENDPOINT: 'http://127.0.0.1:9',
+    S3_ACCESS_KEY_ID: 'id',
+    S3_SECRET_ACCESS_KEY: 'secret-key-value',
+    ...extra,
+  });
 
 /** A Yoga app over a store that fails the way a bug would, with its log lines captured. */
 function faultyApp(store: Partial<Store>) {
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString().split('\n'))
+        if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
       callback();
     },
   });
@@ -51,23 +57,42 @@ describe('error masking', () => {
     const res = await app.post('{ buckets { name } }', { 'x-request-id': 'req-mask-1' });
     const body = JSON.parse(res.text) as { errors: GqlError[] };
     expect(body.errors).toEqual([
-      { message: 'Unexpected error.', locations: [{ line: 1, column: 3 }], path: ['buckets'], extensions: { code: 'INTERNAL_SERVER_ERROR' } },
+      {
+        message: 'Unexpected error.',
+        locations: [{ line: 1, column: 3 }],
+        path: ['buckets'],
+        extensions: { code: 'INTERNAL_SERVER_ERROR' },
+      },
     ]);
     expect(res.text).not.toMatch(/boom|secret|AKIA|TypeError|stack/i);
 
     const logged = app.lines.filter((l) => JSON.stringify(l).includes('boom'));
     expect(logged).toHaveLength(1);
-    expect(logged[0]).toMatchObject({ level: 50, requestId: 'req-mask-1', path: 'buckets', err: { type: 'TypeError' } });
+    expect(logged[0]).toMatchObject({
+      level: 50,
+      requestId: 'req-mask-1',
+      path: 'buckets',
+      err: { type: 'TypeError' },
+    });
   });
 
   it('a server fault inside execution (a non-null field resolving to null) is masked too', async () => {
     const app = faultyApp({
-      headObject: async () => ({ bucket: 'b-b-b', key: 'k', size: 1, etag: null as unknown as string, lastModified: new Date(), metadata: {} }),
+      headObject: async () => ({
+        bucket: 'b-b-b',
+        key: 'k',
+        size: 1,
+        etag: null as unknown as string,
+        lastModified: new Date(),
+        metadata: {},
+      }),
     });
     const res = await app.post('{ object(bucket: "b-b-b", key: "k") { etag } }');
     const body = JSON.parse(res.text) as { data: unknown; errors: GqlError[] };
     expect(body.data).toEqual({ object: null });
-    expect(body.errors.map((e) => [e.message, e.extensions?.code])).toEqual([['Unexpected error.', 'INTERNAL_SERVER_ERROR']]);
+    expect(body.errors.map((e) => [e.message, e.extensions?.code])).toEqual([
+      ['Unexpected error.', 'INTERNAL_SERVER_ERROR'],
+    ]);
     expect(res.text).not.toMatch(/non-nullable|Object\.etag/);
   });
 
@@ -79,7 +104,12 @@ describe('error masking', () => {
       extensions: { code: 'BAD_USER_INPUT', argument: 'name' },
     });
 
-    for (const query of ['{ buckets { nope } }', '{ buckets { name ', '{ bucket { name } }', '{ bucket(name: 5) { name } }']) {
+    for (const query of [
+      '{ buckets { nope } }',
+      '{ buckets { name ',
+      '{ bucket { name } }',
+      '{ bucket(name: 5) { name } }',
+    ]) {
       const res = JSON.parse((await app.post(query)).text) as { errors: GqlError[] };
       expect(res.errors.length).toBeGreaterThan(0);
       for (const error of res.errors) {
@@ -103,7 +133,11 @@ describe('error masking', () => {
 
 describe.each(testStores().slice(0, 1))('API keys and roles on $name', (store) => {
   const s3 = s3Client(store);
-  const tokens = { reader: 'reader-token-0123456789', writer: 'writer-token-0123456789', admin: 'admin-token-01234567890' };
+  const tokens = {
+    reader: 'reader-token-0123456789',
+    writer: 'writer-token-0123456789',
+    admin: 'admin-token-01234567890',
+  };
   let app: TestServer;
   let bucket: string;
   let other: string;
@@ -133,7 +167,9 @@ describe.each(testStores().slice(0, 1))('API keys and roles on $name', (store) =
   it('no token or an unknown token is UNAUTHENTICATED, and nothing reaches the store', async () => {
     app.resetCalls();
     expect(codes(await app.gql(BucketsDocument))).toEqual(['UNAUTHENTICATED']);
-    expect(codes(await app.gql(BucketsDocument, undefined, { authorization: 'Bearer not-a-known-token-at-all' }))).toEqual(['UNAUTHENTICATED']);
+    expect(
+      codes(await app.gql(BucketsDocument, undefined, { authorization: 'Bearer not-a-known-token-at-all' })),
+    ).toEqual(['UNAUTHENTICATED']);
     expect(app.calls).toEqual([]);
   });
 
@@ -161,7 +197,9 @@ describe.each(testStores().slice(0, 1))('API keys and roles on $name', (store) =
 
   it('keys act within their roles', async () => {
     expect((await app.gql(PresignDocument, { bucket, key: 'k' }, as('reader'))).errors).toBeUndefined();
-    expect((await app.gql(DeleteObjectDocument, { bucket, key: 'k' }, as('writer'))).data).toEqual({ deleteObject: true });
+    expect((await app.gql(DeleteObjectDocument, { bucket, key: 'k' }, as('writer'))).data).toEqual({
+      deleteObject: true,
+    });
   });
 });
 
@@ -199,7 +237,9 @@ describe('introspection and GraphiQL settings', () => {
     expect(html).toContain('BucketsAndObjects');
     expect(GRAPHIQL_DEFAULT_QUERY).toMatch(/buckets[\s\S]*objects\(/);
 
-    const off = await app({ GRAPHIQL: 'false' }).fetch('http://localhost/graphql', { headers: { accept: 'text/html' } });
+    const off = await app({ GRAPHIQL: 'false' }).fetch('http://localhost/graphql', {
+      headers: { accept: 'text/html' },
+    });
     expect(off.headers.get('content-type') ?? '').not.toMatch(/text\/html/);
   });
 });

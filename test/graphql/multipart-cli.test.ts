@@ -30,8 +30,11 @@ async function run(argv: string[], env: NodeJS.ProcessEnv) {
 
 describe('parseDuration', () => {
   it('reads seconds, minutes, hours, days and weeks, and nothing else', () => {
-    expect(['90', '90s', '30m', '24h', '7d', '2w', ' 1H '].map(parseDuration)).toEqual([90, 90, 1800, 86_400, 604_800, 1_209_600, 3600]);
-    for (const bad of ['', 'h', '-1h', '1.5h', '1y', '1h30m', '99999999999999999999w']) expect(parseDuration(bad)).toBeUndefined();
+    expect(['90', '90s', '30m', '24h', '7d', '2w', ' 1H '].map(parseDuration)).toEqual([
+      90, 90, 1800, 86_400, 604_800, 1_209_600, 3600,
+    ]);
+    for (const bad of ['', 'h', '-1h', '1.5h', '1y', '1h30m', '99999999999999999999w'])
+      expect(parseDuration(bad)).toBeUndefined();
   });
 });
 
@@ -60,25 +63,45 @@ describe.each(testStores())('abandoned-upload cleanup on $name', (store) => {
   it('abortStaleUploads aborts exactly the uploads started before now − olderThanSeconds', async () => {
     const config = loadConfig(env);
     const client = createS3Client(config.store as ResolvedStoreSettings);
-    const s = new Store(client, client, { partSize: config.uploadPartSize, queueSize: 1, maxUploadBytes: config.maxUploadBytes });
+    const s = new Store(client, client, {
+      partSize: config.uploadPartSize,
+      queueSize: 1,
+      maxUploadBytes: config.maxUploadBytes,
+    });
     try {
       await start('cut/a');
       const [upload] = await open('cut/');
       // "Now" is ten seconds after the store says the upload started.
       const now = new Date(upload!.initiated.getTime() + 10_000);
-      const younger = await abortStaleUploads(s, { buckets: [bucket], olderThanSeconds: 11, prefix: 'cut/', dryRun: false, now });
+      const younger = await abortStaleUploads(s, {
+        buckets: [bucket],
+        olderThanSeconds: 11,
+        prefix: 'cut/',
+        dryRun: false,
+        now,
+      });
       expect(younger).toMatchObject({ aborted: [], failed: [], undated: 0 });
       expect(younger.cutoff.getTime()).toBe(upload!.initiated.getTime() - 1000);
       expect(await open('cut/')).toHaveLength(1);
-      const older = await abortStaleUploads(s, { buckets: [bucket], olderThanSeconds: 9, prefix: 'cut/', dryRun: false, now });
+      const older = await abortStaleUploads(s, {
+        buckets: [bucket],
+        olderThanSeconds: 9,
+        prefix: 'cut/',
+        dryRun: false,
+        now,
+      });
       expect(older.aborted.map((u) => [u.key, u.uploadId])).toEqual([['cut/a', upload!.uploadId]]);
       expect(await open('cut/')).toEqual([]);
       // A bucket that does not exist: an error, unless it came from a listing.
       const missing = `${bucket}-gone`;
-      await expect(abortStaleUploads(s, { buckets: [missing], olderThanSeconds: 0, dryRun: true })).rejects.toMatchObject({
+      await expect(
+        abortStaleUploads(s, { buckets: [missing], olderThanSeconds: 0, dryRun: true }),
+      ).rejects.toMatchObject({
         code: 'NO_SUCH_BUCKET',
       });
-      expect(await abortStaleUploads(s, { buckets: [missing], olderThanSeconds: 0, dryRun: true, skipMissingBuckets: true })).toMatchObject({
+      expect(
+        await abortStaleUploads(s, { buckets: [missing], olderThanSeconds: 0, dryRun: true, skipMissingBuckets: true }),
+      ).toMatchObject({
         aborted: [],
       });
     } finally {
@@ -92,10 +115,16 @@ describe.each(testStores())('abandoned-upload cleanup on $name', (store) => {
     expect(dry.status).toBe(0);
     expect(dry.err).toBe('');
     expect(dry.out.slice(0, 2)).toEqual([
-      expect.stringMatching(new RegExp(`^would abort bucket=${bucket} key="cron/one" uploadId=${literal(ids[0]!)} initiated=\\d{4}-`)),
-      expect.stringMatching(new RegExp(`^would abort bucket=${bucket} key="cron/two" uploadId=${literal(ids[1]!)} initiated=`)),
+      expect.stringMatching(
+        new RegExp(`^would abort bucket=${bucket} key="cron/one" uploadId=${literal(ids[0]!)} initiated=\\d{4}-`),
+      ),
+      expect.stringMatching(
+        new RegExp(`^would abort bucket=${bucket} key="cron/two" uploadId=${literal(ids[1]!)} initiated=`),
+      ),
     ]);
-    expect(dry.out[2]).toMatch(/^abort-stale: 2 uploads would abort \(started before .*Z, older than 0s\) in 1 bucket$/);
+    expect(dry.out[2]).toMatch(
+      /^abort-stale: 2 uploads would abort \(started before .*Z, older than 0s\) in 1 bucket$/,
+    );
     expect(await open('')).toHaveLength(3);
 
     const real = await run(['--older-than', '0', '--bucket', bucket, '--prefix', 'cron/'], env);
@@ -131,7 +160,10 @@ describe.each(testStores())('abandoned-upload cleanup on $name', (store) => {
     const dataDir = await mkdtemp(join(tmpdir(), 'mp-cli-data-'));
     try {
       const port = new URL(store.endpoint).port;
-      const noKeys = await run(['--older-than', '1h', '--bucket', bucket], { DATA_DIR: dataDir, EMBEDDED_S3_PORT: port });
+      const noKeys = await run(['--older-than', '1h', '--bucket', bucket], {
+        DATA_DIR: dataDir,
+        EMBEDDED_S3_PORT: port,
+      });
       expect(noKeys.status).toBe(2);
       expect(noKeys.err).toContain(CREDENTIALS_FILE);
 
@@ -148,9 +180,15 @@ describe.each(testStores())('abandoned-upload cleanup on $name', (store) => {
       expect([...result.out, noKeys.err].join('\n')).not.toContain(store.credentials.secretAccessKey);
 
       const closed = String(await freePort());
-      const down = await run(['--older-than', '1h'], { DATA_DIR: dataDir, EMBEDDED_S3_PORT: closed, S3_MAX_ATTEMPTS: '1' });
+      const down = await run(['--older-than', '1h'], {
+        DATA_DIR: dataDir,
+        EMBEDDED_S3_PORT: closed,
+        S3_MAX_ATTEMPTS: '1',
+      });
       expect(down.status).toBe(1);
-      expect(down.err).toBe(`abort-stale: the store at http://127.0.0.1:${closed} does not answer (is the server with its embedded store running?)`);
+      expect(down.err).toBe(
+        `abort-stale: the store at http://127.0.0.1:${closed} does not answer (is the server with its embedded store running?)`,
+      );
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
@@ -158,10 +196,14 @@ describe.each(testStores())('abandoned-upload cleanup on $name', (store) => {
 
   it('runs as a process, as cron would start it', async () => {
     const id = await start('process/x');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/abort-stale.ts', '--older-than', '0s', '--bucket', bucket, '--prefix', 'process/'], {
-      env: { PATH: process.env.PATH, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/abort-stale.ts', '--older-than', '0s', '--bucket', bucket, '--prefix', 'process/'],
+      {
+        env: { PATH: process.env.PATH, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

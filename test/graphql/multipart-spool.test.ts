@@ -25,7 +25,11 @@ describe('spool', () => {
   const expected = async (size: number, seed: string) => (await sha256Of(randomStream(size, seed))).sha256;
 
   it('keeps a body within memoryBytes in memory and gives it back, as often as asked', async () => {
-    const spooled = await spool(randomStream(100 * KiB, 'mem'), { maxBytes: 1024 * KiB, memoryBytes: 100 * KiB, directory });
+    const spooled = await spool(randomStream(100 * KiB, 'mem'), {
+      maxBytes: 1024 * KiB,
+      memoryBytes: 100 * KiB,
+      directory,
+    });
     expect({ length: spooled.length, onDisk: spooled.onDisk }).toEqual({ length: 100 * KiB, onDisk: false });
     expect(await readdir(directory)).toEqual([]);
     const want = await expected(100 * KiB, 'mem');
@@ -49,7 +53,11 @@ describe('spool', () => {
   });
 
   it('accepts exactly maxBytes and an empty body', async () => {
-    const exact = await spool(randomStream(64 * KiB, 'exact'), { maxBytes: 64 * KiB, memoryBytes: 16 * KiB, directory });
+    const exact = await spool(randomStream(64 * KiB, 'exact'), {
+      maxBytes: 64 * KiB,
+      memoryBytes: 16 * KiB,
+      directory,
+    });
     expect(exact.length).toBe(64 * KiB);
     await exact.dispose();
     const empty = await spool(Readable.from([]), { maxBytes: 1, directory });
@@ -76,7 +84,8 @@ describe('spool', () => {
     const pending = spool(source, { maxBytes: 1024 * KiB, memoryBytes: 16 * KiB, directory });
     source.write(await randomBytes(40 * KiB, 'midway'));
     // Wait until the spool has its file, then fail the source.
-    for (let i = 0; i < 100 && (await readdir(directory)).length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 100 && (await readdir(directory)).length === 0; i++)
+      await new Promise((r) => setTimeout(r, 10));
     expect((await readdir(directory)).length).toBe(1);
     const gone = new Error('client disconnected');
     source.destroy(gone);

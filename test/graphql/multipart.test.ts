@@ -117,11 +117,28 @@ describe.each(testStores())('multipart API on $name', (store) => {
     return res.data!.multipart.create;
   }
 
-  function uploadPart(key: string, uploadId: string, partNumber: number, bytes: Uint8Array, server = app, size?: number) {
-    return server.upload<{ multipart: { uploadPart: Part } }>(UPLOAD_PART, { bucket, key, uploadId, partNumber, size }, { file: bytes });
+  function uploadPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    bytes: Uint8Array,
+    server = app,
+    size?: number,
+  ) {
+    return server.upload<{ multipart: { uploadPart: Part } }>(
+      UPLOAD_PART,
+      { bucket, key, uploadId, partNumber, size },
+      { file: bytes },
+    );
   }
 
-  async function putPart(key: string, uploadId: string, partNumber: number, bytes: Uint8Array, server = app): Promise<Part> {
+  async function putPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    bytes: Uint8Array,
+    server = app,
+  ): Promise<Part> {
     const res = await uploadPart(key, uploadId, partNumber, bytes, server);
     expect(res.errors).toBeUndefined();
     return res.data!.multipart.uploadPart;
@@ -148,12 +165,21 @@ describe.each(testStores())('multipart API on $name', (store) => {
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
     const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     const digest = await sha256Of(got.Body as AsyncIterable<Uint8Array>);
-    return { etag: head.ETag!, size: head.ContentLength!, sha256: digest.sha256, contentType: head.ContentType, metadata: head.Metadata };
+    return {
+      etag: head.ETag!,
+      size: head.ContentLength!,
+      sha256: digest.sha256,
+      contentType: head.ContentType,
+      metadata: head.Metadata,
+    };
   }
 
   it('through the server: create, uploadPart (spooled to disk, in memory, last), parts, complete with the client’s parts', async () => {
     const key = 'through/server/movie.bin';
-    const upload = await create(key, app, { contentType: 'video/mp4', metadata: [{ key: 'Origin', value: 'graphql' }] });
+    const upload = await create(key, app, {
+      contentType: 'video/mp4',
+      metadata: [{ key: 'Origin', value: 'graphql' }],
+    });
     expect(upload).toMatchObject({ key, bucket: { name: bucket }, initiatedAt: null });
     expect(upload.uploadId).not.toBe('');
     expect(Buffer.from(upload.id, 'base64url').toString('utf8')).toBe(`${bucket}\u0000${key}\u0000${upload.uploadId}`);
@@ -211,7 +237,12 @@ describe.each(testStores())('multipart API on $name', (store) => {
 
     const ok = await uploadPart(key, uploadId, 1, data, app, data.length);
     expect(ok.errors).toBeUndefined();
-    expect(ok.data!.multipart.uploadPart).toEqual({ partNumber: 1, etag: md5(data), size: data.length, lastModified: null });
+    expect(ok.data!.multipart.uploadPart).toEqual({
+      partNumber: 1,
+      etag: md5(data),
+      size: data.length,
+      lastModified: null,
+    });
 
     const other = data.subarray(0, 64 * KiB);
     for (const size of [other.length + 1, other.length - 1]) {
@@ -224,7 +255,11 @@ describe.each(testStores())('multipart API on $name', (store) => {
 
     const done = await complete(key, uploadId);
     expect(done.errors).toBeUndefined();
-    expect(await stored(key)).toMatchObject({ etag: multipartEtag([md5(data)]), size: data.length, sha256: sha256([data]) });
+    expect(await stored(key)).toMatchObject({
+      etag: multipartEtag([md5(data)]),
+      size: data.length,
+      sha256: sha256([data]),
+    });
   });
 
   it('straight to the store: presignPart, PUT each part with fetch, read the ETag header, complete', async () => {
@@ -237,10 +272,9 @@ describe.each(testStores())('multipart API on $name', (store) => {
     const etags: string[] = [];
     for (const [i, data] of bytes.entries()) {
       // Signed right before its PUT, as a browser uploader should.
-      const signed = await app.gql<{ multipart: { presignPart: { url: string; method: string; expiresAt: string; headers: unknown[] } } }>(
-        PRESIGN_PART,
-        { bucket, key, uploadId, partNumber: i + 1, expiresIn: 300 },
-      );
+      const signed = await app.gql<{
+        multipart: { presignPart: { url: string; method: string; expiresAt: string; headers: unknown[] } };
+      }>(PRESIGN_PART, { bucket, key, uploadId, partNumber: i + 1, expiresIn: 300 });
       expect(signed.errors).toBeUndefined();
       const presigned = signed.data!.multipart.presignPart;
       expect(presigned.method).toBe('PUT');
@@ -261,10 +295,19 @@ describe.each(testStores())('multipart API on $name', (store) => {
     // Presigning asks the store nothing.
     expect(app.calls).toEqual([]);
 
-    const res = await complete(key, uploadId, etags.map((etag, i) => ({ partNumber: i + 1, etag })));
+    const res = await complete(
+      key,
+      uploadId,
+      etags.map((etag, i) => ({ partNumber: i + 1, etag })),
+    );
     expect(res.errors).toBeUndefined();
     const etag = multipartEtag(etags);
-    expect(res.data!.multipart.complete).toMatchObject({ key, size: sizes[0]! + sizes[1]!, etag: etag.slice(1, -1), contentType: 'application/zip' });
+    expect(res.data!.multipart.complete).toMatchObject({
+      key,
+      size: sizes[0]! + sizes[1]!,
+      etag: etag.slice(1, -1),
+      contentType: 'application/zip',
+    });
     expect(await stored(key)).toMatchObject({ etag, size: sizes[0]! + sizes[1]!, sha256: sha256(bytes) });
     expect(await openInStore(key)).toEqual([]);
   });
@@ -277,7 +320,13 @@ describe.each(testStores())('multipart API on $name', (store) => {
           Bucket: own,
           CORSConfiguration: {
             CORSRules: [
-              { AllowedOrigins: ['https://app.example'], AllowedMethods: ['PUT'], AllowedHeaders: ['*'], ExposeHeaders: ['ETag'], MaxAgeSeconds: 3000 },
+              {
+                AllowedOrigins: ['https://app.example'],
+                AllowedMethods: ['PUT'],
+                AllowedHeaders: ['*'],
+                ExposeHeaders: ['ETag'],
+                MaxAgeSeconds: 3000,
+              },
             ],
           },
         }),
@@ -300,10 +349,19 @@ describe.each(testStores())('multipart API on $name', (store) => {
       expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.example');
 
       const data = Buffer.from('a part from a browser');
-      const put = await fetch(url, { method: 'PUT', headers: { origin: 'https://app.example' }, body: new Uint8Array(data) });
+      const put = await fetch(url, {
+        method: 'PUT',
+        headers: { origin: 'https://app.example' },
+        body: new Uint8Array(data),
+      });
       expect(put.status).toBe(200);
       expect(put.headers.get('access-control-allow-origin')).toBe('https://app.example');
-      expect(put.headers.get('access-control-expose-headers')?.split(/\s*,\s*/).map((h) => h.toLowerCase())).toContain('etag');
+      expect(
+        put.headers
+          .get('access-control-expose-headers')
+          ?.split(/\s*,\s*/)
+          .map((h) => h.toLowerCase()),
+      ).toContain('etag');
       expect(put.headers.get('etag')).toBe(`"${md5(data)}"`);
     } finally {
       await removeBucket(s3, own);
@@ -315,7 +373,11 @@ describe.each(testStores())('multipart API on $name', (store) => {
     try {
       const key = 'stateless.bin';
       const upload = await create(key, app);
-      const bytes = [await randomBytes(5 * MiB, `${store.name}/two/0`), await randomBytes(5 * MiB, `${store.name}/two/1`), await randomBytes(KiB, `${store.name}/two/2`)];
+      const bytes = [
+        await randomBytes(5 * MiB, `${store.name}/two/0`),
+        await randomBytes(5 * MiB, `${store.name}/two/1`),
+        await randomBytes(KiB, `${store.name}/two/2`),
+      ];
       await putPart(key, upload.uploadId, 1, bytes[0]!, app);
       await putPart(key, upload.uploadId, 2, bytes[1]!, other);
       // Part 3 goes straight to the store, signed by the second instance.
@@ -325,7 +387,10 @@ describe.each(testStores())('multipart API on $name', (store) => {
         uploadId: upload.uploadId,
         partNumber: 3,
       });
-      expect((await fetch(signed.data!.multipart.presignPart.url, { method: 'PUT', body: new Uint8Array(bytes[2]!) })).status).toBe(200);
+      expect(
+        (await fetch(signed.data!.multipart.presignPart.url, { method: 'PUT', body: new Uint8Array(bytes[2]!) }))
+          .status,
+      ).toBe(200);
 
       const seen = await listed(key, app);
       expect(seen.map((u) => [u.id, u.parts!.map((p) => p.partNumber)])).toEqual([[upload.id, [1, 2, 3]]]);
@@ -353,11 +418,16 @@ describe.each(testStores())('multipart API on $name', (store) => {
     expect(res.errors).toBeUndefined();
     expect(await openInStore(key)).toEqual([]);
     expect(await listed(key)).toEqual([]);
-    expect(await outcomeOf(s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: uploadId })))).toMatchObject({
+    expect(
+      await outcomeOf(s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: uploadId }))),
+    ).toMatchObject({
       ok: false,
       code: 'NoSuchUpload',
     });
-    expect(await outcomeOf(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })))).toMatchObject({ ok: false, status: 404 });
+    expect(await outcomeOf(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })))).toMatchObject({
+      ok: false,
+      status: 404,
+    });
   });
 
   it('NO_SUCH_UPLOAD for an unknown, an aborted and a completed upload id, from every field', async () => {
@@ -387,8 +457,12 @@ describe.each(testStores())('multipart API on $name', (store) => {
         abort: ['NO_SUCH_UPLOAD'],
       });
     }
-    expect(await outcomeOf(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'gone/unknown' })))).toMatchObject({ status: 404 });
-    expect(await outcomeOf(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'gone/aborted' })))).toMatchObject({ status: 404 });
+    expect(await outcomeOf(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'gone/unknown' })))).toMatchObject({
+      status: 404,
+    });
+    expect(await outcomeOf(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'gone/aborted' })))).toMatchObject({
+      status: 404,
+    });
     // The completed object is still the one completed first.
     expect(await stored('gone/completed')).toMatchObject({ sha256: sha256([Buffer.from('the only part')]) });
     expect(await listed('gone/')).toEqual([]);
@@ -401,12 +475,22 @@ describe.each(testStores())('multipart API on $name', (store) => {
     const two = await putPart(key, uploadId, 2, Buffer.alloc(KiB, 2));
     const attempts = {
       wrongEtag: await complete(key, uploadId, [{ partNumber: 1, etag: '0123456789abcdef0123456789abcdef' }]),
-      missingPart: await complete(key, uploadId, [{ partNumber: 1, etag: one.etag }, { partNumber: 3, etag: two.etag }]),
-      tooSmall: await complete(key, uploadId, [{ partNumber: 1, etag: one.etag }, { partNumber: 2, etag: two.etag }]),
+      missingPart: await complete(key, uploadId, [
+        { partNumber: 1, etag: one.etag },
+        { partNumber: 3, etag: two.etag },
+      ]),
+      tooSmall: await complete(key, uploadId, [
+        { partNumber: 1, etag: one.etag },
+        { partNumber: 2, etag: two.etag },
+      ]),
       tooSmallListed: await complete(key, uploadId),
     };
-    for (const [name, res] of Object.entries(attempts)) expect({ name, codes: codes(res) }).toEqual({ name, codes: ['INVALID_PART'] });
-    expect(await outcomeOf(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })))).toMatchObject({ ok: false, status: 404 });
+    for (const [name, res] of Object.entries(attempts))
+      expect({ name, codes: codes(res) }).toEqual({ name, codes: ['INVALID_PART'] });
+    expect(await outcomeOf(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })))).toMatchObject({
+      ok: false,
+      status: 404,
+    });
     expect(await openInStore(key)).toEqual([uploadId]);
 
     // An upload with no part at all cannot be completed either.
@@ -443,14 +527,47 @@ describe.each(testStores())('multipart API on $name', (store) => {
       ['uploadId', app.gql(COMPLETE, { bucket, key, uploadId: 'line\nbreak', parts: [{ partNumber: 1, etag }] })],
       ['uploadId', app.gql(ABORT, { bucket, key, uploadId: '' })],
       ['parts[0].partNumber', app.gql(COMPLETE, { bucket, key, uploadId, parts: [{ partNumber: 0, etag }] })],
-      ['parts[1].etag', app.gql(COMPLETE, { bucket, key, uploadId, parts: [{ partNumber: 1, etag }, { partNumber: 2, etag: '' }] })],
+      [
+        'parts[1].etag',
+        app.gql(COMPLETE, {
+          bucket,
+          key,
+          uploadId,
+          parts: [
+            { partNumber: 1, etag },
+            { partNumber: 2, etag: '' },
+          ],
+        }),
+      ],
       ['parts[0].etag', app.gql(COMPLETE, { bucket, key, uploadId, parts: [{ partNumber: 1, etag: 'a"b' }] })],
       ['parts[0].etag', app.gql(COMPLETE, { bucket, key, uploadId, parts: [{ partNumber: 1, etag: `"${etag}` }] })],
       ['parts[0].etag', app.gql(COMPLETE, { bucket, key, uploadId, parts: [{ partNumber: 1, etag: 'has space' }] })],
-      ['parts[0].etag', app.gql(COMPLETE, { bucket, key, uploadId, parts: [{ partNumber: 1, etag: 'e'.repeat(1025) }] })],
-      ['parts', app.gql(COMPLETE, { bucket, key, uploadId, parts: Array.from({ length: 10_001 }, (_, i) => ({ partNumber: i + 1, etag })) })],
+      [
+        'parts[0].etag',
+        app.gql(COMPLETE, { bucket, key, uploadId, parts: [{ partNumber: 1, etag: 'e'.repeat(1025) }] }),
+      ],
+      [
+        'parts',
+        app.gql(COMPLETE, {
+          bucket,
+          key,
+          uploadId,
+          parts: Array.from({ length: 10_001 }, (_, i) => ({ partNumber: i + 1, etag })),
+        }),
+      ],
       ['parts', app.gql(COMPLETE, { bucket, key, uploadId, parts: [] })],
-      ['parts[1].partNumber', app.gql(COMPLETE, { bucket, key, uploadId, parts: [{ partNumber: 1, etag }, { partNumber: 1, etag }] })],
+      [
+        'parts[1].partNumber',
+        app.gql(COMPLETE, {
+          bucket,
+          key,
+          uploadId,
+          parts: [
+            { partNumber: 1, etag },
+            { partNumber: 1, etag },
+          ],
+        }),
+      ],
       ['parts[0].partNumber', app.gql(COMPLETE, { bucket, key, uploadId, parts: [{ partNumber: 10_001, etag }] })],
       ['parts[0].etag', app.gql(COMPLETE, { bucket, key, uploadId, parts: [{ partNumber: 1, etag: '""' }] })],
       ['key', app.gql(ABORT, { bucket, key: 'x'.repeat(1025), uploadId })],
@@ -460,7 +577,11 @@ describe.each(testStores())('multipart API on $name', (store) => {
     ];
     for (const [argument, pending] of cases) {
       const res = await pending;
-      expect({ argument, codes: codes(res), got: argumentOf(res) }).toEqual({ argument, codes: ['BAD_USER_INPUT'], got: argument });
+      expect({ argument, codes: codes(res), got: argumentOf(res) }).toEqual({
+        argument,
+        codes: ['BAD_USER_INPUT'],
+        got: argument,
+      });
     }
     expect(app.calls).toEqual([]);
   });
@@ -468,13 +589,24 @@ describe.each(testStores())('multipart API on $name', (store) => {
   it('the edges of the rules are allowed: part numbers 1 and 10000, a 1024-character upload id and ETag, 10000 parts', async () => {
     const longId = 'u'.repeat(1024);
     for (const partNumber of [1, 10_000]) {
-      const res = await app.gql<{ multipart: { presignPart: { url: string } } }>(PRESIGN_PART, { bucket, key: 'k', uploadId: longId, partNumber });
+      const res = await app.gql<{ multipart: { presignPart: { url: string } } }>(PRESIGN_PART, {
+        bucket,
+        key: 'k',
+        uploadId: longId,
+        partNumber,
+      });
       expect(res.errors).toBeUndefined();
       const url = new URL(res.data!.multipart.presignPart.url);
-      expect([url.searchParams.get('partNumber'), url.searchParams.get('uploadId')]).toEqual([String(partNumber), longId]);
+      expect([url.searchParams.get('partNumber'), url.searchParams.get('uploadId')]).toEqual([
+        String(partNumber),
+        longId,
+      ]);
     }
     // Past the argument rules, the store answers: there is no such upload.
-    const parts = Array.from({ length: 10_000 }, (_, i) => ({ partNumber: i + 1, etag: i === 0 ? 'e'.repeat(1024) : md5(Buffer.from([i])) }));
+    const parts = Array.from({ length: 10_000 }, (_, i) => ({
+      partNumber: i + 1,
+      etag: i === 0 ? 'e'.repeat(1024) : md5(Buffer.from([i])),
+    }));
     expect(codes(await complete('k', 'no-such-upload', parts))).toEqual(['NO_SUCH_UPLOAD']);
   });
 
@@ -491,7 +623,9 @@ describe.each(testStores())('multipart API on $name', (store) => {
       const declared = await uploadPart(key, uploadId, 2, Buffer.from('tiny'), small, limit + 1);
       expect(codes(declared)).toEqual(['PAYLOAD_TOO_LARGE']);
       expect(small.calls).toEqual([]);
-      expect((await s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: uploadId }))).Parts ?? []).toEqual([]);
+      expect(
+        (await s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: uploadId }))).Parts ?? [],
+      ).toEqual([]);
 
       expect((await small.gql(ABORT, { bucket, key, uploadId })).errors).toBeUndefined();
     } finally {
@@ -503,7 +637,10 @@ describe.each(testStores())('multipart API on $name', (store) => {
     const key = 'disconnect.bin';
     const { uploadId } = await create(key);
     const boundary = `----multipart-test-${Date.now()}`;
-    const operations = JSON.stringify({ query: UPLOAD_PART, variables: { bucket, key, uploadId, partNumber: 1, file: null } });
+    const operations = JSON.stringify({
+      query: UPLOAD_PART,
+      variables: { bucket, key, uploadId, partNumber: 1, file: null },
+    });
     const head = [
       `--${boundary}\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${operations}\r\n`,
       `--${boundary}\r\nContent-Disposition: form-data; name="map"\r\n\r\n{"0":["variables.file"]}\r\n`,
@@ -547,7 +684,13 @@ describe.each(testStores())('multipart API on $name', (store) => {
       const tiny = await Promise.all([1, 2, 3, 4, 5].map((n) => randomBytes(10 + n, `${store.name}/paged/${n}`)));
       for (const [i, data] of tiny.entries()) {
         await s3.send(
-          new UploadPartCommand({ Bucket: bucket, Key: target.key, UploadId: target.uploadId, PartNumber: i + 1, Body: data }),
+          new UploadPartCommand({
+            Bucket: bucket,
+            Key: target.key,
+            UploadId: target.uploadId,
+            PartNumber: i + 1,
+            Body: data,
+          }),
         );
       }
 
@@ -556,7 +699,9 @@ describe.each(testStores())('multipart API on $name', (store) => {
       expect(res.errors).toBeUndefined();
       const all = res.data!.bucket.multipartUploads;
       expect(all.map((u) => u.key)).toEqual(uploads.map((u) => u.key));
-      expect(all[0]!.parts!.map((p) => [p.partNumber, p.size, p.etag])).toEqual(tiny.map((b, i) => [i + 1, b.length, md5(b)]));
+      expect(all[0]!.parts!.map((p) => [p.partNumber, p.size, p.etag])).toEqual(
+        tiny.map((b, i) => [i + 1, b.length, md5(b)]),
+      );
       // 5 parts in pages of 2: three ListParts for the target, one for each other upload.
       expect(paged.count('ListParts')).toBe(3 + 4);
       // moto ignores MaxUploads and answers with every upload in one page.
@@ -564,16 +709,27 @@ describe.each(testStores())('multipart API on $name', (store) => {
 
       // Three parts in pages of 2: completing without parts lists both pages.
       const tail = await create(`${prefix}tail`, paged);
-      const bytes = await Promise.all([5 * MiB, 5 * MiB, 10].map((size, i) => randomBytes(size, `${store.name}/tail/${i}`)));
+      const bytes = await Promise.all(
+        [5 * MiB, 5 * MiB, 10].map((size, i) => randomBytes(size, `${store.name}/tail/${i}`)),
+      );
       for (const [i, data] of bytes.entries()) {
-        await s3.send(new UploadPartCommand({ Bucket: bucket, Key: tail.key, UploadId: tail.uploadId, PartNumber: i + 1, Body: data }));
+        await s3.send(
+          new UploadPartCommand({
+            Bucket: bucket,
+            Key: tail.key,
+            UploadId: tail.uploadId,
+            PartNumber: i + 1,
+            Body: data,
+          }),
+        );
       }
       paged.resetCalls();
       const done = await complete(tail.key, tail.uploadId, undefined, paged);
       expect(done.errors).toBeUndefined();
       expect(paged.count('ListParts')).toBe(2);
       expect(await stored(tail.key)).toMatchObject({ etag: multipartEtag(bytes.map(md5)), sha256: sha256(bytes) });
-      for (const u of uploads) expect((await paged.gql(ABORT, { bucket, key: u.key, uploadId: u.uploadId })).errors).toBeUndefined();
+      for (const u of uploads)
+        expect((await paged.gql(ABORT, { bucket, key: u.key, uploadId: u.uploadId })).errors).toBeUndefined();
     } finally {
       await paged.close();
     }
@@ -600,16 +756,33 @@ describe.each(testStores())('multipart API on $name', (store) => {
       const oldest = Math.min(...before.map((u) => Date.parse(u.initiatedAt!)));
       const ageOfOldest = Math.ceil((Date.now() - oldest) / 1000);
 
-      type Result = { multipart: { abortStale: { cutoff: string; dryRun: boolean; aborted: { key: string; uploadId: string }[]; failed: unknown[] } } };
+      type Result = {
+        multipart: {
+          abortStale: {
+            cutoff: string;
+            dryRun: boolean;
+            aborted: { key: string; uploadId: string }[];
+            failed: unknown[];
+          };
+        };
+      };
       const younger = await app.gql<Result>(ABORT_STALE, { bucket: own, olderThanSeconds: ageOfOldest + 3600 });
       expect(younger.errors).toBeUndefined();
       expect(younger.data!.multipart.abortStale).toMatchObject({ dryRun: false, aborted: [], failed: [] });
       expect(Date.parse(younger.data!.multipart.abortStale.cutoff)).toBeLessThan(oldest);
 
-      const dry = await app.gql<Result>(ABORT_STALE, { bucket: own, olderThanSeconds: 0, prefix: `${p}a/`, dryRun: true });
+      const dry = await app.gql<Result>(ABORT_STALE, {
+        bucket: own,
+        olderThanSeconds: 0,
+        prefix: `${p}a/`,
+        dryRun: true,
+      });
       expect(dry.data!.multipart.abortStale).toMatchObject({
         dryRun: true,
-        aborted: [{ key: `${p}a/1`, uploadId: ids.a1 }, { key: `${p}a/2`, uploadId: ids.a2 }],
+        aborted: [
+          { key: `${p}a/1`, uploadId: ids.a1 },
+          { key: `${p}a/2`, uploadId: ids.a2 },
+        ],
         failed: [],
       });
       expect((await open()).length).toBe(3);
@@ -617,7 +790,10 @@ describe.each(testStores())('multipart API on $name', (store) => {
       const real = await app.gql<Result>(ABORT_STALE, { bucket: own, olderThanSeconds: 0, prefix: `${p}a/` });
       expect(real.data!.multipart.abortStale).toMatchObject({
         dryRun: false,
-        aborted: [{ key: `${p}a/1`, uploadId: ids.a1 }, { key: `${p}a/2`, uploadId: ids.a2 }],
+        aborted: [
+          { key: `${p}a/1`, uploadId: ids.a1 },
+          { key: `${p}a/2`, uploadId: ids.a2 },
+        ],
         failed: [],
       });
       expect((await open()).map((u) => u.uploadId)).toEqual([ids.b1]);
@@ -653,9 +829,9 @@ describe.each(testStores())('multipart API on $name', (store) => {
       second: { partNumber: 2, etag: md5(b), size: b.length },
     });
 
-    const described = await app.gql<{ __type: { description: string; fields: { name: string; description: string }[] } }>(
-      '{ __type(name: "MultipartMutations") { description fields { name description } } }',
-    );
+    const described = await app.gql<{
+      __type: { description: string; fields: { name: string; description: string }[] };
+    }>('{ __type(name: "MultipartMutations") { description fields { name description } } }');
     const type = described.data!.__type;
     for (const text of [type.description, ...type.fields.map((f) => f.description)]) {
       expect(text).toContain('run concurrently within one operation (only top-level mutation fields run in order)');
@@ -684,7 +860,11 @@ describe.each(testStores())('multipart API on $name', (store) => {
       ];
       expect(denied.map(codes)).toEqual(denied.map(() => ['FORBIDDEN']));
       expect(reader.calls).toEqual([]);
-      const list = await reader.gql<{ bucket: { multipartUploads: Upload[] } }>(UPLOADS, { bucket, prefix: 'nothing-here/' }, auth);
+      const list = await reader.gql<{ bucket: { multipartUploads: Upload[] } }>(
+        UPLOADS,
+        { bucket, prefix: 'nothing-here/' },
+        auth,
+      );
       expect(list.errors).toBeUndefined();
       expect(list.data!.bucket.multipartUploads).toEqual([]);
     } finally {

@@ -32,7 +32,13 @@ import { codes, startServer, type GqlResponse, type TestServer } from '../suppor
 
 const UNICODE_KEY = 'ü/ñame with spaces & signs+=.txt';
 
-async function put(s3: S3Client, bucket: string, key: string, body: string | Uint8Array, extra: Partial<{ ContentType: string; Metadata: Record<string, string> }> = {}) {
+async function put(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  body: string | Uint8Array,
+  extra: Partial<{ ContentType: string; Metadata: Record<string, string> }> = {},
+) {
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ...extra }));
 }
 
@@ -92,7 +98,13 @@ describe.each(testStores())('object API on $name', (store) => {
       expect(page.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: false });
 
       const z = page.edges[1]!.node;
-      expect(z).toMatchObject({ id: objectId(bucket, 'z.bin'), key: 'z.bin', size: 2048, etag: md5Hex(zBytes), bucket: { name: bucket } });
+      expect(z).toMatchObject({
+        id: objectId(bucket, 'z.bin'),
+        key: 'z.bin',
+        size: 2048,
+        etag: md5Hex(zBytes),
+        bucket: { name: bucket },
+      });
       expect(z.lastModified).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       expect(Math.abs(Date.parse(z.lastModified) - Date.now())).toBeLessThan(10 * 60_000);
       expect(page.pageInfo.startCursor).toBe(page.edges[0]!.cursor);
@@ -190,7 +202,9 @@ describe.each(testStores())('object API on $name', (store) => {
     it('object ids are unique across buckets, and keys with "/" and non-ASCII work', async () => {
       const res = await app.gql(ObjectDocument, { bucket, key: UNICODE_KEY });
       expect(res.data!.object).toMatchObject({ key: UNICODE_KEY, size: 7, id: objectId(bucket, UNICODE_KEY) });
-      expect(res.data!.object!.downloadPath).toBe(`/objects/${bucket}/${encodeURIComponent('ü')}/${encodeURIComponent('ñame with spaces & signs+=.txt')}`);
+      expect(res.data!.object!.downloadPath).toBe(
+        `/objects/${bucket}/${encodeURIComponent('ü')}/${encodeURIComponent('ñame with spaces & signs+=.txt')}`,
+      );
       expect(objectId(bucket, 'a/b')).not.toBe(objectId(`${bucket}a`, 'b'));
     });
 
@@ -263,10 +277,17 @@ describe.each(testStores())('object API on $name', (store) => {
       await put(s3, scratch, 'delete/me.txt', 'bye');
       const res = await app.gql(DeleteObjectDocument, { bucket: scratch, key: 'delete/me.txt' });
       expect(res.data).toEqual({ deleteObject: true });
-      expect(await outcomeOf(s3.send(new HeadObjectCommand({ Bucket: scratch, Key: 'delete/me.txt' })))).toMatchObject({ ok: false, status: 404 });
+      expect(await outcomeOf(s3.send(new HeadObjectCommand({ Bucket: scratch, Key: 'delete/me.txt' })))).toMatchObject({
+        ok: false,
+        status: 404,
+      });
 
-      expect((await app.gql(DeleteObjectDocument, { bucket: scratch, key: 'never/was.txt' })).data).toEqual({ deleteObject: true });
-      expect(codes(await app.gql(DeleteObjectDocument, { bucket: uniqueBucket('gql-missing'), key: 'x' }))).toEqual(['NO_SUCH_BUCKET']);
+      expect((await app.gql(DeleteObjectDocument, { bucket: scratch, key: 'never/was.txt' })).data).toEqual({
+        deleteObject: true,
+      });
+      expect(codes(await app.gql(DeleteObjectDocument, { bucket: uniqueBucket('gql-missing'), key: 'x' }))).toEqual([
+        'NO_SUCH_BUCKET',
+      ]);
     });
 
     it('deleteObjects deletes the keys in one DeleteObjects and reports each', async () => {
@@ -322,7 +343,12 @@ describe.each(testStores())('object API on $name', (store) => {
 
   describe('copyObject', () => {
     it('copies bytes, content type and metadata to another bucket', async () => {
-      const res = await app.gql(CopyObjectDocument, { sourceBucket: bucket, sourceKey: 'a.txt', bucket: scratch, key: 'copies/a.txt' });
+      const res = await app.gql(CopyObjectDocument, {
+        sourceBucket: bucket,
+        sourceKey: 'a.txt',
+        bucket: scratch,
+        key: 'copies/a.txt',
+      });
       expect(res.errors).toBeUndefined();
       expect(res.data!.copyObject).toMatchObject({
         key: 'copies/a.txt',
@@ -342,20 +368,45 @@ describe.each(testStores())('object API on $name', (store) => {
     });
 
     it('gives NO_SUCH_KEY for a missing source key and NO_SUCH_BUCKET for a missing bucket', async () => {
-      const missingKey = await app.gql(CopyObjectDocument, { sourceBucket: bucket, sourceKey: 'nope', bucket: scratch, key: 'x' });
+      const missingKey = await app.gql(CopyObjectDocument, {
+        sourceBucket: bucket,
+        sourceKey: 'nope',
+        bucket: scratch,
+        key: 'x',
+      });
       expect(codes(missingKey)).toEqual(['NO_SUCH_KEY']);
-      const missingSource = await app.gql(CopyObjectDocument, { sourceBucket: uniqueBucket('gql-missing'), sourceKey: 'a', bucket: scratch, key: 'x' });
+      const missingSource = await app.gql(CopyObjectDocument, {
+        sourceBucket: uniqueBucket('gql-missing'),
+        sourceKey: 'a',
+        bucket: scratch,
+        key: 'x',
+      });
       expect(codes(missingSource)).toEqual(['NO_SUCH_BUCKET']);
-      const missingTarget = await app.gql(CopyObjectDocument, { sourceBucket: bucket, sourceKey: 'a.txt', bucket: uniqueBucket('gql-missing'), key: 'x' });
+      const missingTarget = await app.gql(CopyObjectDocument, {
+        sourceBucket: bucket,
+        sourceKey: 'a.txt',
+        bucket: uniqueBucket('gql-missing'),
+        key: 'x',
+      });
       expect(codes(missingTarget)).toEqual(['NO_SUCH_BUCKET']);
     });
 
     it('validates both sides before calling the store', async () => {
       app.resetCalls();
-      const res = await app.gql(CopyObjectDocument, { sourceBucket: 'Bad_Bucket', sourceKey: 'a', bucket: scratch, key: 'x' });
+      const res = await app.gql(CopyObjectDocument, {
+        sourceBucket: 'Bad_Bucket',
+        sourceKey: 'a',
+        bucket: scratch,
+        key: 'x',
+      });
       expect(codes(res)).toEqual(['BAD_USER_INPUT']);
       expect(res.errors![0]!.extensions?.argument).toBe('sourceBucket');
-      const res2 = await app.gql(CopyObjectDocument, { sourceBucket: bucket, sourceKey: 'a', bucket: scratch, key: '' });
+      const res2 = await app.gql(CopyObjectDocument, {
+        sourceBucket: bucket,
+        sourceKey: 'a',
+        bucket: scratch,
+        key: '',
+      });
       expect(res2.errors![0]!.extensions?.argument).toBe('key');
       expect(app.calls).toEqual([]);
     });
@@ -377,7 +428,12 @@ describe.each(testStores())('object API on $name', (store) => {
     });
 
     it('PUT: a URL that uploads straight to the store with the headers it lists', async () => {
-      const res = await app.gql(PresignDocument, { bucket: scratch, key: 'direct/put.json', method: 'PUT', contentType: 'application/json' });
+      const res = await app.gql(PresignDocument, {
+        bucket: scratch,
+        key: 'direct/put.json',
+        method: 'PUT',
+        contentType: 'application/json',
+      });
       expect(res.errors).toBeUndefined();
       const signed = res.data!.presign;
       expect(signed.method).toBe('PUT');

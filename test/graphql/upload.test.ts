@@ -15,7 +15,11 @@ import { AppError } from '../../src/core/errors.js';
 import { uploadObject } from '../../src/graphql/resolvers/object.js';
 import { digestOf, MiB, randomBytes, sha256Of } from '../support/data.js';
 import { createTestBucket, outcomeOf, removeBucket, s3Client, testStores, uniqueBucket } from '../support/stores.js';
-import { UploadObjectDocument, type UploadObjectMutation, type UploadObjectMutationVariables } from './__generated__/graphql.js';
+import {
+  UploadObjectDocument,
+  type UploadObjectMutation,
+  type UploadObjectMutationVariables,
+} from './__generated__/graphql.js';
 import { answerOf, codes, startServer, type GqlResponse, type TestServer } from '../support/app.js';
 
 /** Part size 5 MiB (the minimum), so a file at the limit goes to the store as a two-part upload. */
@@ -32,7 +36,11 @@ describe.each(testStores())('uploadObject on $name', (store) => {
   let bucket: string;
 
   beforeAll(async () => {
-    app = await startServer(store, { MAX_UPLOAD_BYTES: String(MAX_UPLOAD), UPLOAD_PART_SIZE: '5MiB', UPLOAD_QUEUE_SIZE: '2' });
+    app = await startServer(store, {
+      MAX_UPLOAD_BYTES: String(MAX_UPLOAD),
+      UPLOAD_PART_SIZE: '5MiB',
+      UPLOAD_QUEUE_SIZE: '2',
+    });
     bucket = await createTestBucket(s3, 'gql-upload');
   });
 
@@ -43,9 +51,16 @@ describe.each(testStores())('uploadObject on $name', (store) => {
   });
 
   /** One multipart request: operations, map, then the file part. */
-  async function upload(variables: UploadVariables, file: Blob, filename = 'file.bin'): Promise<GqlResponse<UploadObjectMutation>> {
+  async function upload(
+    variables: UploadVariables,
+    file: Blob,
+    filename = 'file.bin',
+  ): Promise<GqlResponse<UploadObjectMutation>> {
     const form = new FormData();
-    form.set('operations', JSON.stringify({ query: UploadObjectDocument.toString(), variables: { ...variables, file: null } }));
+    form.set(
+      'operations',
+      JSON.stringify({ query: UploadObjectDocument.toString(), variables: { ...variables, file: null } }),
+    );
     form.set('map', JSON.stringify({ 0: ['variables.file'] }));
     form.set('0', file, filename);
     const res = await fetch(app.url, { method: 'POST', body: form, headers: { 'x-graphql-csrf': '1' } });
@@ -54,13 +69,24 @@ describe.each(testStores())('uploadObject on $name', (store) => {
 
   async function stored(key: string) {
     const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return { contentType: out.ContentType, metadata: out.Metadata, digest: await sha256Of(out.Body as AsyncIterable<Uint8Array>) };
+    return {
+      contentType: out.ContentType,
+      metadata: out.Metadata,
+      digest: await sha256Of(out.Body as AsyncIterable<Uint8Array>),
+    };
   }
 
   it('stores a small file byte for byte with the file part type and metadata', async () => {
     const body = await randomBytes(70 * 1024, 'small');
     const res = await upload(
-      { bucket, key: 'up/small.md', metadata: [{ key: 'Origin', value: 'test suite' }, { key: 'x-n', value: '1' }] },
+      {
+        bucket,
+        key: 'up/small.md',
+        metadata: [
+          { key: 'Origin', value: 'test suite' },
+          { key: 'x-n', value: '1' },
+        ],
+      },
       blob(body, 'text/markdown'),
     );
     expect(res.errors).toBeUndefined();
@@ -82,7 +108,10 @@ describe.each(testStores())('uploadObject on $name', (store) => {
   });
 
   it('the contentType argument wins over the type of the file part', async () => {
-    const res = await upload({ bucket, key: 'up/typed.txt', contentType: 'text/plain; charset=utf-8' }, new Blob(['héllo'], { type: 'application/x-whatever' }));
+    const res = await upload(
+      { bucket, key: 'up/typed.txt', contentType: 'text/plain; charset=utf-8' },
+      new Blob(['héllo'], { type: 'application/x-whatever' }),
+    );
     expect(res.errors).toBeUndefined();
     expect(res.data!.uploadObject.contentType).toBe('text/plain; charset=utf-8');
     expect((await stored('up/typed.txt')).contentType).toBe('text/plain; charset=utf-8');
@@ -102,7 +131,10 @@ describe.each(testStores())('uploadObject on $name', (store) => {
     const res = await upload({ bucket, key: 'up/too-large.bin' }, blob(body));
     expect(codes(res)).toEqual(['PAYLOAD_TOO_LARGE']);
     expect(res.errors![0]!.path).toEqual(['uploadObject']);
-    expect(await outcomeOf(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'up/too-large.bin' })))).toMatchObject({ ok: false, status: 404 });
+    expect(await outcomeOf(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'up/too-large.bin' })))).toMatchObject({
+      ok: false,
+      status: 404,
+    });
     const open = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
     expect(open.Uploads ?? []).toEqual([]);
   });
@@ -117,8 +149,26 @@ describe.each(testStores())('uploadObject on $name', (store) => {
     ['key', { key: '' }],
     ['contentType', { key: 'k', contentType: 'text' }],
     ['metadata[0].key', { key: 'k', metadata: [{ key: 'bad key', value: 'v' }] }],
-    ['metadata[1].value', { key: 'k', metadata: [{ key: 'a', value: 'ok' }, { key: 'b', value: 'line\nbreak' }] }],
-    ['metadata[1].key', { key: 'k', metadata: [{ key: 'Same', value: '1' }, { key: 'same', value: '2' }] }],
+    [
+      'metadata[1].value',
+      {
+        key: 'k',
+        metadata: [
+          { key: 'a', value: 'ok' },
+          { key: 'b', value: 'line\nbreak' },
+        ],
+      },
+    ],
+    [
+      'metadata[1].key',
+      {
+        key: 'k',
+        metadata: [
+          { key: 'Same', value: '1' },
+          { key: 'same', value: '2' },
+        ],
+      },
+    ],
     ['metadata', { key: 'k', metadata: [{ key: 'big', value: 'x'.repeat(2046) }] }],
   ])('refuses a bad %s with BAD_USER_INPUT, reading no file into the store', async (argument, variables) => {
     app.resetCalls();
@@ -141,10 +191,19 @@ describe.each(testStores())('uploadObject on $name', (store) => {
     const httpError = (status: number, message: string) => Object.assign(new Error(message), { status, expose: true });
 
     const fileOf = (createReadStream: () => Readable): Promise<FileUpload> =>
-      Promise.resolve({ filename: 'f.bin', fieldName: '0', mimetype: 'application/octet-stream', encoding: '7bit', createReadStream } as unknown as FileUpload);
+      Promise.resolve({
+        filename: 'f.bin',
+        fieldName: '0',
+        mimetype: 'application/octet-stream',
+        encoding: '7bit',
+        createReadStream,
+      } as unknown as FileUpload);
 
     const call = (key: string, file: Promise<FileUpload>) => {
-      const ctx = createContext({ config: app.config, store: app.store, logger: pino({ level: 'silent' }) }, new Request('http://127.0.0.1/graphql'));
+      const ctx = createContext(
+        { config: app.config, store: app.store, logger: pino({ level: 'silent' }) },
+        new Request('http://127.0.0.1/graphql'),
+      );
       return uploadObject({ bucket, key, file }, ctx).then(
         () => 'stored',
         (err: unknown) => (err instanceof AppError ? `${err.code}: ${err.message}` : `unexpected: ${String(err)}`),
@@ -152,13 +211,21 @@ describe.each(testStores())('uploadObject on $name', (store) => {
     };
 
     const absent = async (key: string) =>
-      expect(await outcomeOf(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })))).toMatchObject({ ok: false, status: 404 });
+      expect(await outcomeOf(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })))).toMatchObject({
+        ok: false,
+        status: 404,
+      });
 
     it('a stream failing with its 413 "exceeds the size limit" error is PAYLOAD_TOO_LARGE and stores nothing', async () => {
       const stream = new Readable({ read() {} });
       stream.push(Buffer.alloc(64 * 1024, 1));
       setImmediate(() => stream.destroy(httpError(413, 'File truncated as it exceeds the 65536 byte size limit.')));
-      expect(await call('bare/errored.bin', fileOf(() => stream))).toMatch(/^PAYLOAD_TOO_LARGE: file: /);
+      expect(
+        await call(
+          'bare/errored.bin',
+          fileOf(() => stream),
+        ),
+      ).toMatch(/^PAYLOAD_TOO_LARGE: file: /);
       await absent('bare/errored.bin');
     });
 
@@ -169,7 +236,12 @@ describe.each(testStores())('uploadObject on $name', (store) => {
         stream.emit('limit');
         stream.push(null);
       });
-      expect(await call('bare/truncated.bin', fileOf(() => stream))).toMatch(/^PAYLOAD_TOO_LARGE: /);
+      expect(
+        await call(
+          'bare/truncated.bin',
+          fileOf(() => stream),
+        ),
+      ).toMatch(/^PAYLOAD_TOO_LARGE: /);
       await absent('bare/truncated.bin');
     });
 

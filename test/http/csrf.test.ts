@@ -12,7 +12,7 @@ const store = testStores()[0]!;
 
 const uploadOperations = (bucket: string) =>
   JSON.stringify({
-    query: 'mutation ($file: Upload!) { uploadObject(bucket: "' + bucket + '", key: "csrf.txt", file: $file) { key } }',
+    query: `mutation ($file: Upload!) { uploadObject(bucket: "${bucket}", key: "csrf.txt", file: $file) { key } }`,
     variables: { file: null },
   });
 

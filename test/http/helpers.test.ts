@@ -2,7 +2,13 @@
 import { describe, expect, it } from 'vitest';
 import type { AppError } from '../../src/core/errors.js';
 import { isCsrfSuspect, mediaType } from '../../src/security/csrf.js';
-import { attachmentDisposition, cacheHeaders, parseObjectPath, preconditionStatus, singleRange } from '../../src/http/routes/objects.js';
+import {
+  attachmentDisposition,
+  cacheHeaders,
+  parseObjectPath,
+  preconditionStatus,
+  singleRange,
+} from '../../src/http/routes/objects.js';
 import { uploadError } from '../../src/http/upload.js';
 
 describe('isCsrfSuspect', () => {
@@ -33,22 +39,28 @@ describe('isCsrfSuspect', () => {
 
 describe('parseObjectPath', () => {
   it('decodes each segment on its own', () => {
-    expect(parseObjectPath('/objects/photos/a/b%2Fc/d%20e+f%25%C3%BC')).toEqual({ bucket: 'photos', key: 'a/b/c/d e+f%ü' });
+    expect(parseObjectPath('/objects/photos/a/b%2Fc/d%20e+f%25%C3%BC')).toEqual({
+      bucket: 'photos',
+      key: 'a/b/c/d e+f%ü',
+    });
     expect(parseObjectPath('/objects/photos/a//b/')).toEqual({ bucket: 'photos', key: 'a//b/' });
   });
 
-  it.each(['/objects/Photos/k', '/objects/photos/', '/objects/photos', '/objects/photos/%ZZ', `/objects/photos/${'k'.repeat(1025)}`])(
-    'refuses %s with BAD_USER_INPUT',
-    (path) => {
-      let caught: unknown;
-      try {
-        parseObjectPath(path);
-      } catch (err) {
-        caught = err;
-      }
-      expect((caught as AppError).code).toBe('BAD_USER_INPUT');
-    },
-  );
+  it.each([
+    '/objects/Photos/k',
+    '/objects/photos/',
+    '/objects/photos',
+    '/objects/photos/%ZZ',
+    `/objects/photos/${'k'.repeat(1025)}`,
+  ])('refuses %s with BAD_USER_INPUT', (path) => {
+    let caught: unknown;
+    try {
+      parseObjectPath(path);
+    } catch (err) {
+      caught = err;
+    }
+    expect((caught as AppError).code).toBe('BAD_USER_INPUT');
+  });
 });
 
 describe('singleRange', () => {
@@ -122,16 +134,31 @@ describe('uploadError', () => {
   it.each([
     [httpError(413, '3 max file uploads exceeded.'), 'BAD_USER_INPUT', 400, /at most 3 files/],
     [httpError(413, 'File truncated as it exceeds the 101 byte size limit.'), 'PAYLOAD_TOO_LARGE', 413, /100 bytes/],
-    [httpError(413, "The 'operations' multipart field value exceeds the 1000000 byte size limit."), 'PAYLOAD_TOO_LARGE', 413, /operations/],
+    [
+      httpError(413, "The 'operations' multipart field value exceeds the 1000000 byte size limit."),
+      'PAYLOAD_TOO_LARGE',
+      413,
+      /operations/,
+    ],
     [httpError(499, 'Request disconnected during file upload stream parsing.'), 'BAD_USER_INPUT', 400, /disconnected/],
-    [httpError(500, "graphql-upload-minimal couldn't find any files or JSON. Looks like…"), 'BAD_USER_INPUT', 400, /no 'operations'/],
+    [
+      httpError(500, "graphql-upload-minimal couldn't find any files or JSON. Looks like…"),
+      'BAD_USER_INPUT',
+      400,
+      /no 'operations'/,
+    ],
     [
       httpError(400, "Missing multipart field 'map' (https://github.com/jaydenseric/graphql-multipart-request-spec)."),
       'BAD_USER_INPUT',
       400,
       /^Missing multipart field 'map'\.$/,
     ],
-    [new Error('Unexpected end of form'), 'BAD_USER_INPUT', 400, /^Malformed multipart request: Unexpected end of form\.$/],
+    [
+      new Error('Unexpected end of form'),
+      'BAD_USER_INPUT',
+      400,
+      /^Malformed multipart request: Unexpected end of form\.$/,
+    ],
   ])('%s → %s %s', (err, code, status, message) => {
     const mapped = uploadError(err, options) as AppError & { status: number };
     expect(mapped.code).toBe(code);

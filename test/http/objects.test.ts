@@ -166,7 +166,10 @@ describe.each(testStores())('/objects on $name', (store) => {
     expect(res.headers.get('accept-ranges')).toBe('bytes');
     expect((await res.arrayBuffer()).byteLength).toBe(0);
 
-    const conditional = await fetch(objectUrl(KEYS.nested), { method: 'HEAD', headers: { 'if-none-match': `"${md5Hex(data)}"` } });
+    const conditional = await fetch(objectUrl(KEYS.nested), {
+      method: 'HEAD',
+      headers: { 'if-none-match': `"${md5Hex(data)}"` },
+    });
     expect(conditional.status).toBe(304);
     const missing = await fetch(objectUrl('missing'), { method: 'HEAD' });
     expect(missing.status).toBe(404);
@@ -192,7 +195,12 @@ describe.each(testStores())('/objects on $name', (store) => {
 
   it('answers 400 for an invalid bucket name, a missing key or bad percent-encoding, without asking the store', async () => {
     const before = await storeCalls(server.metrics);
-    for (const path of ['/objects/Bad_Bucket/k', `/objects/${bucket}/`, `/objects/${bucket}`, `/objects/${bucket}/%E0%A4%A`]) {
+    for (const path of [
+      '/objects/Bad_Bucket/k',
+      `/objects/${bucket}/`,
+      `/objects/${bucket}`,
+      `/objects/${bucket}/%E0%A4%A`,
+    ]) {
       const res = await fetch(`${server.base}${path}`);
       expect(res.status, path).toBe(400);
       expect(await res.json()).toMatchObject({ errors: [{ extensions: { code: 'BAD_USER_INPUT' } }] });
@@ -207,7 +215,9 @@ describe.each(testStores())('/objects on $name', (store) => {
     const before = await metricValue(server.metrics, 's3graphql_download_bytes_total');
     const res = await fetch(objectUrl(KEYS.plain));
     await res.arrayBuffer();
-    await eventually(async () => (await metricValue(server.metrics, 's3graphql_download_bytes_total')) >= before + data.length);
+    await eventually(
+      async () => (await metricValue(server.metrics, 's3graphql_download_bytes_total')) >= before + data.length,
+    );
     expect(await metricValue(server.metrics, 's3graphql_download_bytes_total')).toBe(before + data.length);
   });
 
@@ -236,7 +246,10 @@ describe.each(testStores())('/objects on $name', (store) => {
     const linesOf = () => JSON.stringify(server.logs.filter((l) => l.requestId === requestId));
     expect(
       await eventually(
-        () => server.logs.some((l) => l.requestId === requestId && l.msg === 'request ended before its response was complete'),
+        () =>
+          server.logs.some(
+            (l) => l.requestId === requestId && l.msg === 'request ended before its response was complete',
+          ),
         15_000,
       ),
       linesOf(),
@@ -249,7 +262,10 @@ describe.each(testStores())('/objects on $name', (store) => {
       ),
       linesOf(),
     ).toBe(true);
-    expect(server.logs.some((l) => l.requestId === requestId && l.msg === 'download stream failed'), linesOf()).toBe(false);
+    expect(
+      server.logs.some((l) => l.requestId === requestId && l.msg === 'download stream failed'),
+      linesOf(),
+    ).toBe(false);
     // Only part of the object went out: the server stopped instead of draining the store.
     expect(await metricValue(server.metrics, 's3graphql_download_bytes_total')).toBeLessThan(before + BIG_SIZE);
     // And the server still serves.
@@ -313,7 +329,14 @@ describe('/objects access control', () => {
   });
 
   it('marks answers to a key private and varying by Authorization, whatever Cache-Control the object was stored with', async () => {
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'cached', Body: 'secret', CacheControl: 'public, s-maxage=600, max-age=31536000' }));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: 'cached',
+        Body: 'secret',
+        CacheControl: 'public, s-maxage=600, max-age=31536000',
+      }),
+    );
     const url = `${server.base}/objects/${bucket}/cached`;
     const auth = { authorization: `Bearer ${reader}` };
     const full = await fetch(url, { headers: auth });
@@ -326,7 +349,9 @@ describe('/objects access control', () => {
     for (const [name, res] of Object.entries(answers)) {
       await res.arrayBuffer();
       // A store's 304 may not repeat the stored Cache-Control: then the answer says `private` alone.
-      expect(res.headers.get('cache-control'), name).toMatch(name === 'unchanged' ? /^private(, max-age=31536000)?$/ : /^private, max-age=31536000$/);
+      expect(res.headers.get('cache-control'), name).toMatch(
+        name === 'unchanged' ? /^private(, max-age=31536000)?$/ : /^private, max-age=31536000$/,
+      );
       expect(res.headers.get('vary'), name).toBe('Authorization');
     }
   });
@@ -340,7 +365,11 @@ describe('/objects when the store fails mid-body', () => {
   beforeAll(async () => {
     // A store whose connection drops after 64 KiB of a 1 MiB object: the failure a real store shows when it dies mid-download.
     store = createHttpServer((req, res) => {
-      res.writeHead(200, { 'content-length': String(announced), etag: '"0123456789abcdef0123456789abcdef"', 'content-type': 'application/octet-stream' });
+      res.writeHead(200, {
+        'content-length': String(announced),
+        etag: '"0123456789abcdef0123456789abcdef"',
+        'content-type': 'application/octet-stream',
+      });
       res.write(Buffer.alloc(64 * 1024), () => res.socket?.destroy());
       req.resume();
     });
@@ -362,22 +391,31 @@ describe('/objects when the store fails mid-body', () => {
   it('cuts the response short and logs the store failure, not a departed client', async () => {
     const requestId = `cut-${Date.now()}`;
     const received = await new Promise<number>((resolve, reject) => {
-      const req = httpRequest(`${server.base}/objects/some-bucket/some-key`, { headers: { 'x-request-id': requestId } }, (res) => {
-        expect(res.headers['content-length']).toBe(String(announced));
-        let bytes = 0;
-        res.on('data', (chunk: Buffer) => (bytes += chunk.length));
-        res.on('error', () => resolve(bytes));
-        res.on('close', () => resolve(bytes));
-      });
+      const req = httpRequest(
+        `${server.base}/objects/some-bucket/some-key`,
+        { headers: { 'x-request-id': requestId } },
+        (res) => {
+          expect(res.headers['content-length']).toBe(String(announced));
+          let bytes = 0;
+          res.on('data', (chunk: Buffer) => (bytes += chunk.length));
+          res.on('error', () => resolve(bytes));
+          res.on('close', () => resolve(bytes));
+        },
+      );
       req.on('error', reject);
       req.end();
     });
     expect(received).toBeLessThan(announced);
     const linesOf = () => JSON.stringify(server.logs.filter((l) => l.requestId === requestId));
     expect(
-      await eventually(() => server.logs.some((l) => l.requestId === requestId && l.msg === 'download stream failed' && l.level === 40)),
+      await eventually(() =>
+        server.logs.some((l) => l.requestId === requestId && l.msg === 'download stream failed' && l.level === 40),
+      ),
       linesOf(),
     ).toBe(true);
-    expect(server.logs.some((l) => l.requestId === requestId && l.msg === 'client went away during a download'), linesOf()).toBe(false);
+    expect(
+      server.logs.some((l) => l.requestId === requestId && l.msg === 'client went away during a download'),
+      linesOf(),
+    ).toBe(false);
   });
 });

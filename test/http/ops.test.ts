@@ -112,7 +112,11 @@ describe('operational routes', () => {
     expect(await storeCalls(server.metrics)).toBe(before);
 
     // What clients send as JSON in other spellings is read as JSON.
-    for (const contentType of ['Application/JSON', 'application/json ; charset=utf-8', 'application/json, text/plain']) {
+    for (const contentType of [
+      'Application/JSON',
+      'application/json ; charset=utf-8',
+      'application/json, text/plain',
+    ]) {
       const res = await fetch(`${server.base}/graphql`, {
         method: 'POST',
         headers: { 'content-type': contentType, 'x-graphql-csrf': '1' },
@@ -140,7 +144,10 @@ describe('readiness without a store', () => {
   beforeAll(async () => {
     // Nothing listens on this port: the store is unreachable.
     const port = await freePort();
-    server = await startServer({ endpoint: `http://127.0.0.1:${port}`, credentials: store!.credentials }, { LOG_LEVEL: 'debug' });
+    server = await startServer(
+      { endpoint: `http://127.0.0.1:${port}`, credentials: store!.credentials },
+      { LOG_LEVEL: 'debug' },
+    );
   });
   afterAll(() => server.close());
 

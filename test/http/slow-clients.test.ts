@@ -115,7 +115,9 @@ describe('slow clients', () => {
   it('answers 408 and closes a connection whose JSON body arrives slower than MIN_UPLOAD_BYTES_PER_SECOND', async () => {
     const client = await open(server.base);
     const body = JSON.stringify({ query: '{ __typename }' }).padEnd(400, ' ');
-    client.socket.write(`POST /graphql HTTP/1.1\r\nHost: test\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`);
+    client.socket.write(
+      `POST /graphql HTTP/1.1\r\nHost: test\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`,
+    );
     // 10 bytes a second: the whole body would take 40 s.
     trickle(client, body, 100);
     expect(await client.closedWithin(4_000)).toBe(true);
@@ -126,7 +128,9 @@ describe('slow clients', () => {
   it('takes a body that arrives slowly but faster than MIN_UPLOAD_BYTES_PER_SECOND', async () => {
     const client = await open(server.base);
     const body = JSON.stringify({ query: '{ __typename }' }).padEnd(3_000, ' ');
-    client.socket.write(`POST /graphql HTTP/1.1\r\nHost: test\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`);
+    client.socket.write(
+      `POST /graphql HTTP/1.1\r\nHost: test\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`,
+    );
     // 2,500 bytes a second, for 1.2 s: longer than a window.
     for (let at = 0; at < body.length; at += 250) {
       client.socket.write(body.slice(at, at + 250));
@@ -145,7 +149,8 @@ describe('slow clients', () => {
       `POST /graphql HTTP/1.1\r\nHost: test\r\nx-graphql-csrf: 1\r\n` +
         `content-type: multipart/form-data; boundary=${BOUNDARY}\r\ntransfer-encoding: chunked\r\n\r\n`,
     );
-    const chunk = (data: Uint8Array) => Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, Buffer.from('\r\n')]);
+    const chunk = (data: Uint8Array) =>
+      Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, Buffer.from('\r\n')]);
     const head = multipartHead(
       [
         { name: 'operations', value: uploadOperations(bucket, key) },
@@ -157,16 +162,27 @@ describe('slow clients', () => {
     await send(client.socket, chunk(head));
     // More than one 5 MiB part at full speed, so the store upload is a multipart upload by now ...
     for await (const data of randomChunks(5.5 * MiB, 'trickled')) await send(client.socket, chunk(data));
-    expect(await eventually(async () => (await storeCalls(server.metrics, 'CreateMultipartUpload')) > multipartBefore, 10_000)).toBe(true);
+    expect(
+      await eventually(
+        async () => (await storeCalls(server.metrics, 'CreateMultipartUpload')) > multipartBefore,
+        10_000,
+      ),
+    ).toBe(true);
     // ... then a one-byte chunk (6 bytes on the wire) every 100 ms.
     const trickling = setInterval(() => client.socket.write(chunk(Buffer.from('x'))), 100);
     client.socket.once('close', () => clearInterval(trickling));
 
     expect(await client.closedWithin(6_000)).toBe(true);
     expect(client.received()).toMatch(/^HTTP\/1\.1 408 /);
-    expect(await eventually(async () => (await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads === undefined)).toBe(true);
+    expect(
+      await eventually(
+        async () => (await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads === undefined,
+      ),
+    ).toBe(true);
     // The abort's metric is counted when its answer is read, which can come after the listing above is empty.
-    expect(await eventually(async () => (await storeCalls(server.metrics, 'AbortMultipartUpload')) > abortsBefore)).toBe(true);
+    expect(
+      await eventually(async () => (await storeCalls(server.metrics, 'AbortMultipartUpload')) > abortsBefore),
+    ).toBe(true);
     await expect(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).rejects.toMatchObject({
       $metadata: { httpStatusCode: 404 },
     });
@@ -203,7 +219,8 @@ describe('connection caps', () => {
   });
 
   it('refuses connections over MAX_CONNECTIONS, whatever their address', async () => {
-    for (const address of ['127.0.0.1', '127.0.0.2', '127.0.0.3']) expect(await answers(overall.base, address)).toBe(true);
+    for (const address of ['127.0.0.1', '127.0.0.2', '127.0.0.3'])
+      expect(await answers(overall.base, address)).toBe(true);
     const refused = await open(overall.base, '127.0.0.4');
     refused.socket.write('GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n');
     expect(await refused.closedWithin(2_000)).toBe(true);

@@ -5,14 +5,27 @@
  * requests, and clients that go away mid-upload.
  */
 import { request as httpRequest } from 'node:http';
-import { GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { ApolloClient, InMemoryCache, gql } from '@apollo/client';
 import UploadHttpLink from 'apollo-upload-client/UploadHttpLink.mjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MiB, digestOf, expectedDigest, randomBytes, randomChunks, sha256Of, type Digest } from '../support/data.js';
 import { createTestBucket, removeBucket, s3Client, testStores, type StoreUnderTest } from '../support/stores.js';
 import { eventually, metricValue, startServer, storeCalls, type TestServer } from '../support/app.js';
-import { MULTIPART_TYPE, UPLOAD_MUTATION, multipartBody, multipartHead, uploadOperations, type Part } from './multipart.js';
+import {
+  MULTIPART_TYPE,
+  UPLOAD_MUTATION,
+  multipartBody,
+  multipartHead,
+  uploadOperations,
+  type Part,
+} from './multipart.js';
 
 const CSRF = { 'x-graphql-csrf': '1' };
 
@@ -150,7 +163,9 @@ describe.each(testStores())('uploads on $name', (store: StoreUnderTest) => {
 
     expect(await eventually(async () => (await openUploads(s3, bucket)) === 0, 5_000)).toBe(true);
     expect(await exists(s3, bucket, key)).toBe(false);
-    expect(await eventually(async () => (await metricValue(limited.metrics, 's3graphql_uploads_in_flight')) === 0)).toBe(true);
+    expect(
+      await eventually(async () => (await metricValue(limited.metrics, 's3graphql_uploads_in_flight')) === 0),
+    ).toBe(true);
     expect(await storeCalls(limited.metrics, 'AbortMultipartUpload')).toBeGreaterThan(0);
   });
 
@@ -162,9 +177,17 @@ describe.each(testStores())('uploads on $name', (store: StoreUnderTest) => {
     });
     const result = await client.mutate<{ uploadObject: { key: string; size: number; contentType: string | null } }>({
       mutation: gql(UPLOAD_MUTATION),
-      variables: { bucket, key: 'apollo/file.bin', file: new File([new Uint8Array(data)], 'file.bin', { type: 'application/x-apollo' }) },
+      variables: {
+        bucket,
+        key: 'apollo/file.bin',
+        file: new File([new Uint8Array(data)], 'file.bin', { type: 'application/x-apollo' }),
+      },
     });
-    expect(result.data?.uploadObject).toMatchObject({ key: 'apollo/file.bin', size: data.length, contentType: 'application/x-apollo' });
+    expect(result.data?.uploadObject).toMatchObject({
+      key: 'apollo/file.bin',
+      size: data.length,
+      contentType: 'application/x-apollo',
+    });
     expect(await storedDigest(s3, bucket, 'apollo/file.bin')).toEqual(digestOf(data));
   });
 });
@@ -202,7 +225,6 @@ describe('an upload larger than any request body Yoga reads', () => {
     expect(await storeCalls(server.metrics, 'CreateMultipartUpload')).toBeGreaterThan(0);
     expect(await openUploads(s3, bucket)).toBe(0);
   });
-
 });
 
 describe('malformed multipart requests', () => {
@@ -245,15 +267,24 @@ describe('malformed multipart requests', () => {
       parts: [operations(), { name: 'map', value: '{0: nope' }, file()],
       message: /Invalid JSON in the 'map'/,
     }),
-    'a map path to nowhere': () => ({ parts: [operations(), map({ 0: ['variables.no.such'] }), file()], message: /Invalid object path/ }),
-    'a __proto__ path': () => ({ parts: [operations(), map({ 0: ['__proto__.polluted'] }), file()], message: /Invalid object path/ }),
+    'a map path to nowhere': () => ({
+      parts: [operations(), map({ 0: ['variables.no.such'] }), file()],
+      message: /Invalid object path/,
+    }),
+    'a __proto__ path': () => ({
+      parts: [operations(), map({ 0: ['__proto__.polluted'] }), file()],
+      message: /Invalid object path/,
+    }),
     'a constructor path': () => ({
       parts: [operations(), map({ 0: ['variables.constructor'] }), file()],
       message: /Invalid object path/,
     }),
     'more files than allowed': () => ({
       parts: [
-        { name: 'operations', value: JSON.stringify({ query: UPLOAD_MUTATION, variables: { files: new Array(11).fill(null) } }) },
+        {
+          name: 'operations',
+          value: JSON.stringify({ query: UPLOAD_MUTATION, variables: { files: new Array(11).fill(null) } }),
+        },
         map(Object.fromEntries(Array.from({ length: 11 }, (_, i) => [String(i), [`variables.files.${i}`]]))),
       ],
       message: /at most 10 files/,
@@ -374,6 +405,8 @@ describe('uploads and API keys', () => {
     expect(await exists(s3, bucket, 'forbidden.bin')).toBe(false);
     expect(await storeCalls(server.metrics, 'PutObject')).toBe(0);
     expect((await fetch(`${server.base}/healthz`)).status).toBe(200);
-    expect(await eventually(async () => (await metricValue(server.metrics, 's3graphql_uploads_in_flight')) === 0)).toBe(true);
+    expect(await eventually(async () => (await metricValue(server.metrics, 's3graphql_uploads_in_flight')) === 0)).toBe(
+      true,
+    );
   });
 });

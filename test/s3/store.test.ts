@@ -213,7 +213,9 @@ describe.each(testStores())('Store on $name', (storeUT) => {
 
       const after = await store.listObjects(bucket, { prefix: 'list/', maxKeys: 100, startAfter: 'list/c/e.txt' });
       expect(after.objects.map((o) => o.key)).toEqual(['list/f.txt']);
-      expect((await appErrorOf(store.listObjects(uniqueBucket('missing'), { maxKeys: 1 }))).code).toBe('NO_SUCH_BUCKET');
+      expect((await appErrorOf(store.listObjects(uniqueBucket('missing'), { maxKeys: 1 }))).code).toBe(
+        'NO_SUCH_BUCKET',
+      );
     });
 
     it('headObject gives size, ETag without quotes, type, lower-case metadata and storage class; null for a missing key', async () => {
@@ -258,7 +260,9 @@ describe.each(testStores())('Store on $name', (storeUT) => {
       expect(notModified.body).toBeUndefined();
       expect(calls.at(-1)).toMatchObject({ operation: 'GetObject', outcome: 'ok' });
 
-      const changed = await store.getObject(bucket, 'list/b.txt', { ifNoneMatch: '"0123456789abcdef0123456789abcdef"' });
+      const changed = await store.getObject(bucket, 'list/b.txt', {
+        ifNoneMatch: '"0123456789abcdef0123456789abcdef"',
+      });
       expect(changed.status).toBe(200);
       changed.body!.destroy();
     });
@@ -273,7 +277,9 @@ describe.each(testStores())('Store on $name', (storeUT) => {
       expect(malformed).toMatchObject({ code: 'BAD_USER_INPUT', extensions: { httpStatus: 416 } });
       expect(calls.length).toBe(before);
 
-      const precondition = await appErrorOf(store.getObject(bucket, 'list/b.txt', { ifMatch: '"0123456789abcdef0123456789abcdef"' }));
+      const precondition = await appErrorOf(
+        store.getObject(bucket, 'list/b.txt', { ifMatch: '"0123456789abcdef0123456789abcdef"' }),
+      );
       expect(precondition).toMatchObject({ code: 'BAD_USER_INPUT', extensions: { httpStatus: 412 } });
 
       const noKey = await appErrorOf(store.getObject(bucket, 'list/none'));
@@ -358,7 +364,10 @@ describe.each(testStores())('Store on $name', (storeUT) => {
     it('an aborted signal or a failing body stops the upload and leaves nothing behind', async () => {
       const controller = new AbortController();
       const slow = new PassThrough();
-      const pending = store.uploadStream(bucket, 'up/aborted.bin', slow, { maxBytes: 64 * MiB, signal: controller.signal });
+      const pending = store.uploadStream(bucket, 'up/aborted.bin', slow, {
+        maxBytes: 64 * MiB,
+        signal: controller.signal,
+      });
       // More than one part, so a multipart upload is open when the signal fires.
       slow.write(Buffer.alloc(PART + KiB));
       await new Promise((resolve) => setTimeout(resolve, 300));
@@ -402,13 +411,15 @@ describe.each(testStores())('Store on $name', (storeUT) => {
       spy.middlewareStack.add(
         (next, context) => async (args) => {
           const request = args.request as { headers: Record<string, string>; body: unknown };
-          if (context.commandName === 'DeleteObjectsCommand') seen.push({ ...request.headers, body: String(request.body) });
+          if (context.commandName === 'DeleteObjectsCommand')
+            seen.push({ ...request.headers, body: String(request.body) });
           return next(args);
         },
         { step: 'finalizeRequest', name: 'testSpy' },
       );
       const spyStore = new Store(spy, spy, { partSize: PART, queueSize: 1, maxUploadBytes: MiB });
-      for (const key of ['del/x', 'del/y']) await direct.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }));
+      for (const key of ['del/x', 'del/y'])
+        await direct.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }));
       const result = await spyStore.deleteObjects(bucket, ['del/x', 'del/y', 'del/never-existed']);
       expect([...result.deleted].sort()).toEqual(['del/never-existed', 'del/x', 'del/y']);
       expect(result.errors).toEqual([]);
@@ -453,7 +464,13 @@ describe.each(testStores())('Store on $name', (storeUT) => {
     it('copies keys with spaces, +, %, unicode and slashes, keeping type and metadata', async () => {
       for (const [i, key] of tricky.entries()) {
         await direct.send(
-          new PutObjectCommand({ Bucket: bucket, Key: key, Body: `content ${i}`, ContentType: 'text/x-tricky', Metadata: { n: String(i) } }),
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: `content ${i}`,
+            ContentType: 'text/x-tricky',
+            Metadata: { n: String(i) },
+          }),
         );
         const target = `${key} copy+${i}%`;
         const head = await store.copyObject({ bucket, key }, { bucket, key: target });
@@ -498,7 +515,9 @@ describe.each(testStores())('Store on $name', (storeUT) => {
       const missing = uniqueBucket('missing');
       const noSrcBucket = await appErrorOf(store.copyObject({ bucket: missing, key: 'k' }, { bucket, key: 'copy/x' }));
       expect(noSrcBucket.code).toBe('NO_SUCH_BUCKET');
-      const noDstBucket = await appErrorOf(store.copyObject({ bucket, key: tricky[0]! }, { bucket: missing, key: 'k' }));
+      const noDstBucket = await appErrorOf(
+        store.copyObject({ bucket, key: tricky[0]! }, { bucket: missing, key: 'k' }),
+      );
       expect(noDstBucket.code).toBe('NO_SUCH_BUCKET');
       const self = await appErrorOf(store.copyObject({ bucket, key: tricky[0]! }, { bucket, key: tricky[0]! }));
       expect(self.code).toBe('BAD_USER_INPUT');
@@ -511,13 +530,17 @@ describe.each(testStores())('Store on $name', (storeUT) => {
       await direct.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'presigned body' }));
       const ops = await callsDuring(async () => {
         const before = Date.now();
-        const signed = await store.presignGet(bucket, key, 120, { responseContentDisposition: 'attachment; filename="x.txt"' });
+        const signed = await store.presignGet(bucket, key, 120, {
+          responseContentDisposition: 'attachment; filename="x.txt"',
+        });
         expect(signed.headers).toEqual([]);
         expect(signed.expiresAt.getTime()).toBeGreaterThanOrEqual(before + 120_000);
         expect(signed.expiresAt.getTime()).toBeLessThanOrEqual(Date.now() + 120_000);
         const res = await fetch(signed.url);
         expect(res.status).toBe(200);
-        expect(new URL(signed.url).searchParams.get('response-content-disposition')).toBe('attachment; filename="x.txt"');
+        expect(new URL(signed.url).searchParams.get('response-content-disposition')).toBe(
+          'attachment; filename="x.txt"',
+        );
         expect(res.headers.get('content-disposition')).toBe(
           per(storeUT, 'getObject.responseOverrides', { aws: 'attachment; filename="x.txt"', deviation: null }),
         );
@@ -561,7 +584,10 @@ describe.each(testStores())('Store on $name', (storeUT) => {
   describe('multipart', () => {
     it('create, upload streamed parts, list them, complete without a part list: the object is byte-exact', async () => {
       const key = 'mp/assembled.bin';
-      const upload = await store.createMultipartUpload(bucket, key, { contentType: 'application/x-mp', metadata: { Step: 'one' } });
+      const upload = await store.createMultipartUpload(bucket, key, {
+        contentType: 'application/x-mp',
+        metadata: { Step: 'one' },
+      });
       expect(upload).toMatchObject({ bucket, key });
       expect(upload.uploadId).not.toBe('');
       const p1 = await store.uploadPart(bucket, key, upload.uploadId, 1, randomStream(PART, 'p1'), PART);
@@ -586,7 +612,14 @@ describe.each(testStores())('Store on $name', (storeUT) => {
       const key = 'mp/paged';
       const upload = await store.createMultipartUpload(bucket, key);
       for (let n = 1; n <= PAGE + 2; n++) {
-        await store.uploadPart(bucket, key, upload.uploadId, n, Readable.from([Buffer.from(`part ${n}`)]), `part ${n}`.length);
+        await store.uploadPart(
+          bucket,
+          key,
+          upload.uploadId,
+          n,
+          Readable.from([Buffer.from(`part ${n}`)]),
+          `part ${n}`.length,
+        );
       }
       let parts!: Awaited<ReturnType<Store['listParts']>>;
       const ops = await callsDuring(async () => {
@@ -637,7 +670,9 @@ describe.each(testStores())('Store on $name', (storeUT) => {
 
       const upload = await store.createMultipartUpload(bucket, key);
       const wrongEtag = await appErrorOf(
-        store.completeMultipartUpload(bucket, key, upload.uploadId, [{ partNumber: 1, etag: '0123456789abcdef0123456789abcdef' }]),
+        store.completeMultipartUpload(bucket, key, upload.uploadId, [
+          { partNumber: 1, etag: '0123456789abcdef0123456789abcdef' },
+        ]),
       );
       expect(wrongEtag.code).toBe('INVALID_PART');
       expect((await appErrorOf(store.completeMultipartUpload(bucket, key, upload.uploadId))).code).toBe('INVALID_PART');
@@ -654,8 +689,22 @@ describe.each(testStores())('Store on $name', (storeUT) => {
         'BAD_USER_INPUT',
       );
 
-      const small1 = await store.uploadPart(bucket, key, upload.uploadId, 1, Readable.from([Buffer.from('tiny one')]), 8);
-      const small2 = await store.uploadPart(bucket, key, upload.uploadId, 2, Readable.from([Buffer.from('tiny two')]), 8);
+      const small1 = await store.uploadPart(
+        bucket,
+        key,
+        upload.uploadId,
+        1,
+        Readable.from([Buffer.from('tiny one')]),
+        8,
+      );
+      const small2 = await store.uploadPart(
+        bucket,
+        key,
+        upload.uploadId,
+        2,
+        Readable.from([Buffer.from('tiny two')]),
+        8,
+      );
       const tooSmall = await appErrorOf(
         store.completeMultipartUpload(bucket, key, upload.uploadId, [
           { partNumber: 1, etag: small1.etag },
@@ -696,47 +745,58 @@ describe.each(testStores().filter((s) => s.name === 'moto'))('versioned bucket o
  * passes it provokes one; moto takes every one of these, so only the embedded
  * store runs this).
  */
-describe.each(testStores().filter((s) => s.name === 'embedded'))("a store's 400 for an argument on $name", (storeUT) => {
-  const direct = s3Client(storeUT);
-  const client = createS3Client(settingsFor(storeUT, { maxAttempts: 1 }));
-  const store = new Store(client, client, { partSize: PART, queueSize: 1, maxUploadBytes: MiB });
-  let bucket: string;
+describe.each(testStores().filter((s) => s.name === 'embedded'))(
+  "a store's 400 for an argument on $name",
+  (storeUT) => {
+    const direct = s3Client(storeUT);
+    const client = createS3Client(settingsFor(storeUT, { maxAttempts: 1 }));
+    const store = new Store(client, client, { partSize: PART, queueSize: 1, maxUploadBytes: MiB });
+    let bucket: string;
 
-  beforeAll(async () => {
-    bucket = await createTestBucket(direct, 'store-refused');
-  });
-  afterAll(async () => {
-    await removeBucket(direct, bucket);
-    client.destroy();
-    direct.destroy();
-  });
+    beforeAll(async () => {
+      bucket = await createTestBucket(direct, 'store-refused');
+    });
+    afterAll(async () => {
+      await removeBucket(direct, bucket);
+      client.destroy();
+      direct.destroy();
+    });
 
-  /** The AppError of a call the store refused with `status`, checked to reveal nothing the store said. */
-  async function refused(call: Promise<unknown>, status: number, name?: string): Promise<AppError> {
-    const err = await appErrorOf(call);
-    expect(err.cause).toMatchObject({ $metadata: { httpStatusCode: status }, ...(name ? { name } : {}) });
-    expect(err.code).toBe('BAD_USER_INPUT');
-    expect(err.message).not.toMatch(/zzz|incorrect|RequestId|127\.0\.0\.1|exceed/i);
-    return err;
-  }
+    /** The AppError of a call the store refused with `status`, checked to reveal nothing the store said. */
+    async function refused(call: Promise<unknown>, status: number, name?: string): Promise<AppError> {
+      const err = await appErrorOf(call);
+      expect(err.cause).toMatchObject({ $metadata: { httpStatusCode: status }, ...(name ? { name } : {}) });
+      expect(err.code).toBe('BAD_USER_INPUT');
+      expect(err.message).not.toMatch(/zzz|incorrect|RequestId|127\.0\.0\.1|exceed/i);
+      return err;
+    }
 
-  it('InvalidArgument (a continuation token it did not make) is BAD_USER_INPUT', async () => {
-    const err = await refused(store.listObjects(bucket, { maxKeys: 10, continuationToken: 'zzz' }), 400, 'InvalidArgument');
-    expect(err.message).toBe('the object store refused an argument of the request (InvalidArgument)');
-  });
+    it('InvalidArgument (a continuation token it did not make) is BAD_USER_INPUT', async () => {
+      const err = await refused(
+        store.listObjects(bucket, { maxKeys: 10, continuationToken: 'zzz' }),
+        400,
+        'InvalidArgument',
+      );
+      expect(err.message).toBe('the object store refused an argument of the request (InvalidArgument)');
+    });
 
-  it('431 (a 20 KB token in the query string) is BAD_USER_INPUT', async () => {
-    const err = await refused(store.listObjects(bucket, { maxKeys: 10, continuationToken: 'z'.repeat(20_000) }), 431);
-    expect(err.message).toBe('an argument of the request is too long for the object store');
-  });
+    it('431 (a 20 KB token in the query string) is BAD_USER_INPUT', async () => {
+      const err = await refused(store.listObjects(bucket, { maxKeys: 10, continuationToken: 'z'.repeat(20_000) }), 431);
+      expect(err.message).toBe('an argument of the request is too long for the object store');
+    });
 
-  it('MetadataTooLarge is BAD_USER_INPUT for metadata, and nothing is stored', async () => {
-    const body = Readable.from([Buffer.from('x')]);
-    const err = await refused(store.uploadStream(bucket, 'meta', body, { maxBytes: 10, metadata: { big: 'x'.repeat(3000) } }), 400, 'MetadataTooLarge');
-    expect(err.extensions.argument).toBe('metadata');
-    expect(await store.headObject(bucket, 'meta')).toBeNull();
-  });
-});
+    it('MetadataTooLarge is BAD_USER_INPUT for metadata, and nothing is stored', async () => {
+      const body = Readable.from([Buffer.from('x')]);
+      const err = await refused(
+        store.uploadStream(bucket, 'meta', body, { maxBytes: 10, metadata: { big: 'x'.repeat(3000) } }),
+        400,
+        'MetadataTooLarge',
+      );
+      expect(err.extensions.argument).toBe('metadata');
+      expect(await store.headObject(bucket, 'meta')).toBeNull();
+    });
+  },
+);
 
 /**
  * A scripted S3 endpoint on loopback for what no real store here shows on
@@ -747,7 +807,13 @@ describe.each(testStores().filter((s) => s.name === 'embedded'))("a store's 400 
  */
 describe('Store against a scripted S3 endpoint', () => {
   const NS = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"';
-  const seen: { method: string; path: string; query: URLSearchParams; headers: Record<string, unknown>; body: string }[] = [];
+  const seen: {
+    method: string;
+    path: string;
+    query: URLSearchParams;
+    headers: Record<string, unknown>;
+    body: string;
+  }[] = [];
   let server: Server;
   let endpoint: string;
 
@@ -787,20 +853,40 @@ describe('Store against a scripted S3 endpoint', () => {
       const bucketXml = (name: string) =>
         `<Bucket><Name>${name}</Name><CreationDate>2024-01-0${name.length}T00:00:00.000Z</CreationDate></Bucket>`;
       if (!q.get('continuation-token')) {
-        return xml(res, 200, `<ListAllMyBucketsResult ${NS}><Buckets>${bucketXml('a')}${bucketXml('bb')}</Buckets><ContinuationToken>page-2</ContinuationToken></ListAllMyBucketsResult>`);
+        return xml(
+          res,
+          200,
+          `<ListAllMyBucketsResult ${NS}><Buckets>${bucketXml('a')}${bucketXml('bb')}</Buckets><ContinuationToken>page-2</ContinuationToken></ListAllMyBucketsResult>`,
+        );
       }
-      return xml(res, 200, `<ListAllMyBucketsResult ${NS}><Buckets>${bucketXml('ccc')}</Buckets></ListAllMyBucketsResult>`);
+      return xml(
+        res,
+        200,
+        `<ListAllMyBucketsResult ${NS}><Buckets>${bucketXml('ccc')}</Buckets></ListAllMyBucketsResult>`,
+      );
     }
     if (path === '/paged' && q.has('uploads')) {
       const upload = (key: string, id: string) =>
         `<Upload><Key>${key}</Key><UploadId>${id}</UploadId><Initiated>2024-01-01T00:00:00.000Z</Initiated></Upload>`;
       if (!q.get('key-marker')) {
-        return xml(res, 200, `<ListMultipartUploadsResult ${NS}><Bucket>paged</Bucket><IsTruncated>true</IsTruncated><NextKeyMarker>k</NextKeyMarker><NextUploadIdMarker>u2</NextUploadIdMarker>${upload('k', 'u1')}${upload('k', 'u2')}</ListMultipartUploadsResult>`);
+        return xml(
+          res,
+          200,
+          `<ListMultipartUploadsResult ${NS}><Bucket>paged</Bucket><IsTruncated>true</IsTruncated><NextKeyMarker>k</NextKeyMarker><NextUploadIdMarker>u2</NextUploadIdMarker>${upload('k', 'u1')}${upload('k', 'u2')}</ListMultipartUploadsResult>`,
+        );
       }
-      return xml(res, 200, `<ListMultipartUploadsResult ${NS}><Bucket>paged</Bucket><IsTruncated>false</IsTruncated>${upload('k', 'u3')}</ListMultipartUploadsResult>`);
+      return xml(
+        res,
+        200,
+        `<ListMultipartUploadsResult ${NS}><Bucket>paged</Bucket><IsTruncated>false</IsTruncated>${upload('k', 'u3')}</ListMultipartUploadsResult>`,
+      );
     }
     if (path === '/loop' && q.get('list-type') === '2') {
-      return xml(res, 200, `<ListBucketResult ${NS}><Name>loop</Name><KeyCount>1</KeyCount><IsTruncated>true</IsTruncated><NextContinuationToken>same</NextContinuationToken><Contents><Key>loop/x</Key><Size>1</Size></Contents></ListBucketResult>`);
+      return xml(
+        res,
+        200,
+        `<ListBucketResult ${NS}><Name>loop</Name><KeyCount>1</KeyCount><IsTruncated>true</IsTruncated><NextContinuationToken>same</NextContinuationToken><Contents><Key>loop/x</Key><Size>1</Size></Contents></ListBucketResult>`,
+      );
     }
     if (path === '/loop' && q.has('delete')) {
       return xml(res, 200, `<DeleteResult ${NS}><Deleted><Key>loop/x</Key></Deleted></DeleteResult>`);
@@ -835,7 +921,10 @@ describe('Store against a scripted S3 endpoint', () => {
       },
       {},
     );
-    return { client, store: new Store(client, client, { partSize: PART, queueSize: 1, maxUploadBytes: MiB, listPageSize: 2 }) };
+    return {
+      client,
+      store: new Store(client, client, { partSize: PART, queueSize: 1, maxUploadBytes: MiB, listPageSize: 2 }),
+    };
   }
 
   beforeAll(async () => {
@@ -879,7 +968,9 @@ describe('Store against a scripted S3 endpoint', () => {
     seen.length = 0;
     const uploads = await store.listMultipartUploads('paged');
     expect(uploads.map((u) => u.uploadId)).toEqual(['u1', 'u2', 'u3']);
-    expect(seen.map((r) => [r.query.get('max-uploads'), r.query.get('key-marker'), r.query.get('upload-id-marker')])).toEqual([
+    expect(
+      seen.map((r) => [r.query.get('max-uploads'), r.query.get('key-marker'), r.query.get('upload-id-marker')]),
+    ).toEqual([
       ['2', null, null],
       ['2', 'k', 'u2'],
     ]);
@@ -946,7 +1037,7 @@ describe('Store against a scripted S3 endpoint', () => {
     client.destroy();
   });
 
-  it('414 and 431 without a body are BAD_USER_INPUT; a HEAD\'s bare 400 stays INTERNAL_SERVER_ERROR', async () => {
+  it("414 and 431 without a body are BAD_USER_INPUT; a HEAD's bare 400 stays INTERNAL_SERVER_ERROR", async () => {
     const { client, store } = storeFor({ maxAttempts: 1 });
     expect((await appErrorOf(store.deleteObject('status', '414'))).code).toBe('BAD_USER_INPUT');
     expect((await appErrorOf(store.deleteObject('status', '431'))).code).toBe('BAD_USER_INPUT');
@@ -994,7 +1085,10 @@ describe('toAppError', () => {
     [service('Unknown', 502), 'BACKEND_UNAVAILABLE'],
     [Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }), 'BACKEND_UNAVAILABLE'],
     [Object.assign(new Error('timed out'), { name: 'TimeoutError' }), 'BACKEND_UNAVAILABLE'],
-    [new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })], 'all failed'), 'BACKEND_UNAVAILABLE'],
+    [
+      new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })], 'all failed'),
+      'BACKEND_UNAVAILABLE',
+    ],
     [service('InvalidAccessKeyId', 403), 'INTERNAL_SERVER_ERROR'],
     [service('SignatureDoesNotMatch', 403), 'INTERNAL_SERVER_ERROR'],
     [service('NoSuchLifecycleConfiguration', 404), 'INTERNAL_SERVER_ERROR'],
@@ -1009,17 +1103,26 @@ describe('toAppError', () => {
   });
 
   it('names the bucket, key or upload id it was given, and a bare 404 without a key means the bucket', () => {
-    expect(toAppError(new NoSuchBucket({ message: 'internal detail 42', ...meta(404) }), { bucket: 'photos' }).message).toContain('"photos"');
-    expect(toAppError(new NoSuchKey({ message: 'internal detail 42', ...meta(404) }), { bucket: 'b', key: 'a/b.jpg' }).message).toContain(
-      '"a/b.jpg"',
+    expect(
+      toAppError(new NoSuchBucket({ message: 'internal detail 42', ...meta(404) }), { bucket: 'photos' }).message,
+    ).toContain('"photos"');
+    expect(
+      toAppError(new NoSuchKey({ message: 'internal detail 42', ...meta(404) }), { bucket: 'b', key: 'a/b.jpg' })
+        .message,
+    ).toContain('"a/b.jpg"');
+    expect(
+      toAppError(new NoSuchUpload({ message: 'internal detail 42', ...meta(404) }), { uploadId: 'u-1' }).message,
+    ).toContain('"u-1"');
+    expect(toAppError(new NotFound({ message: 'internal detail 42', ...meta(404) }), { bucket: 'photos' }).code).toBe(
+      'NO_SUCH_BUCKET',
     );
-    expect(toAppError(new NoSuchUpload({ message: 'internal detail 42', ...meta(404) }), { uploadId: 'u-1' }).message).toContain('"u-1"');
-    expect(toAppError(new NotFound({ message: 'internal detail 42', ...meta(404) }), { bucket: 'photos' }).code).toBe('NO_SUCH_BUCKET');
   });
 
   it('credential failures and unknown errors reveal nothing of the store', () => {
     const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
-    const mapped = toAppError(service('SignatureDoesNotMatch', 403, `expected signature using ${secret} at http://10.0.0.5:9000`));
+    const mapped = toAppError(
+      service('SignatureDoesNotMatch', 403, `expected signature using ${secret} at http://10.0.0.5:9000`),
+    );
     expect(mapped.message).not.toMatch(/wJalr|10\.0\.0\.5|signature/i);
     const unknown = toAppError(service('WeirdError', 500, `boom at http://10.0.0.5:9000 ${secret}`));
     expect(unknown.message).toBe('the object store returned an unexpected error');
@@ -1031,8 +1134,14 @@ describe('toAppError', () => {
   });
 
   it('range and precondition failures carry the HTTP status the route needs', () => {
-    expect(toAppError(service('InvalidRange', 416)).extensions).toMatchObject({ code: 'BAD_USER_INPUT', httpStatus: 416 });
-    expect(toAppError(service('PreconditionFailed', 412)).extensions).toMatchObject({ code: 'BAD_USER_INPUT', httpStatus: 412 });
+    expect(toAppError(service('InvalidRange', 416)).extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      httpStatus: 416,
+    });
+    expect(toAppError(service('PreconditionFailed', 412)).extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      httpStatus: 412,
+    });
   });
 });
 

@@ -67,7 +67,8 @@ const API_KEYS = JSON.stringify({
     .map(([name, spec]) => ({ name, token: spec.token, grants: spec.grants })),
 });
 
-const authOf = (spec: CallerSpec): Record<string, string> => (spec.token ? { authorization: `Bearer ${spec.token}` } : {});
+const authOf = (spec: CallerSpec): Record<string, string> =>
+  spec.token ? { authorization: `Bearer ${spec.token}` } : {};
 
 /** What an operation needs: a role on a bucket, or a role on some bucket. */
 type Need = { bucket: string; role: Role } | { anyBucket: true; role: Role };
@@ -80,7 +81,9 @@ function expected(spec: CallerSpec, needs: Need[], allowed: string): string {
   if (spec.grants === null) return 'UNAUTHENTICATED';
   const grants = spec.grants;
   const met = needs.every((need) =>
-    'anyBucket' in need ? grants.some((g) => RANK[g.role] >= RANK[need.role]) : rankOn(grants, need.bucket) >= RANK[need.role],
+    'anyBucket' in need
+      ? grants.some((g) => RANK[g.role] >= RANK[need.role])
+      : rankOn(grants, need.bucket) >= RANK[need.role],
   );
   return met ? allowed : 'FORBIDDEN';
 }
@@ -118,12 +121,13 @@ const uploadOp =
   async (server: TestServer, auth: Record<string, string>): Promise<string> =>
     outcome(await server.upload(query, variables(), { file: 'new bytes' }, auth));
 
-const routeOp = (method: 'GET' | 'HEAD', path: () => string) => async (server: TestServer, auth: Record<string, string>) => {
-  const res = await fetch(`${server.base}${path()}`, { method, headers: auth });
-  await res.arrayBuffer();
-  const byStatus: Record<number, string> = { 200: 'OK', 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN' };
-  return byStatus[res.status] ?? `HTTP ${res.status}`;
-};
+const routeOp =
+  (method: 'GET' | 'HEAD', path: () => string) => async (server: TestServer, auth: Record<string, string>) => {
+    const res = await fetch(`${server.base}${path()}`, { method, headers: auth });
+    await res.arrayBuffer();
+    const byStatus: Record<number, string> = { 200: 'OK', 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN' };
+    return byStatus[res.status] ?? `HTTP ${res.status}`;
+  };
 
 let pendingUploadId = '';
 let createBucketTarget = '';
@@ -137,7 +141,9 @@ const OPERATIONS: Operation[] = [
   {
     name: 'query bucket (with objects and createdAt)',
     needs: () => [{ bucket: A, role: 'read' }],
-    run: gqlOp('query($b: String!) { bucket(name: $b) { name createdAt objects { edges { node { key } } } } }', () => ({ b: A })),
+    run: gqlOp('query($b: String!) { bucket(name: $b) { name createdAt objects { edges { node { key } } } } }', () => ({
+      b: A,
+    })),
   },
   {
     name: 'query bucket (only __typename: its existence)',
@@ -152,12 +158,17 @@ const OPERATIONS: Operation[] = [
   {
     name: 'query object (with contentType, metadata and presigned url)',
     needs: () => [{ bucket: A, role: 'read' }],
-    run: gqlOp('query($b: String!) { object(bucket: $b, key: "doc.txt") { key contentType metadata { key } url } }', () => ({ b: A })),
+    run: gqlOp(
+      'query($b: String!) { object(bucket: $b, key: "doc.txt") { key contentType metadata { key } url } }',
+      () => ({ b: A }),
+    ),
   },
   {
     name: 'query bucket.multipartUploads (with parts)',
     needs: () => [{ bucket: A, role: 'read' }],
-    run: gqlOp('query($b: String!) { bucket(name: $b) { multipartUploads { key parts { partNumber } } } }', () => ({ b: A })),
+    run: gqlOp('query($b: String!) { bucket(name: $b) { multipartUploads { key parts { partNumber } } } }', () => ({
+      b: A,
+    })),
   },
   {
     name: 'mutation createBucket (a new name)',
@@ -173,7 +184,10 @@ const OPERATIONS: Operation[] = [
   {
     name: 'mutation uploadObject (multipart request)',
     needs: () => [{ bucket: A, role: 'write' }],
-    run: uploadOp('mutation($b: String!, $file: Upload!) { uploadObject(bucket: $b, key: "new.txt", file: $file) { key } }', () => ({ b: A })),
+    run: uploadOp(
+      'mutation($b: String!, $file: Upload!) { uploadObject(bucket: $b, key: "new.txt", file: $file) { key } }',
+      () => ({ b: A }),
+    ),
   },
   {
     name: 'mutation deleteObject',
@@ -183,7 +197,9 @@ const OPERATIONS: Operation[] = [
   {
     name: 'mutation deleteObjects',
     needs: () => [{ bucket: A, role: 'write' }],
-    run: gqlOp('mutation($b: String!) { deleteObjects(bucket: $b, keys: ["dir/one.txt"]) { deleted } }', () => ({ b: A })),
+    run: gqlOp('mutation($b: String!) { deleteObjects(bucket: $b, keys: ["dir/one.txt"]) { deleted } }', () => ({
+      b: A,
+    })),
   },
   {
     name: 'mutation deletePrefix',
@@ -236,7 +252,9 @@ const OPERATIONS: Operation[] = [
   {
     name: 'mutation multipart.create',
     needs: () => [{ bucket: A, role: 'write' }],
-    run: gqlOp('mutation($b: String!) { multipart { create(bucket: $b, key: "mp.bin") { uploadId } } }', () => ({ b: A })),
+    run: gqlOp('mutation($b: String!) { multipart { create(bucket: $b, key: "mp.bin") { uploadId } } }', () => ({
+      b: A,
+    })),
   },
   {
     name: 'mutation multipart.uploadPart (multipart request)',
@@ -268,21 +286,30 @@ const OPERATIONS: Operation[] = [
     name: 'mutation multipart.abort (unknown upload)',
     needs: () => [{ bucket: A, role: 'write' }],
     allowed: 'NO_SUCH_UPLOAD',
-    run: gqlOp(`mutation($b: String!) { multipart { abort(bucket: $b, key: "${PENDING_KEY}", uploadId: "${BOGUS_UPLOAD_ID}") } }`, () => ({
-      b: A,
-    })),
+    run: gqlOp(
+      `mutation($b: String!) { multipart { abort(bucket: $b, key: "${PENDING_KEY}", uploadId: "${BOGUS_UPLOAD_ID}") } }`,
+      () => ({
+        b: A,
+      }),
+    ),
   },
   {
     name: 'mutation multipart.abortStale (one bucket, dry run)',
     needs: () => [{ bucket: A, role: 'write' }],
-    run: gqlOp('mutation($b: String!) { multipart { abortStale(bucket: $b, olderThanSeconds: 0, dryRun: true) { dryRun } } }', () => ({
-      b: A,
-    })),
+    run: gqlOp(
+      'mutation($b: String!) { multipart { abortStale(bucket: $b, olderThanSeconds: 0, dryRun: true) { dryRun } } }',
+      () => ({
+        b: A,
+      }),
+    ),
   },
   {
     name: 'mutation multipart.abortStale (every bucket, dry run)',
     needs: () => [{ anyBucket: true, role: 'write' }],
-    run: gqlOp('mutation { multipart { abortStale(olderThanSeconds: 0, prefix: "none-such/", dryRun: true) { dryRun } } }', () => ({})),
+    run: gqlOp(
+      'mutation { multipart { abortStale(olderThanSeconds: 0, prefix: "none-such/", dryRun: true) { dryRun } } }',
+      () => ({}),
+    ),
   },
   {
     name: 'GET /objects/{bucket}/{key}',
@@ -303,7 +330,10 @@ describe('access control: every caller × every operation', () => {
 
   async function snapshot(): Promise<Snapshot> {
     const listed = await s3.send(new ListBucketsCommand({}));
-    const buckets = (listed.Buckets ?? []).map((b) => b.Name!).filter((n) => n.startsWith(PREFIX)).sort();
+    const buckets = (listed.Buckets ?? [])
+      .map((b) => b.Name!)
+      .filter((n) => n.startsWith(PREFIX))
+      .sort();
     const objects: string[] = [];
     for (const bucket of [A, B]) {
       let ContinuationToken: string | undefined;
@@ -313,15 +343,23 @@ describe('access control: every caller × every operation', () => {
         ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (ContinuationToken);
     }
-    const uploads = ((await s3.send(new ListMultipartUploadsCommand({ Bucket: A }))).Uploads ?? []).map((u) => `${u.Key} ${u.UploadId}`);
+    const uploads = ((await s3.send(new ListMultipartUploadsCommand({ Bucket: A }))).Uploads ?? []).map(
+      (u) => `${u.Key} ${u.UploadId}`,
+    );
     const parts = await s3.send(new ListPartsCommand({ Bucket: A, Key: PENDING_KEY, UploadId: pendingUploadId }));
-    return { buckets, objects: objects.sort(), uploads: uploads.sort(), pendingParts: (parts.Parts ?? []).map((p) => `${p.PartNumber} ${p.ETag}`) };
+    return {
+      buckets,
+      objects: objects.sort(),
+      uploads: uploads.sort(),
+      pendingParts: (parts.Parts ?? []).map((p) => `${p.PartNumber} ${p.ETag}`),
+    };
   }
 
   /** Puts the fixture back after an allowed operation changed it. */
   async function restore(): Promise<void> {
     const now = await snapshot();
-    for (const bucket of now.buckets) if (!(bucket in FIXTURE_OBJECTS)) await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+    for (const bucket of now.buckets)
+      if (!(bucket in FIXTURE_OBJECTS)) await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
     const present = new Set(now.objects.map((line) => line.slice(0, line.lastIndexOf(' '))));
     for (const line of present) {
       const [bucket, key] = line.split(' ') as [string, string];
@@ -342,7 +380,8 @@ describe('access control: every caller × every operation', () => {
   async function putFixtureObjects(missing: (bucket: string, key: string) => boolean): Promise<void> {
     for (const [bucket, objects] of Object.entries(FIXTURE_OBJECTS)) {
       for (const [key, body] of Object.entries(objects)) {
-        if (missing(bucket, key)) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'text/plain' }));
+        if (missing(bucket, key))
+          await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'text/plain' }));
       }
     }
   }
@@ -365,7 +404,8 @@ describe('access control: every caller × every operation', () => {
   afterAll(async () => {
     await server?.close();
     if (s3) {
-      for (const bucket of (await snapshot().catch(() => ({ buckets: [A, B] }))).buckets) await removeBucket(s3, bucket);
+      for (const bucket of (await snapshot().catch(() => ({ buckets: [A, B] }))).buckets)
+        await removeBucket(s3, bucket);
       s3.destroy();
     }
   });
@@ -405,7 +445,14 @@ describe('access control: every caller × every operation', () => {
 
   it('refuses an Authorization header that is anything more or less than "Bearer <token>"', async () => {
     const valid = CALLERS['admin@*']!.token!;
-    const malformed = [`Bearer ${valid} junk`, `junk Bearer ${valid}`, `Bearer${valid}`, `Basic ${valid}`, `Bearer ${valid},Bearer other`, valid];
+    const malformed = [
+      `Bearer ${valid} junk`,
+      `junk Bearer ${valid}`,
+      `Bearer${valid}`,
+      `Basic ${valid}`,
+      `Bearer ${valid},Bearer other`,
+      valid,
+    ];
     const got = await Promise.all(
       malformed.map(async (authorization) => {
         const answer = await server.gql('{ buckets { name } }', {}, { authorization });
@@ -417,7 +464,11 @@ describe('access control: every caller × every operation', () => {
   });
 
   it('answers a denial with the field path, a message naming the bucket and role, and 401 with WWW-Authenticate', async () => {
-    const denied = await server.gql('mutation($b: String!) { deleteObject(bucket: $b, key: "doc.txt") }', { b: A }, authOf(CALLERS['read@A']!));
+    const denied = await server.gql(
+      'mutation($b: String!) { deleteObject(bucket: $b, key: "doc.txt") }',
+      { b: A },
+      authOf(CALLERS['read@A']!),
+    );
     expect(denied.body.errors).toEqual([
       expect.objectContaining({
         path: ['deleteObject'],

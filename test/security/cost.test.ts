@@ -43,7 +43,8 @@ describe('the store calls of a request (MAX_STORE_CALLS_PER_REQUEST)', () => {
   beforeAll(async () => {
     s3 = s3Client(store);
     bucket = await createTestBucket(s3, 'sec-cost');
-    for (const key of KEYS) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key, ContentType: 'text/plain' }));
+    for (const key of KEYS)
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key, ContentType: 'text/plain' }));
     server = await startServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0' });
   });
 
@@ -86,7 +87,10 @@ describe('the store calls of a request (MAX_STORE_CALLS_PER_REQUEST)', () => {
     expect((plain.data!.bucket as { objects: { edges: unknown[] } }).objects.edges).toHaveLength(KEYS.length);
     // At the limit: one HEAD per listed object, however many of its fields need it.
     const headed = await passes(listing(bucket, 998, 'contentType metadata { key } again: contentType'));
-    expect((headed.data!.bucket as { objects: { edges: { node: { contentType: string } }[] } }).objects.edges[0]!.node.contentType).toBe('text/plain');
+    expect(
+      (headed.data!.bucket as { objects: { edges: { node: { contentType: string } }[] } }).objects.edges[0]!.node
+        .contentType,
+    ).toBe('text/plain');
   });
 
   it('aliases multiply the cost', async () => {
@@ -123,7 +127,11 @@ describe('the store calls of a request (MAX_STORE_CALLS_PER_REQUEST)', () => {
 
   it('buckets counts 100 buckets: listing each with HEAD fields is refused', async () => {
     // Not refused for its cost (other tests create and delete buckets meanwhile, so it may still fail on one of them).
-    const listed = await server.gql('{ buckets { name createdAt objects(first: 20) { edges { node { key url } } } } }', {}, AUTH);
+    const listed = await server.gql(
+      '{ buckets { name createdAt objects(first: 20) { edges { node { key url } } } } }',
+      {},
+      AUTH,
+    );
     expect(listed.body.errors?.filter((e) => e.extensions?.limit === 'COST') ?? []).toEqual([]);
     await refused('{ buckets { name objects { edges { node { contentType } } } } }', 1 + 100 * 101);
   });
@@ -144,7 +152,9 @@ describe('the store calls of a request (MAX_STORE_CALLS_PER_REQUEST)', () => {
     const answers = (await two.json()) as GqlResponse['body'][];
     expect(answers).toHaveLength(2);
     for (const answer of answers) {
-      expect(expectCostRefusal(answer, 1202)).toMatch(/^the 2 operations of this request may make up to 1202 calls to the store/);
+      expect(expectCostRefusal(answer, 1202)).toMatch(
+        /^the 2 operations of this request may make up to 1202 calls to the store/,
+      );
     }
     expect(await storeCalls(server.app.metrics)).toBe(before);
   });
@@ -158,7 +168,9 @@ describe('the store calls of a request (MAX_STORE_CALLS_PER_REQUEST)', () => {
       expect(both.body.errors![0]!.extensions).toEqual({ code: 'BAD_USER_INPUT', limit: 'COST', cost: 4, maxCost: 3 });
       expect(await storeCalls(small.app.metrics)).toBe(before);
       await expect(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'b.txt' }))).resolves.toBeTruthy();
-      await expect(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'copy.txt' }))).rejects.toMatchObject({ name: 'NotFound' });
+      await expect(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'copy.txt' }))).rejects.toMatchObject({
+        name: 'NotFound',
+      });
 
       const alone = await small.gql(`mutation { ${copy} }`, {}, AUTH);
       expect(alone.body.errors).toBeUndefined();

@@ -11,7 +11,17 @@ describe('the CSRF rule', () => {
   it('parses a media type only when it is exactly type/subtype of token characters', () => {
     expect(mediaType(' Application/JSON ; charset=utf-8')).toBe('application/json');
     expect(mediaType('text/plain')).toBe('text/plain');
-    for (const value of ['application/json/x', '/json', 'application/', 'json', 'a(b/json', 'json/a(b', 'app lication/json', 'application/js on', '']) {
+    for (const value of [
+      'application/json/x',
+      '/json',
+      'application/',
+      'json',
+      'a(b/json',
+      'json/a(b',
+      'app lication/json',
+      'application/js on',
+      '',
+    ]) {
       expect({ value, type: mediaType(value) }).toEqual({ value, type: undefined });
     }
   });
@@ -19,13 +29,15 @@ describe('the CSRF rule', () => {
   it('refuses simple and unparseable content types without a non-empty CSRF header', () => {
     const suspect = (contentType: string, extra: Record<string, string | string[]> = {}) =>
       isCsrfSuspect('POST', { 'content-type': contentType, ...extra });
-    expect(['text/plain', 'Multipart/Form-Data; boundary=x', 'application/x-www-form-urlencoded', 'a(b/json', 'text/plain/x'].map((t) => suspect(t))).toEqual([
-      true,
-      true,
-      true,
-      true,
-      true,
-    ]);
+    expect(
+      [
+        'text/plain',
+        'Multipart/Form-Data; boundary=x',
+        'application/x-www-form-urlencoded',
+        'a(b/json',
+        'text/plain/x',
+      ].map((t) => suspect(t)),
+    ).toEqual([true, true, true, true, true]);
     expect(suspect('application/json ; charset=utf-8')).toBe(false);
     expect(suspect('text/plain', { 'x-graphql-csrf': ' \t' })).toBe(true);
     expect(suspect('text/plain', { 'x-graphql-csrf': ['', ' '] })).toBe(true);
@@ -36,6 +48,14 @@ describe('the CSRF rule', () => {
   it('without a content type, lets only GET, HEAD and OPTIONS through', () => {
     const methods = ['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'DELETE', undefined];
     expect(methods.map((m) => isCsrfSuspect(m, {}))).toEqual([false, false, false, true, true, true, true]);
-    expect(methods.map((m) => isCsrfSuspect(m, { 'content-type': ' ' }))).toEqual([false, false, false, true, true, true, true]);
+    expect(methods.map((m) => isCsrfSuspect(m, { 'content-type': ' ' }))).toEqual([
+      false,
+      false,
+      false,
+      true,
+      true,
+      true,
+      true,
+    ]);
   });
 });

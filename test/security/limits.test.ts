@@ -60,7 +60,11 @@ describe('limits on GraphQL documents and requests', () => {
   }
 
   it(`depth: ${DEFAULT_MAX_QUERY_DEPTH} levels by default, which GraphiQL's introspection query needs; one more is refused`, async () => {
-    const introspection = await server.gql(getIntrospectionQuery({ descriptions: true, inputValueDeprecation: true }), {}, AUTH);
+    const introspection = await server.gql(
+      getIntrospectionQuery({ descriptions: true, inputValueDeprecation: true }),
+      {},
+      AUTH,
+    );
     expect(introspection.body.errors).toBeUndefined();
     expect(await refused(queryOfDepth(DEFAULT_MAX_QUERY_DEPTH + 1), 'MAX_QUERY_DEPTH')).toBe(
       `the operation nests fields ${DEFAULT_MAX_QUERY_DEPTH + 1} levels deep; this server allows ${DEFAULT_MAX_QUERY_DEPTH}.`,
@@ -69,7 +73,8 @@ describe('limits on GraphQL documents and requests', () => {
 
   it('depth counts through fragments, however often they are spread', async () => {
     // __schema and types, then three levels in each of F1 to F3, and four levels and a field in F4: 2 + 9 + 5 = 16.
-    const hop = (name: string, next: string) => `fragment ${name} on __Type { ofType { ofType { ofType { ...${next} } } } }`;
+    const hop = (name: string, next: string) =>
+      `fragment ${name} on __Type { ofType { ofType { ofType { ...${next} } } } }`;
     const query = [
       'query Deep { __schema { types { ...F1 ...F1 } } }',
       hop('F1', 'F2'),
@@ -77,7 +82,9 @@ describe('limits on GraphQL documents and requests', () => {
       hop('F3', 'F4'),
       'fragment F4 on __Type { ofType { ofType { ofType { ofType { name } } } } }',
     ].join(' ');
-    expect(await refused(query, 'MAX_QUERY_DEPTH')).toBe(`operation "Deep" nests fields 16 levels deep; this server allows ${DEFAULT_MAX_QUERY_DEPTH}.`);
+    expect(await refused(query, 'MAX_QUERY_DEPTH')).toBe(
+      `operation "Deep" nests fields 16 levels deep; this server allows ${DEFAULT_MAX_QUERY_DEPTH}.`,
+    );
   });
 
   it('a bucket reached from its objects or uploads cannot be listed again (once per object), however it is written', async () => {
@@ -85,7 +92,9 @@ describe('limits on GraphQL documents and requests', () => {
       `{ bucket(name: "${bucket}") { objects { edges { node { bucket { objects { edges { cursor } } } } } } } }`,
       'NESTED_LISTING',
     );
-    expect(message).toMatch(/^the operation lists a bucket \(objects or multipartUploads\) reached from an object or an upload/);
+    expect(message).toMatch(
+      /^the operation lists a bucket \(objects or multipartUploads\) reached from an object or an upload/,
+    );
     await refused(
       `query Q { buckets { multipartUploads { ...U } } } fragment U on MultipartUpload { bucket { ... on Bucket { ...L } } } fragment L on Bucket { multipartUploads { key } }`,
       'NESTED_LISTING',
@@ -95,8 +104,14 @@ describe('limits on GraphQL documents and requests', () => {
       'NESTED_LISTING',
     );
     // Fields written straight into an inline fragment, with or without a type condition.
-    await refused(`{ bucket(name: "${bucket}") { objects { edges { node { bucket { ... on Bucket { objects { prefixes } } } } } } } }`, 'NESTED_LISTING');
-    await refused(`{ bucket(name: "${bucket}") { multipartUploads { bucket { ... { multipartUploads { key } } } } } }`, 'NESTED_LISTING');
+    await refused(
+      `{ bucket(name: "${bucket}") { objects { edges { node { bucket { ... on Bucket { objects { prefixes } } } } } } } }`,
+      'NESTED_LISTING',
+    );
+    await refused(
+      `{ bucket(name: "${bucket}") { multipartUploads { bucket { ... { multipartUploads { key } } } } } }`,
+      'NESTED_LISTING',
+    );
     // Listing a bucket's objects and uploads (with their parts), and going back to the bucket's own fields, are fine.
     for (const query of [
       `{ bucket(name: "${bucket}") { name objects { edges { node { key bucket { name createdAt } } } } multipartUploads { parts { partNumber } } } }`,
@@ -109,15 +124,22 @@ describe('limits on GraphQL documents and requests', () => {
   it('aliases: 30 by default', async () => {
     const aliases = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: __typename`).join(' ')} }`;
     expect((await server.gql(aliases(30), {}, AUTH)).body.errors).toBeUndefined();
-    expect(await refused(aliases(31), 'MAX_QUERY_ALIASES')).toBe('the operation has 31 aliases; this server allows 30.');
+    expect(await refused(aliases(31), 'MAX_QUERY_ALIASES')).toBe(
+      'the operation has 31 aliases; this server allows 30.',
+    );
   });
 
   it('directives: 50 by default, fragments counted where they are spread', async () => {
-    const directives = (n: number) => `{ ${Array.from({ length: n }, () => '__typename @include(if: true)').join(' ')} }`;
+    const directives = (n: number) =>
+      `{ ${Array.from({ length: n }, () => '__typename @include(if: true)').join(' ')} }`;
     expect((await server.gql(directives(50), {}, AUTH)).body.errors).toBeUndefined();
-    expect(await refused(directives(51), 'MAX_QUERY_DIRECTIVES')).toBe('the operation has 51 directives; this server allows 50.');
+    expect(await refused(directives(51), 'MAX_QUERY_DIRECTIVES')).toBe(
+      'the operation has 51 directives; this server allows 50.',
+    );
     const spread = `query Spread { ...F ...F } fragment F on Query { ${Array.from({ length: 26 }, () => '__typename @skip(if: false)').join(' ')} }`;
-    expect(await refused(spread, 'MAX_QUERY_DIRECTIVES')).toBe('operation "Spread" has 52 directives; this server allows 50.');
+    expect(await refused(spread, 'MAX_QUERY_DIRECTIVES')).toBe(
+      'operation "Spread" has 52 directives; this server allows 50.',
+    );
   });
 
   it('tokens: 10000 by default, parsing stops there', async () => {
@@ -126,8 +148,12 @@ describe('limits on GraphQL documents and requests', () => {
       `mutation { deleteObjects(bucket: "${bucket}", keys: [${Array.from({ length: n - 16 }, () => '"k"').join(', ')}]) { deleted } }`;
     const atLimit = await server.gql(tokens(10_000), {}, AUTH);
     // Parsed and validated: it fails on its argument (more than 1000 keys), not on its size.
-    expect(atLimit.body.errors).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'BAD_USER_INPUT', argument: 'keys' }) })]);
-    expect(await refused(tokens(10_001), 'MAX_QUERY_TOKENS')).toBe('The document has more than 10000 tokens, the limit of this server.');
+    expect(atLimit.body.errors).toEqual([
+      expect.objectContaining({ extensions: expect.objectContaining({ code: 'BAD_USER_INPUT', argument: 'keys' }) }),
+    ]);
+    expect(await refused(tokens(10_001), 'MAX_QUERY_TOKENS')).toBe(
+      'The document has more than 10000 tokens, the limit of this server.',
+    );
   });
 
   it('batches: at most 10 operations by default, and each is answered', async () => {
@@ -143,7 +169,10 @@ describe('limits on GraphQL documents and requests', () => {
     const eleven = await answerOf(await post(11));
     expect(eleven.status).toBe(413);
     expect(eleven.body.errors).toEqual([
-      expect.objectContaining({ message: 'Batching is limited to 10 operations per request.', extensions: { code: 'BAD_USER_INPUT' } }),
+      expect.objectContaining({
+        message: 'Batching is limited to 10 operations per request.',
+        extensions: { code: 'BAD_USER_INPUT' },
+      }),
     ]);
   });
 
@@ -184,13 +213,18 @@ describe('document limits count everywhere in a document, and measuring survives
 
   /** The limit errors of an answer, as `limit: message`. */
   const limitErrors = (answer: GqlResponse) =>
-    (answer.body.errors ?? []).filter((e) => e.extensions?.limit !== undefined).map((e) => `${String(e.extensions!.limit)}: ${e.message}`);
+    (answer.body.errors ?? [])
+      .filter((e) => e.extensions?.limit !== undefined)
+      .map((e) => `${String(e.extensions!.limit)}: ${e.message}`);
 
   it.each([
     ['nested fields', `{ __schema { a: types { ${aliases(2, 'name')} } b: queryType { name } } }`],
     ['a fragment spread once', `{ ...F } fragment F on Query { ${aliases(4)} }`],
     ['a fragment spread twice', `{ ...F ...F } fragment F on Query { ${aliases(2)} }`],
-    ['fields nested in a fragment spread in a nested field', `{ __schema { ...S } } fragment S on __Schema { types { ${aliases(2, 'name')} } queryType { ${aliases(2, 'name')} } }`],
+    [
+      'fields nested in a fragment spread in a nested field',
+      `{ __schema { ...S } } fragment S on __Schema { types { ${aliases(2, 'name')} } queryType { ${aliases(2, 'name')} } }`,
+    ],
     ['an inline fragment with a type condition', `{ ... on Query { ${aliases(4)} } }`],
     ['an inline fragment without one', `{ __schema { ... { ${aliases(4, 'description')} } } }`],
   ])('aliases in %s count: 4 is over 3', async (_where, query) => {
@@ -200,15 +234,26 @@ describe('document limits count everywhere in a document, and measuring survives
   });
 
   it.each([
-    ['nested fields', `{ __schema { types @include(if: true) { name @skip(if: false) kind @include(if: true) } queryType @include(if: true) { name } } }`],
+    [
+      'nested fields',
+      `{ __schema { types @include(if: true) { name @skip(if: false) kind @include(if: true) } queryType @include(if: true) { name } } }`,
+    ],
     ['fragment spreads', `{ ...F @include(if: true) ...F @skip(if: false) } fragment F on Query { ${directives(1)} }`],
-    ['a fragment spread twice', `{ __schema { ...S ...S } } fragment S on __Schema { types { name @include(if: true) kind @skip(if: false) } }`],
+    [
+      'a fragment spread twice',
+      `{ __schema { ...S ...S } } fragment S on __Schema { types { name @include(if: true) kind @skip(if: false) } }`,
+    ],
     ['an inline fragment and its fields', `{ ... on Query @include(if: true) { ${directives(3)} } }`],
-    ['an inline fragment without a type condition', `{ __schema { ... @skip(if: false) { types { ${directives(3)} } } } }`],
+    [
+      'an inline fragment without a type condition',
+      `{ __schema { ... @skip(if: false) { types { ${directives(3)} } } } }`,
+    ],
   ])('directives on and in %s count: 4 is over 3', async (_where, query) => {
     const answer = await server.gql(query, {}, AUTH);
     expect(answer.status).toBe(400);
-    expect(limitErrors(answer)).toEqual(['MAX_QUERY_DIRECTIVES: the operation has 4 directives; this server allows 3.']);
+    expect(limitErrors(answer)).toEqual([
+      'MAX_QUERY_DIRECTIVES: the operation has 4 directives; this server allows 3.',
+    ]);
   });
 
   it('directives on the operation and on a fragment definition count too, though no directive of this schema may stand there', async () => {
@@ -218,23 +263,34 @@ describe('document limits count everywhere in a document, and measuring survives
     ]) {
       const answer = await server.gql(query, {}, AUTH);
       expect(answer.status).toBe(400);
-      expect(limitErrors(answer)).toEqual(['MAX_QUERY_DIRECTIVES: operation "Q" has 4 directives; this server allows 3.']);
+      expect(limitErrors(answer)).toEqual([
+        'MAX_QUERY_DIRECTIVES: operation "Q" has 4 directives; this server allows 3.',
+      ]);
     }
   });
 
   it('at the limits everything runs', async () => {
     const query = `{ ...F ... on Query @include(if: true) { a2: __typename } } fragment F on Query { a0: __typename a1: __typename @skip(if: false) __typename @include(if: true) }`;
-    expect(await server.gql(query, {}, AUTH)).toMatchObject({ status: 200, body: { data: { a0: 'Query', a1: 'Query', a2: 'Query', __typename: 'Query' } } });
+    expect(await server.gql(query, {}, AUTH)).toMatchObject({
+      status: 200,
+      body: { data: { a0: 'Query', a1: 'Query', a2: 'Query', __typename: 'Query' } },
+    });
   });
 
   it('a fragment spread 2^40 times is measured once, so the answer is immediate', async () => {
-    const hops = Array.from({ length: 40 }, (_, i) => `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} }`).join(' ');
+    const hops = Array.from({ length: 40 }, (_, i) => `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} }`).join(
+      ' ',
+    );
     const answer = await server.gql(`{ ...F0 } ${hops} fragment F40 on Query { __typename }`, {}, AUTH);
     expect(answer.body).toEqual({ data: { __typename: 'Query' } });
   });
 
   it('fragments that spread each other are refused by graphql, and still measured: each counts once', async () => {
-    const answer = await server.gql(`{ ...A } fragment A on Query { ${aliases(2)} ...B } fragment B on Query { b0: __typename b1: __typename ...A }`, {}, AUTH);
+    const answer = await server.gql(
+      `{ ...A } fragment A on Query { ${aliases(2)} ...B } fragment B on Query { b0: __typename b1: __typename ...A }`,
+      {},
+      AUTH,
+    );
     expect(answer.status).toBe(400);
     expect(answer.body.errors?.map((e) => e.message)).toEqual([
       'the operation has 4 aliases; this server allows 3.',
@@ -244,8 +300,16 @@ describe('document limits count everywhere in a document, and measuring survives
 
   it.each([
     ['an unknown fragment', '{ ...Nowhere }', 'Unknown fragment "Nowhere".'],
-    ['an unknown field with a selection', '{ nowhere { deeper { deepest } } }', 'Cannot query field "nowhere" on type "Query".'],
-    ['a selection on a field of a scalar type', '{ __schema { description { length } } }', 'Field "description" must not have a selection since type "String" has no subfields.'],
+    [
+      'an unknown field with a selection',
+      '{ nowhere { deeper { deepest } } }',
+      'Cannot query field "nowhere" on type "Query".',
+    ],
+    [
+      'a selection on a field of a scalar type',
+      '{ __schema { description { length } } }',
+      'Field "description" must not have a selection since type "String" has no subfields.',
+    ],
     ['an inline fragment on an unknown type', '{ ... on Nowhere { field { deeper } } }', 'Unknown type "Nowhere".'],
     ['a fragment on an unknown type', '{ ...F } fragment F on Nowhere { field { deeper } }', 'Unknown type "Nowhere".'],
   ])("%s is answered with graphql's own validation error", async (_what, query, message) => {
@@ -257,7 +321,9 @@ describe('document limits count everywhere in a document, and measuring survives
   it('a syntax error stays a syntax error (not a token limit)', async () => {
     const answer = await server.gql('{ __typename ', {}, AUTH);
     expect(answer.status).toBe(400);
-    expect(answer.body.errors).toEqual([expect.objectContaining({ message: 'Syntax Error: Expected Name, found <EOF>.' })]);
+    expect(answer.body.errors).toEqual([
+      expect.objectContaining({ message: 'Syntax Error: Expected Name, found <EOF>.' }),
+    ]);
   });
 });
 
@@ -288,12 +354,20 @@ describe('limits on request bodies', () => {
   const padded = (bytes: number) => JSON.stringify({ query: `{ __typename }${' '.repeat(bytes)}` });
 
   it('a JSON body over MAX_JSON_BODY_BYTES is PAYLOAD_TOO_LARGE, by its Content-Length or as it streams in', async () => {
-    const ok = await fetch(`${server.base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...AUTH }, body: padded(3000) });
+    const ok = await fetch(`${server.base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...AUTH },
+      body: padded(3000),
+    });
     expect(ok.status).toBe(200);
     await ok.arrayBuffer();
 
     const declared = await answerOf(
-      await fetch(`${server.base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...AUTH }, body: padded(5000) }),
+      await fetch(`${server.base}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...AUTH },
+        body: padded(5000),
+      }),
     );
     expect(declared.status).toBe(413);
     expect(outcome(declared)).toBe('PAYLOAD_TOO_LARGE');
@@ -325,7 +399,10 @@ describe('limits on request bodies', () => {
     const res = await server.upload(query, {}, { a: 'a', b: 'b', c: 'c' }, AUTH);
     expect(res.status).toBe(400);
     expect(res.body.errors).toEqual([
-      expect.objectContaining({ message: 'A request may carry at most 2 files.', extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }) }),
+      expect.objectContaining({
+        message: 'A request may carry at most 2 files.',
+        extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }),
+      }),
     ]);
     expect((await s3.send(new ListObjectsV2Command({ Bucket: bucket }))).KeyCount ?? 0).toBe(0);
   });
@@ -335,7 +412,9 @@ describe('limits on request bodies', () => {
     const res = await server.upload(query, {}, { f: 'x' }, AUTH);
     expect(res.status).toBe(413);
     expect(outcome(res)).toBe('PAYLOAD_TOO_LARGE');
-    await expect(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'big-ops' }))).rejects.toMatchObject({ name: 'NotFound' });
+    await expect(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'big-ops' }))).rejects.toMatchObject({
+      name: 'NotFound',
+    });
   });
 
   it('MAX_BATCH_OPERATIONS=1 turns batching off', async () => {
@@ -347,7 +426,9 @@ describe('limits on request bodies', () => {
       }),
     );
     expect(res.status).toBe(400);
-    expect(res.body.errors).toEqual([expect.objectContaining({ message: 'Batching is not supported.', extensions: { code: 'BAD_USER_INPUT' } })]);
+    expect(res.body.errors).toEqual([
+      expect.objectContaining({ message: 'Batching is not supported.', extensions: { code: 'BAD_USER_INPUT' } }),
+    ]);
   });
 });
 
@@ -377,18 +458,27 @@ describe('CSRF with a valid key', () => {
     f.set('0', new Blob(['from another site']), 'csrf.txt');
     return f;
   };
-  const deleteAll = () => JSON.stringify({ query: `mutation { deletePrefix(bucket: "${bucket}", prefix: "k") { deleted } }` });
+  const deleteAll = () =>
+    JSON.stringify({ query: `mutation { deletePrefix(bucket: "${bucket}", prefix: "k") { deleted } }` });
 
   it.each([
     ['multipart/form-data', () => ({ body: form() as BodyInit, headers: {} })],
-    ['multipart/form-data with an empty CSRF header', () => ({ body: form() as BodyInit, headers: { 'x-graphql-csrf': ' ' } })],
+    [
+      'multipart/form-data with an empty CSRF header',
+      () => ({ body: form() as BodyInit, headers: { 'x-graphql-csrf': ' ' } }),
+    ],
     ['text/plain', () => ({ body: deleteAll() as BodyInit, headers: { 'content-type': 'text/plain' } })],
-    ['application/x-www-form-urlencoded', () => ({ body: new URLSearchParams({ query: '{ buckets { name } }' }) as BodyInit, headers: {} })],
+    [
+      'application/x-www-form-urlencoded',
+      () => ({ body: new URLSearchParams({ query: '{ buckets { name } }' }) as BodyInit, headers: {} }),
+    ],
   ])('refuses %s without a CSRF header with 403, and the store is unchanged', async (_name, make) => {
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'keep', Body: 'kept' }));
     const before = await storeCalls(server.app.metrics);
     const { body, headers } = make();
-    const res = await answerOf(await fetch(`${server.base}/graphql`, { method: 'POST', body, headers: { ...AUTH, ...headers } }));
+    const res = await answerOf(
+      await fetch(`${server.base}/graphql`, { method: 'POST', body, headers: { ...AUTH, ...headers } }),
+    );
     expect(res.status).toBe(403);
     expect(outcome(res)).toBe('FORBIDDEN');
     expect(await storeCalls(server.app.metrics)).toBe(before);
@@ -398,7 +488,11 @@ describe('CSRF with a valid key', () => {
 
   it('lets the same upload through with Apollo-Require-Preflight', async () => {
     const res = await answerOf(
-      await fetch(`${server.base}/graphql`, { method: 'POST', body: form(), headers: { ...AUTH, 'apollo-require-preflight': 'true' } }),
+      await fetch(`${server.base}/graphql`, {
+        method: 'POST',
+        body: form(),
+        headers: { ...AUTH, 'apollo-require-preflight': 'true' },
+      }),
     );
     expect(res.body.errors).toBeUndefined();
     expect(res.body.data).toEqual({ uploadObject: { key: 'csrf.txt' } });
@@ -427,7 +521,9 @@ describe('the per-client rate limit', () => {
     expect(over.body.data ?? null).toBeNull();
     expect(over.body.errors).toEqual([
       expect.objectContaining({
-        message: expect.stringMatching(/^Too many requests: this client may make 4 store calls a minute \(RATE_LIMIT_PER_MINUTE\); retry in \d+ s\.$/),
+        message: expect.stringMatching(
+          /^Too many requests: this client may make 4 store calls a minute \(RATE_LIMIT_PER_MINUTE\); retry in \d+ s\.$/,
+        ),
         extensions: expect.objectContaining({ code: 'FORBIDDEN', reason: 'RATE_LIMITED' }),
       }),
     ]);
@@ -436,7 +532,9 @@ describe('the per-client rate limit', () => {
     const download = await fetch(`${server.base}/objects/some-bucket/k`, { headers: AUTH });
     expect(download.status).toBe(429);
     expect(download.headers.get('retry-after')).not.toBeNull();
-    expect(await download.json()).toMatchObject({ errors: [{ extensions: { code: 'FORBIDDEN', reason: 'RATE_LIMITED' } }] });
+    expect(await download.json()).toMatchObject({
+      errors: [{ extensions: { code: 'FORBIDDEN', reason: 'RATE_LIMITED' } }],
+    });
 
     const other = { authorization: `Bearer ${OTHER}` };
     const batch = await fetch(`${server.base}/graphql`, {

@@ -20,7 +20,11 @@ const CURSOR_SECRET = 'cursor-secret-must-not-appear-0005-padding';
 const API_KEYS = JSON.stringify({
   keys: [
     { name: 'plain', token: TOKEN, grants: [{ bucket: '*', role: 'admin' }] },
-    { name: 'hashed', tokenSha256: createHash('sha256').update(HASHED_TOKEN).digest('hex'), grants: [{ bucket: '*', role: 'read' }] },
+    {
+      name: 'hashed',
+      tokenSha256: createHash('sha256').update(HASHED_TOKEN).digest('hex'),
+      grants: [{ bucket: '*', role: 'read' }],
+    },
   ],
 });
 
@@ -40,7 +44,12 @@ describe('logs and answers keep secrets out', () => {
     bucket = await createTestBucket(s3, 'sec-logs');
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'body' }));
     good = await startServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'debug', CURSOR_SECRET });
-    misconfigured = await startServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'debug', S3_SECRET_ACCESS_KEY: WRONG_SECRET });
+    misconfigured = await startServer(store, {
+      API_KEYS,
+      RATE_LIMIT_PER_MINUTE: '0',
+      LOG_LEVEL: 'debug',
+      S3_SECRET_ACCESS_KEY: WRONG_SECRET,
+    });
   });
 
   afterAll(async () => {
@@ -61,8 +70,18 @@ describe('logs and answers keep secrets out', () => {
     answers.push(JSON.stringify(gql.body));
     expect(outcome(gql)).toBe('UNAUTHENTICATED');
     expect(gql.status).toBe(401);
-    expect((await keep(await fetch(`${good.base}/objects/${bucket}/k`, { headers: { authorization: `Bearer ${WRONG_TOKEN}` } }))).status).toBe(401);
-    const hashed = await good.gql('{ bucket(name: "' + bucket + '") { name } }', {}, { authorization: `Bearer ${HASHED_TOKEN}` });
+    expect(
+      (
+        await keep(
+          await fetch(`${good.base}/objects/${bucket}/k`, { headers: { authorization: `Bearer ${WRONG_TOKEN}` } }),
+        )
+      ).status,
+    ).toBe(401);
+    const hashed = await good.gql(
+      `{ bucket(name: "${bucket}") { name } }`,
+      {},
+      { authorization: `Bearer ${HASHED_TOKEN}` },
+    );
     expect(outcome(hashed)).toBe('OK');
   });
 
@@ -89,10 +108,16 @@ describe('logs and answers keep secrets out', () => {
       const auth = { authorization: `Bearer ${TOKEN}` };
       const gql = await good.gql('{ buckets { name } }', {}, { ...auth, 'x-request-id': 'leak-check-1' });
       answers.push(JSON.stringify(gql.body));
-      expect(gql.body.errors).toEqual([expect.objectContaining({ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } })]);
-      const download = await keep(await fetch(`${good.base}/objects/${bucket}/k`, { headers: { ...auth, 'x-request-id': 'leak-check-2' } }));
+      expect(gql.body.errors).toEqual([
+        expect.objectContaining({ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }),
+      ]);
+      const download = await keep(
+        await fetch(`${good.base}/objects/${bucket}/k`, { headers: { ...auth, 'x-request-id': 'leak-check-2' } }),
+      );
       expect(download.status).toBe(500);
-      expect(JSON.parse(download.text)).toEqual({ errors: [{ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+      expect(JSON.parse(download.text)).toEqual({
+        errors: [{ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
+      });
     } finally {
       app.store.listBuckets = listBuckets;
       app.store.getObject = getObject;
@@ -104,7 +129,8 @@ describe('logs and answers keep secrets out', () => {
       .map((l) => JSON.parse(l) as { level: number; err?: { type?: string; message?: string } });
     const errors = lines.filter((l) => l.level === 50);
     expect(errors.map((l) => l.err?.type).sort()).toEqual(['RangeError', 'TypeError']);
-    for (const line of errors) expect(line.err?.message).toBe('boom with [redacted] and [redacted] and [redacted] and Bearer [redacted]');
+    for (const line of errors)
+      expect(line.err?.message).toBe('boom with [redacted] and [redacted] and [redacted] and Bearer [redacted]');
   });
 
   it('logs each store call as one short debug line, never its input or output body', async () => {
@@ -125,8 +151,12 @@ describe('logs and answers keep secrets out', () => {
       .filter((l) => l !== '')
       .map((l) => ({ text: l, line: JSON.parse(l) as Record<string, unknown> }));
     const calls = lines.filter(({ line }) => line.msg === 'store call').map(({ line }) => line);
-    expect(calls).toContainEqual(expect.objectContaining({ level: 20, command: 'PutObjectCommand', bucket, key: 'logged', status: 200 }));
-    expect(calls).toContainEqual(expect.objectContaining({ level: 20, command: 'GetObjectCommand', bucket, key: 'logged', status: 200 }));
+    expect(calls).toContainEqual(
+      expect.objectContaining({ level: 20, command: 'PutObjectCommand', bucket, key: 'logged', status: 200 }),
+    );
+    expect(calls).toContainEqual(
+      expect.objectContaining({ level: 20, command: 'GetObjectCommand', bucket, key: 'logged', status: 200 }),
+    );
     for (const { text } of lines) {
       expect(text.length).toBeLessThan(2048);
       expect(text).not.toContain('payload-that-must-not-be-logged');
@@ -137,7 +167,14 @@ describe('logs and answers keep secrets out', () => {
   it('no log line and no answer holds a token, the store’s secret key or a stack trace', () => {
     const everything = [good.logText(), misconfigured.logText(), ...answers].join('\n');
     expect(good.logText().length).toBeGreaterThan(0);
-    for (const secret of [TOKEN, HASHED_TOKEN, WRONG_TOKEN, WRONG_SECRET, CURSOR_SECRET, store.credentials.secretAccessKey]) {
+    for (const secret of [
+      TOKEN,
+      HASHED_TOKEN,
+      WRONG_TOKEN,
+      WRONG_SECRET,
+      CURSOR_SECRET,
+      store.credentials.secretAccessKey,
+    ]) {
       expect(everything).not.toContain(secret);
     }
     expect(everything).not.toMatch(STACK_FRAME);

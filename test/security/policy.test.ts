@@ -87,7 +87,9 @@ describe('the access policy covers the schema', () => {
 
   it('every rule of the table is used by the schema or the /objects route', () => {
     const used = new Set([
-      ...ROOT_TYPES.flatMap((t) => Object.keys((schema.getType(t) as import('graphql').GraphQLObjectType).getFields()).map((f) => `${t}.${f}`)),
+      ...ROOT_TYPES.flatMap((t) =>
+        Object.keys((schema.getType(t) as import('graphql').GraphQLObjectType).getFields()).map((f) => `${t}.${f}`),
+      ),
       ...GUARDED_TYPES,
       'GET /objects/{bucket}/{key}',
       'HEAD /objects/{bucket}/{key}',
@@ -99,7 +101,14 @@ describe('the access policy covers the schema', () => {
 describe('the rules', () => {
   const ring = new Keyring(
     [
-      { name: 'mixed', token: 'mixed-token-0123456789', grants: [{ bucket: 'source', role: 'read' }, { bucket: 'target', role: 'write' }] },
+      {
+        name: 'mixed',
+        token: 'mixed-token-0123456789',
+        grants: [
+          { bucket: 'source', role: 'read' },
+          { bucket: 'target', role: 'write' },
+        ],
+      },
       { name: 'reader', token: 'reader-token-0123456789', grants: [{ bucket: '*', role: 'read' }] },
     ],
     false,
@@ -108,7 +117,8 @@ describe('the rules', () => {
   const reader = ring.authenticate('Bearer reader-token-0123456789');
 
   it('copyObject needs read on the source and write on the target', () => {
-    const copy = (sourceBucket: string, bucket: string) => codeOf(() => authorizeOperation(mixed, 'Mutation.copyObject', { sourceBucket, bucket }));
+    const copy = (sourceBucket: string, bucket: string) =>
+      codeOf(() => authorizeOperation(mixed, 'Mutation.copyObject', { sourceBucket, bucket }));
     expect(copy('source', 'target')).toBe('OK');
     expect(copy('target', 'source')).toBe('FORBIDDEN');
     expect(copy('target', 'target')).toBe('OK');
@@ -116,7 +126,8 @@ describe('the rules', () => {
   });
 
   it('presign needs read for GET (the default) and write for PUT', () => {
-    const presign = (caller: Caller, method?: string) => codeOf(() => authorizeOperation(caller, 'Mutation.presign', { bucket: 'target', method }));
+    const presign = (caller: Caller, method?: string) =>
+      codeOf(() => authorizeOperation(caller, 'Mutation.presign', { bucket: 'target', method }));
     expect(presign(reader)).toBe('OK');
     expect(presign(reader, 'GET')).toBe('OK');
     expect(presign(reader, 'PUT')).toBe('FORBIDDEN');
@@ -126,11 +137,18 @@ describe('the rules', () => {
   it('abortStale without a bucket needs write on some bucket', () => {
     expect(codeOf(() => authorizeOperation(reader, 'MultipartMutations.abortStale', {}))).toBe('FORBIDDEN');
     expect(codeOf(() => authorizeOperation(mixed, 'MultipartMutations.abortStale', { bucket: null }))).toBe('OK');
-    expect(codeOf(() => authorizeOperation(mixed, 'MultipartMutations.abortStale', { bucket: 'source' }))).toBe('FORBIDDEN');
+    expect(codeOf(() => authorizeOperation(mixed, 'MultipartMutations.abortStale', { bucket: 'source' }))).toBe(
+      'FORBIDDEN',
+    );
   });
 
   it('a denial names the first need not met', () => {
-    expect(unmet(mixed, [{ bucket: 'source', role: 'read' }, { bucket: 'source', role: 'write' }])).toEqual({ bucket: 'source', role: 'write' });
+    expect(
+      unmet(mixed, [
+        { bucket: 'source', role: 'read' },
+        { bucket: 'source', role: 'write' },
+      ]),
+    ).toEqual({ bucket: 'source', role: 'write' });
     try {
       authorize(reader, [{ anyBucket: true, role: 'admin' }]);
       expect.unreachable();
@@ -183,14 +201,20 @@ describe('type rules hold where a field above let an object through', () => {
       { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) },
       { caller },
     );
-    return (await res.json()) as { data: Record<string, unknown> | null; errors: { path: unknown[]; extensions: { code: string } }[] };
+    return (await res.json()) as {
+      data: Record<string, unknown> | null;
+      errors: { path: unknown[]; extensions: { code: string } }[];
+    };
   }
 
   it('a caller that may see a bucket but not read it gets FORBIDDEN on its fields, and no listing is sent', async () => {
     // A caller that breaks the invariant the `buckets` field relies on (seeing implies reading).
     const liar: Caller = { name: 'liar', can: () => false, canSee: (name) => name === bucket, hasAnyRole: () => false };
     calls.length = 0;
-    const body = await run(liar, '{ buckets { name objects { edges { node { key url } } } multipartUploads { key } } }');
+    const body = await run(
+      liar,
+      '{ buckets { name objects { edges { node { key url } } } multipartUploads { key } } }',
+    );
     expect(body.errors.length).toBeGreaterThan(0);
     expect(new Set(body.errors.map((e) => e.extensions.code))).toEqual(new Set(['FORBIDDEN']));
     expect(body.data?.buckets ?? null).toBeNull();
@@ -205,8 +229,14 @@ describe('type rules hold where a field above let an object through', () => {
       canSee: () => false,
       hasAnyRole: () => false,
     };
-    const copy = await run(writeOnly, `mutation { copyObject(sourceBucket: "${source}", sourceKey: "source.txt", bucket: "${bucket}", key: "copy.txt") { key url } }`);
-    const create = await run(writeOnly, `mutation { multipart { create(bucket: "${bucket}", key: "upload.bin") { key uploadId } } }`);
+    const copy = await run(
+      writeOnly,
+      `mutation { copyObject(sourceBucket: "${source}", sourceKey: "source.txt", bucket: "${bucket}", key: "copy.txt") { key url } }`,
+    );
+    const create = await run(
+      writeOnly,
+      `mutation { multipart { create(bucket: "${bucket}", key: "upload.bin") { key uploadId } } }`,
+    );
     for (const body of [copy, create]) {
       expect(body.errors.length).toBeGreaterThan(0);
       expect(new Set(body.errors.map((e) => e.extensions.code))).toEqual(new Set(['FORBIDDEN']));

@@ -88,7 +88,7 @@ describe('start-up refusals', () => {
     expect(exit.code).toBe(1);
     expect(exit.stdout).toBe('');
     expect(lines(exit.stderr)).toEqual([
-      's3-graphql: HOST: 0.0.0.0 is not a loopback address, and without API_KEYS anyone who reaches it could use the store\'s keys; configure API_KEYS or set ALLOW_ANONYMOUS=true',
+      "s3-graphql: HOST: 0.0.0.0 is not a loopback address, and without API_KEYS anyone who reaches it could use the store's keys; configure API_KEYS or set ALLOW_ANONYMOUS=true",
     ]);
   });
 
@@ -129,10 +129,15 @@ describe('start-up refusals', () => {
   it('an unreadable API_KEYS_FILE, and a bad tokenSha256 in one, are each one line', async () => {
     const missing = await start({ API_KEYS_FILE: join(dir, 'nope.json') }, join(dir, 'data'));
     expect(missing.code).toBe(1);
-    expect(lines(missing.stderr)).toEqual([`s3-graphql: API_KEYS_FILE: cannot read ${join(dir, 'nope.json')} (ENOENT)`]);
+    expect(lines(missing.stderr)).toEqual([
+      `s3-graphql: API_KEYS_FILE: cannot read ${join(dir, 'nope.json')} (ENOENT)`,
+    ]);
 
     const file = join(dir, 'keys.json');
-    await writeFile(file, JSON.stringify({ keys: [{ name: 'a', tokenSha256: 'xyz', grants: [{ bucket: '*', role: 'read' }] }] }));
+    await writeFile(
+      file,
+      JSON.stringify({ keys: [{ name: 'a', tokenSha256: 'xyz', grants: [{ bucket: '*', role: 'read' }] }] }),
+    );
     const badHash = await start({ API_KEYS_FILE: file, HOST: '0.0.0.0' }, join(dir, 'data'));
     expect(badHash.code).toBe(1);
     expect(lines(badHash.stderr)).toEqual([
@@ -150,58 +155,64 @@ describe('start-up with a store that is down', () => {
   });
 
   // A closed port fails at once; a store that accepts connections and never answers must not hold start-up either.
-  it.each(['refuses connections', 'accepts connections and never answers'])('serves anyway when the store %s, says so in the log, and /readyz answers 503', async (kind) => {
-    const started = Date.now();
-    let port: number;
-    if (kind === 'refuses connections') port = await closedPort();
-    else {
-      silent = await holdPort();
-      port = silent.port;
-    }
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        PORT: '0',
-        S3_ENDPOINT: `http://127.0.0.1:${port}`,
-        S3_ACCESS_KEY_ID: 'test-key',
-        S3_SECRET_ACCESS_KEY: 'test-secret-that-must-not-be-logged',
-        S3_MAX_ATTEMPTS: '1',
-        S3_CONNECT_TIMEOUT_MS: '500',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`not serving within 30 s; stdout: ${stdout}; stderr: ${stderr}`)), 30_000);
-        child.stdout.on('data', (chunk: Buffer) => {
-          stdout += chunk.toString();
-          const serving = /is serving GraphQL at (http:\/\/\S+)\/graphql/.exec(stdout);
-          if (serving) {
-            clearTimeout(timer);
-            resolve(serving[1]!);
-          }
-        });
-        child.once('exit', (code) => reject(new Error(`exited with ${code}; stderr: ${stderr}`)));
+  it.each(['refuses connections', 'accepts connections and never answers'])(
+    'serves anyway when the store %s, says so in the log, and /readyz answers 503',
+    async (kind) => {
+      const started = Date.now();
+      let port: number;
+      if (kind === 'refuses connections') port = await closedPort();
+      else {
+        silent = await holdPort();
+        port = silent.port;
+      }
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH ?? '',
+          PORT: '0',
+          S3_ENDPOINT: `http://127.0.0.1:${port}`,
+          S3_ACCESS_KEY_ID: 'test-key',
+          S3_SECRET_ACCESS_KEY: 'test-secret-that-must-not-be-logged',
+          S3_MAX_ATTEMPTS: '1',
+          S3_CONNECT_TIMEOUT_MS: '500',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
       });
-      // Within the readiness check's 2 s and the process start, not the SDK's 3 attempts of 120 s.
-      expect(Date.now() - started).toBeLessThan(20_000);
-      expect((await fetch(`${url}/healthz`)).status).toBe(200);
-      const ready = await fetch(`${url}/readyz`);
-      expect(ready.status).toBe(503);
-      expect(await ready.json()).toMatchObject({ status: 'unavailable' });
-      const warning = lines(stdout)
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .find((l) => l.msg === 'the store is not ready; /readyz answers 503 until it is');
-      expect(warning).toMatchObject({ level: 40, store: `http://127.0.0.1:${port}` });
-      expect(stdout + stderr).not.toContain('test-secret-that-must-not-be-logged');
-    } finally {
-      child.kill('SIGTERM');
-      await new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(undefined)));
-    }
-  });
+      let stdout = '';
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      try {
+        const url = await new Promise<string>((resolve, reject) => {
+          const timer = setTimeout(
+            () => reject(new Error(`not serving within 30 s; stdout: ${stdout}; stderr: ${stderr}`)),
+            30_000,
+          );
+          child.stdout.on('data', (chunk: Buffer) => {
+            stdout += chunk.toString();
+            const serving = /is serving GraphQL at (http:\/\/\S+)\/graphql/.exec(stdout);
+            if (serving) {
+              clearTimeout(timer);
+              resolve(serving[1]!);
+            }
+          });
+          child.once('exit', (code) => reject(new Error(`exited with ${code}; stderr: ${stderr}`)));
+        });
+        // Within the readiness check's 2 s and the process start, not the SDK's 3 attempts of 120 s.
+        expect(Date.now() - started).toBeLessThan(20_000);
+        expect((await fetch(`${url}/healthz`)).status).toBe(200);
+        const ready = await fetch(`${url}/readyz`);
+        expect(ready.status).toBe(503);
+        expect(await ready.json()).toMatchObject({ status: 'unavailable' });
+        const warning = lines(stdout)
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+          .find((l) => l.msg === 'the store is not ready; /readyz answers 503 until it is');
+        expect(warning).toMatchObject({ level: 40, store: `http://127.0.0.1:${port}` });
+        expect(stdout + stderr).not.toContain('test-secret-that-must-not-be-logged');
+      } finally {
+        child.kill('SIGTERM');
+        await new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(undefined)));
+      }
+    },
+  );
 });

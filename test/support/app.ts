@@ -70,7 +70,7 @@ export interface GqlResponse<T = Record<string, unknown>> {
 }
 
 /** A typed document from `__generated__` (documentMode: string): its text carries the result and variables types. */
-export interface Doc<TResult, TVariables> {
+interface Doc<TResult, TVariables> {
   toString(): string;
   __apiType?: (variables: TVariables) => TResult;
 }
@@ -94,7 +94,7 @@ export const codes = (res: { errors?: GqlError[] }) => (res.errors ?? []).map((e
 export const outcome = (res: { errors?: GqlError[] }) => String(res.errors?.[0]?.extensions?.code ?? 'OK');
 
 /** The header that lets a multipart request through the CSRF check. */
-export const CSRF = { 'x-graphql-csrf': '1' } as const;
+const CSRF = { 'x-graphql-csrf': '1' } as const;
 
 export interface StartOptions {
   /** The Store's listing page size (S3's 1000 when left out). */
@@ -121,8 +121,16 @@ export interface TestServer {
   /** Everything the logger wrote so far, exactly as written. */
   logText(): string;
   /** One operation as JSON, with `headers` added (e.g. authorization). */
-  gql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GqlResponse<T>>;
-  gql<TResult, TVariables>(doc: Doc<TResult, TVariables>, variables?: TVariables, headers?: Record<string, string>): Promise<GqlResponse<TResult>>;
+  gql<T = Record<string, unknown>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    headers?: Record<string, string>,
+  ): Promise<GqlResponse<T>>;
+  gql<TResult, TVariables>(
+    doc: Doc<TResult, TVariables>,
+    variables?: TVariables,
+    headers?: Record<string, string>,
+  ): Promise<GqlResponse<TResult>>;
   /**
    * One operation with files, as the GraphQL multipart request spec sends it
    * (CSRF header included): each entry of `files` is the variable it fills
@@ -193,7 +201,8 @@ export async function startServer(
   const destination = {
     write(chunk: string) {
       written.push(chunk);
-      for (const line of chunk.split('\n')) if (line.trim() !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.split('\n'))
+        if (line.trim() !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
     },
   };
   const logger = options.rawLog
@@ -216,8 +225,16 @@ export async function startServer(
   const base = `http://127.0.0.1:${port}`;
   const url = `${base}/graphql`;
 
-  function gql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GqlResponse<T>>;
-  function gql<TResult, TVariables>(doc: Doc<TResult, TVariables>, variables?: TVariables, headers?: Record<string, string>): Promise<GqlResponse<TResult>>;
+  function gql<T = Record<string, unknown>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    headers?: Record<string, string>,
+  ): Promise<GqlResponse<T>>;
+  function gql<TResult, TVariables>(
+    doc: Doc<TResult, TVariables>,
+    variables?: TVariables,
+    headers?: Record<string, string>,
+  ): Promise<GqlResponse<TResult>>;
   async function gql(doc: Doc<unknown, unknown> | string, variables?: unknown, headers: Record<string, string> = {}) {
     const res = await fetch(url, {
       method: 'POST',
@@ -242,7 +259,12 @@ export async function startServer(
     logs,
     logText: () => written.join(''),
     gql,
-    async upload<T>(query: string, variables: Record<string, unknown>, files: Record<string, string | Uint8Array>, headers = {}) {
+    async upload<T>(
+      query: string,
+      variables: Record<string, unknown>,
+      files: Record<string, string | Uint8Array>,
+      headers = {},
+    ) {
       const names = Object.keys(files);
       const form = new FormData();
       const nulls = Object.fromEntries(names.map((name) => [name, null]));
@@ -267,7 +289,11 @@ export async function startServer(
 }
 
 /** The value of one sample in the Prometheus exposition, 0 when absent. */
-export async function metricValue(metrics: Metrics, name: string, labels: Record<string, string> = {}): Promise<number> {
+export async function metricValue(
+  metrics: Metrics,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const metric = (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === name);
   if (!metric) throw new Error(`no metric ${name}`);
   const values = (metric as unknown as { values: { value: number; labels: Record<string, string | number> }[] }).values;
@@ -279,7 +305,9 @@ export async function metricValue(metrics: Metrics, name: string, labels: Record
 export async function storeCalls(metrics: Metrics, operation?: string): Promise<number> {
   const metric = (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === 's3graphql_store_calls_total');
   const values = (metric as unknown as { values: { value: number; labels: Record<string, string> }[] }).values;
-  return values.filter((v) => operation === undefined || v.labels.operation === operation).reduce((n, v) => n + v.value, 0);
+  return values
+    .filter((v) => operation === undefined || v.labels.operation === operation)
+    .reduce((n, v) => n + v.value, 0);
 }
 
 /** Waits until `check` returns true, polling every 50 ms, for at most `timeoutMs`. */

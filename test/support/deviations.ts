@@ -20,7 +20,7 @@
 import type { StoreName, StoreUnderTest } from './provided.js';
 
 /** One known deviation: what AWS documents (with where) and what the store does instead. */
-export interface Deviation {
+interface Deviation {
   aws: string;
   store: string;
 }
@@ -34,7 +34,7 @@ export type DeviationId =
   | 'auth.signaturesNotChecked'
   | 'auth.anonymousReadNoErrorCode';
 
-export const expectedDeviations: Record<StoreName, Partial<Record<DeviationId, Deviation>>> = {
+const expectedDeviations: Record<StoreName, Partial<Record<DeviationId, Deviation>>> = {
   moto: {
     'getObject.responseOverrides': {
       aws: 'GetObject: "response-content-type ... Sets the Content-Type header of the response" (likewise response-content-disposition and the other response-* parameters of signed requests).',
@@ -58,18 +58,20 @@ export const expectedDeviations: Record<StoreName, Partial<Record<DeviationId, D
     },
     'auth.signaturesNotChecked': {
       aws: 'Authenticating Requests (AWS Signature Version 4): a wrong signature is 403 SignatureDoesNotMatch, an unknown key id 403 InvalidAccessKeyId, an expired presigned URL 403 AccessDenied ("Request has expired"), an anonymous request to a private bucket 403 AccessDenied.',
-      store: 'moto accepts any credentials and any signature, expired or not, and anonymous writes (it does not authenticate).',
+      store:
+        'moto accepts any credentials and any signature, expired or not, and anonymous writes (it does not authenticate).',
     },
     'auth.anonymousReadNoErrorCode': {
       aws: 'Error responses: every error carries an XML body with <Code>; an anonymous GET of a private object is 403 AccessDenied.',
-      store: 'moto refuses an anonymous GET of a private object with 403 and an empty text/html body (its ACL check), so no error code.',
+      store:
+        'moto refuses an anonymous GET of a private object with 403 and an empty text/html body (its ACL check), so no error code.',
     },
   },
   embedded: {},
 };
 
 /** Whether `store` is known to deviate from AWS at `id`. */
-export function deviates(store: StoreUnderTest, id: DeviationId): boolean {
+function deviates(store: StoreUnderTest, id: DeviationId): boolean {
   return expectedDeviations[store.name][id] !== undefined;
 }
 

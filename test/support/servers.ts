@@ -7,7 +7,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export const LOOPBACK = '127.0.0.1';
+const LOOPBACK = '127.0.0.1';
 
 /** A port free on 127.0.0.1 right now (the OS picks it via listen(0)). */
 export function freePort(): Promise<number> {
@@ -27,7 +27,7 @@ export function freePort(): Promise<number> {
  * Resolves once `url` answers any HTTP response; rejects after `timeoutMs`,
  * or as soon as `alive()` returns false (the server process died).
  */
-export async function waitForHttp(url: string, timeoutMs: number, alive: () => boolean = () => true): Promise<void> {
+async function waitForHttp(url: string, timeoutMs: number, alive: () => boolean = () => true): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -45,7 +45,7 @@ export async function waitForHttp(url: string, timeoutMs: number, alive: () => b
 }
 
 /** Sends SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
-export async function stopProcess(child: ChildProcess, graceMs = 5_000): Promise<void> {
+async function stopProcess(child: ChildProcess, graceMs = 5_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
@@ -57,7 +57,9 @@ export async function stopProcess(child: ChildProcess, graceMs = 5_000): Promise
 /** Whether `python3` exists and can import every module named. */
 export function pythonHas(...modules: string[]): Promise<boolean> {
   return new Promise((resolve) => {
-    execFile('python3', ['-c', modules.map((m) => `import ${m}`).join('; ')], { timeout: 30_000 }, (err) => resolve(!err));
+    execFile('python3', ['-c', modules.map((m) => `import ${m}`).join('; ')], { timeout: 30_000 }, (err) =>
+      resolve(!err),
+    );
   });
 }
 
@@ -116,7 +118,11 @@ async function startMotoOnce(port: number, timeoutMs: number): Promise<RunningMo
   child.on('error', (err) => (spawnError = err));
   const endpoint = `http://${LOOPBACK}:${port}`;
   try {
-    await waitForHttp(`${endpoint}/`, timeoutMs, () => !spawnError && child.exitCode === null && child.signalCode === null);
+    await waitForHttp(
+      `${endpoint}/`,
+      timeoutMs,
+      () => !spawnError && child.exitCode === null && child.signalCode === null,
+    );
   } catch (err) {
     await stopProcess(child);
     throw new Error(`moto did not start on port ${port}: ${spawnError?.message ?? (err as Error).message}\n${output}`);

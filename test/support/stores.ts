@@ -40,12 +40,13 @@ import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import type { StoreCredentials, StoreUnderTest } from './provided.js';
 
-export type { StoreCredentials, StoreName, StoreUnderTest } from './provided.js';
+export type { StoreUnderTest } from './provided.js';
 
 /** The stores started by the global setup (at least one; moto first when present). */
 export function testStores(): StoreUnderTest[] {
   const stores = inject('stores');
-  if (!stores?.length) throw new Error('no test stores: is test/global-setup.ts listed as globalSetup in vitest.config.ts?');
+  if (!stores?.length)
+    throw new Error('no test stores: is test/global-setup.ts listed as globalSetup in vitest.config.ts?');
   return stores;
 }
 
@@ -95,11 +96,12 @@ let bucketCounter = 0;
  * made it (letters, digits and dashes are kept; the rest becomes `-`).
  */
 export function uniqueBucket(prefix: string): string {
-  const clean = prefix
-    .toLowerCase()
-    .replace(/[^a-z0-9-]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 40) || 'test';
+  const clean =
+    prefix
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 40) || 'test';
   bucketCounter += 1;
   const name = `${clean}-${randomBytes(5).toString('hex')}-${bucketCounter}`;
   return /^[a-z0-9]/.test(name) ? name : `t${name}`;
@@ -123,7 +125,9 @@ export async function removeBucket(client: S3Client, bucket: string): Promise<vo
     for (;;) {
       const page = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, ...uploadMarkers }));
       for (const upload of page.Uploads ?? []) {
-        await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: upload.Key, UploadId: upload.UploadId }));
+        await client.send(
+          new AbortMultipartUploadCommand({ Bucket: bucket, Key: upload.Key, UploadId: upload.UploadId }),
+        );
       }
       if (!page.IsTruncated) break;
       uploadMarkers = { KeyMarker: page.NextKeyMarker, UploadIdMarker: page.NextUploadIdMarker };
@@ -132,7 +136,8 @@ export async function removeBucket(client: S3Client, bucket: string): Promise<vo
     do {
       const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken }));
       const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key }));
-      if (keys.length) await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
+      if (keys.length)
+        await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
       ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (ContinuationToken);
     await client.send(new DeleteBucketCommand({ Bucket: bucket }));

@@ -76,7 +76,8 @@ function invalidChecksum(name: string, where: 'header' | 'trailing header'): S3E
 }
 
 export function badDigest(name: string): S3Error {
-  if (name === 'content-md5') return new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.');
+  if (name === 'content-md5')
+    return new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.');
   const label = CHECKSUMS[name]?.label ?? name;
   return new S3Error('BadDigest', `The ${label} you specified did not match the calculated checksum.`);
 }

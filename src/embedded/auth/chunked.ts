@@ -170,7 +170,8 @@ export class RequestBody extends Transform {
         case 'chunk-data-end':
         case 'final-crlf': {
           const expected = this.crlfSeen === 0 ? CR : LF;
-          if (chunk[pos] !== expected) throw malformed('Malformed aws-chunked body: chunk data is not followed by CRLF.');
+          if (chunk[pos] !== expected)
+            throw malformed('Malformed aws-chunked body: chunk data is not followed by CRLF.');
           pos++;
           if (++this.crlfSeen === 2) {
             if (this.state === 'final-crlf') this.state = 'done';
@@ -212,7 +213,9 @@ export class RequestBody extends Transform {
   private appendLine(chunk: Buffer, start: number, end: number): void {
     const length = end - start;
     if (this.lineLength + length + 1 > MAX_LINE_BYTES) {
-      throw malformed(`Malformed aws-chunked body: a chunk header or trailer line is longer than ${MAX_LINE_BYTES} bytes.`);
+      throw malformed(
+        `Malformed aws-chunked body: a chunk header or trailer line is longer than ${MAX_LINE_BYTES} bytes.`,
+      );
     }
     chunk.copy(this.line, this.lineLength, start, end);
     this.lineLength += length;
@@ -280,13 +283,15 @@ export class RequestBody extends Transform {
       this.state = 'done';
       return;
     }
-    if (++this.trailerLines > MAX_TRAILER_LINES) throw malformed('Malformed aws-chunked body: too many trailing headers.');
+    if (++this.trailerLines > MAX_TRAILER_LINES)
+      throw malformed('Malformed aws-chunked body: too many trailing headers.');
     const match = TRAILER_LINE.exec(text);
     if (!match) throw malformed('Malformed aws-chunked body: a trailing header is not "name:value".');
     const name = match[1]!.toLowerCase();
     const value = match[2]!;
     if (name === 'x-amz-trailer-signature') {
-      if (this.trailerSignature !== undefined) throw malformed('Malformed aws-chunked body: more than one trailer signature.');
+      if (this.trailerSignature !== undefined)
+        throw malformed('Malformed aws-chunked body: more than one trailer signature.');
       this.trailerSignature = value;
       return;
     }
@@ -316,7 +321,10 @@ export class RequestBody extends Transform {
       );
     }
     if (expectedSha256 !== undefined && this.payloadSha256!.digest('hex') !== expectedSha256.toLowerCase()) {
-      throw new S3Error('XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.");
+      throw new S3Error(
+        'XAmzContentSHA256Mismatch',
+        "The provided 'x-amz-content-sha256' header does not match what was computed.",
+      );
     }
     const sums = new Map<string, Buffer>();
     for (const [name, checksum] of this.digesters) sums.set(name, Buffer.from(await checksum.digest()));
@@ -342,7 +350,8 @@ export class RequestBody extends Transform {
       if (this.trailerSignature !== undefined) throw malformed('An unsigned payload carries a trailer signature.');
       return;
     }
-    if (this.trailerSignature === undefined) throw signatureMismatch('The trailing headers carry no x-amz-trailer-signature.');
+    if (this.trailerSignature === undefined)
+      throw signatureMismatch('The trailing headers carry no x-amz-trailer-signature.');
     const canonicalHash = createHash('sha256').update(this.trailerCanonical.join(''), 'utf8').digest('hex');
     const stringToSign = [
       'AWS4-HMAC-SHA256-TRAILER',
@@ -351,7 +360,10 @@ export class RequestBody extends Transform {
       this.previousSignature,
       canonicalHash,
     ].join('\n');
-    if (!/^[0-9a-f]{64}$/.test(this.trailerSignature) || !sameHex(hmacHex(signing.signingKey, stringToSign), this.trailerSignature)) {
+    if (
+      !/^[0-9a-f]{64}$/.test(this.trailerSignature) ||
+      !sameHex(hmacHex(signing.signingKey, stringToSign), this.trailerSignature)
+    ) {
       throw signatureMismatch('The trailer signature we calculated does not match the signature you provided.');
     }
   }

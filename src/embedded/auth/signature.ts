@@ -76,7 +76,6 @@ function signatureDoesNotMatch(): S3Error {
   );
 }
 
-
 export interface Credential {
   accessKeyId: string;
   date: string;
@@ -94,9 +93,15 @@ export function parseCredential(value: string, scheme: Scheme): Credential {
     throw malformed(scheme, `${prefix}expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".`);
   }
   const [accessKeyId, date, region, service, terminator] = parts as [string, string, string, string, string];
-  if (!/^\d{8}$/.test(date)) throw malformed(scheme, `${prefix}incorrect date format "${date}". This date in the credential must be in the format "yyyyMMdd".`);
-  if (service !== SERVICE) throw malformed(scheme, `${prefix}incorrect service "${service}". This endpoint belongs to "${SERVICE}".`);
-  if (terminator !== TERMINATOR) throw malformed(scheme, `${prefix}incorrect terminal "${terminator}". This endpoint uses "${TERMINATOR}".`);
+  if (!/^\d{8}$/.test(date))
+    throw malformed(
+      scheme,
+      `${prefix}incorrect date format "${date}". This date in the credential must be in the format "yyyyMMdd".`,
+    );
+  if (service !== SERVICE)
+    throw malformed(scheme, `${prefix}incorrect service "${service}". This endpoint belongs to "${SERVICE}".`);
+  if (terminator !== TERMINATOR)
+    throw malformed(scheme, `${prefix}incorrect terminal "${terminator}". This endpoint uses "${TERMINATOR}".`);
   return { accessKeyId, date, region };
 }
 
@@ -105,7 +110,9 @@ export function checkRegion(credential: Credential, region: string, scheme: Sche
   if (credential.region === region) return;
   const detail = `the region '${credential.region}' is wrong; expecting '${region}'`;
   throw scheme === 'header'
-    ? new S3Error('AuthorizationHeaderMalformed', `The authorization header is malformed; ${detail}`, { Region: region })
+    ? new S3Error('AuthorizationHeaderMalformed', `The authorization header is malformed; ${detail}`, {
+        Region: region,
+      })
     : new S3Error('AuthorizationQueryParametersError', `${credentialPrefix(scheme)}${detail}`, { Region: region });
 }
 
@@ -122,7 +129,14 @@ export function parseSignedHeaders(value: string, scheme: Scheme): string[] {
 export function parseIsoBasic(value: string): Date | undefined {
   const match = ISO_BASIC.exec(value);
   if (!match) return undefined;
-  const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [number, number, number, number, number, number];
+  const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
   return date.getUTCMonth() === month - 1 && date.getUTCDate() === day && hour < 24 && minute < 60 && second < 60
     ? date
@@ -130,7 +144,10 @@ export function parseIsoBasic(value: string): Date | undefined {
 }
 
 export function toIsoBasic(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}/, '').replace(/[-:]/g, '');
+  return date
+    .toISOString()
+    .replace(/\.\d{3}/, '')
+    .replace(/[-:]/g, '');
 }
 
 function hmac(key: Buffer | string, data: string): Buffer {
@@ -171,7 +188,12 @@ export function checkUnsignedAmzHeaders(req: IncomingMessage, signed: ReadonlySe
 }
 
 /** Rebuilds the canonical request, computes the signature and compares it in constant time. Returns the signing key. */
-export function checkSignature(req: IncomingMessage, target: SignedTarget, creds: StoreCredentials, input: SignatureInput): Buffer {
+export function checkSignature(
+  req: IncomingMessage,
+  target: SignedTarget,
+  creds: StoreCredentials,
+  input: SignatureInput,
+): Buffer {
   const signed = new Set(input.signedHeaders);
   const headers: Record<string, string> = Object.create(null);
   for (const name of signed) {
@@ -190,7 +212,12 @@ export function checkSignature(req: IncomingMessage, target: SignedTarget, creds
   const canonicalRequest = canonicalizer.build(request, signed, input.payloadHash);
   const longDate = toIsoBasic(input.signedAt);
   const scope = createScope(input.credential.date, input.credential.region, SERVICE);
-  const stringToSign = [ALGORITHM, longDate, scope, createHash('sha256').update(canonicalRequest, 'utf8').digest('hex')].join('\n');
+  const stringToSign = [
+    ALGORITHM,
+    longDate,
+    scope,
+    createHash('sha256').update(canonicalRequest, 'utf8').digest('hex'),
+  ].join('\n');
   const key = signingKey(creds.secretAccessKey, input.credential.date, input.credential.region);
   const expected = hmac(key, stringToSign);
   if (!HEX_256.test(input.signature) || !timingSafeEqual(expected, Buffer.from(input.signature, 'hex'))) {

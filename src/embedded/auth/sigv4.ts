@@ -132,7 +132,10 @@ function verifyHeaderAuth(
   const signedHeadersValue = components.get('SignedHeaders');
   const signature = components.get('Signature');
   if (credentialValue === undefined || signedHeadersValue === undefined || signature === undefined) {
-    throw malformed('header', 'the authorization header requires three components: Credential, SignedHeaders, and Signature.');
+    throw malformed(
+      'header',
+      'the authorization header requires three components: Credential, SignedHeaders, and Signature.',
+    );
   }
   const credential = parseCredential(credentialValue, 'header');
   checkRegion(credential, region, 'header');
@@ -153,7 +156,10 @@ function verifyHeaderAuth(
     throw malformed('header', 'Invalid credential date. Date is not the same as X-Amz-Date.');
   }
   if (Math.abs(now.getTime() - signedAt.getTime()) > MAX_SKEW_MS) {
-    throw new S3Error('RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.');
+    throw new S3Error(
+      'RequestTimeTooSkewed',
+      'The difference between the request time and the current time is too large.',
+    );
   }
 
   const signedHeaders = parseSignedHeaders(signedHeadersValue, 'header');
@@ -179,7 +185,13 @@ function verifyHeaderAuth(
   return verified;
 }
 
-function verifyPresigned(req: IncomingMessage, target: SignedTarget, creds: StoreCredentials, now: Date, region: string): VerifiedRequest {
+function verifyPresigned(
+  req: IncomingMessage,
+  target: SignedTarget,
+  creds: StoreCredentials,
+  now: Date,
+  region: string,
+): VerifiedRequest {
   const params = target.query;
   const algorithm = params.get('X-Amz-Algorithm');
   if (algorithm !== null && algorithm !== ALGORITHM) {
@@ -197,14 +209,17 @@ function verifyPresigned(req: IncomingMessage, target: SignedTarget, creds: Stor
 
   const signedAt = parseIsoBasic(params.get('X-Amz-Date')!);
   if (signedAt === undefined) {
-    throw malformed('query', 'X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd\'T\'HHmmss\'Z\'"');
+    throw malformed('query', "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"");
   }
   const expires = params.get('X-Amz-Expires')!;
   if (!/^\d{1,7}$/.test(expires) || Number(expires) < 1) {
     throw malformed('query', 'X-Amz-Expires must be a positive integer number of seconds.');
   }
   if (Number(expires) > MAX_PRESIGN_EXPIRES_SECONDS) {
-    throw malformed('query', `X-Amz-Expires must be less than a week (in seconds) that is ${MAX_PRESIGN_EXPIRES_SECONDS}`);
+    throw malformed(
+      'query',
+      `X-Amz-Expires must be less than a week (in seconds) that is ${MAX_PRESIGN_EXPIRES_SECONDS}`,
+    );
   }
   if (toIsoBasic(signedAt).slice(0, 8) !== credential.date) {
     throw malformed('query', 'Invalid credential date. Date is not the same as X-Amz-Date.');
@@ -213,7 +228,10 @@ function verifyPresigned(req: IncomingMessage, target: SignedTarget, creds: Stor
   // URL's life: the end of validity is never more than a week from now, so a
   // week-long URL dated ahead is not valid yet until its X-Amz-Date comes.
   const expiresAt = signedAt.getTime() + Number(expires) * 1000;
-  if (signedAt.getTime() - now.getTime() > MAX_SKEW_MS || expiresAt - now.getTime() > MAX_PRESIGN_EXPIRES_SECONDS * 1000) {
+  if (
+    signedAt.getTime() - now.getTime() > MAX_SKEW_MS ||
+    expiresAt - now.getTime() > MAX_PRESIGN_EXPIRES_SECONDS * 1000
+  ) {
     throw new S3Error('AccessDenied', 'Request is not valid yet');
   }
   if (now.getTime() > expiresAt) throw new S3Error('AccessDenied', 'Request has expired');
@@ -249,7 +267,12 @@ function verifyPresigned(req: IncomingMessage, target: SignedTarget, creds: Stor
  * `target` is the request target from parseTarget (http/target.ts), the very result the request is
  * then routed by: the signature is checked over exactly what will be acted on.
  */
-export function verifyRequest(req: IncomingMessage, target: SignedTarget, creds: StoreCredentials, opts: VerifyOptions = {}): VerifiedRequest {
+export function verifyRequest(
+  req: IncomingMessage,
+  target: SignedTarget,
+  creds: StoreCredentials,
+  opts: VerifyOptions = {},
+): VerifiedRequest {
   const now = opts.now ?? new Date();
   const region = opts.region ?? DEFAULT_REGION;
   const authorization = headerValue(req, 'authorization');
@@ -267,4 +290,3 @@ export function verifyRequest(req: IncomingMessage, target: SignedTarget, creds:
   if (v2Query) throw unsupportedMechanism();
   throw new S3Error('AccessDenied', 'Access Denied');
 }
-

@@ -21,7 +21,9 @@ export async function listBuckets(ctx: Ctx): Promise<void> {
   const max = parseIntParam(ctx.query, 'max-buckets', MAX_LIST_BUCKETS, 1, MAX_LIST_BUCKETS);
   const token = ctx.query.get('continuation-token');
   const after = token === null ? undefined : decodeToken(token);
-  const all = ctx.store.storage.listBuckets().filter((b) => b.name.startsWith(prefix) && (after === undefined || b.name > after));
+  const all = ctx.store.storage
+    .listBuckets()
+    .filter((b) => b.name.startsWith(prefix) && (after === undefined || b.name > after));
   const page = all.slice(0, max);
   const truncated = all.length > page.length;
   sendXml(ctx, 'ListAllMyBucketsResult', {
@@ -70,7 +72,12 @@ export async function invalidListType(ctx: Ctx): Promise<void> {
   throw errors.invalidArgument('Invalid List Type specified in Request', 'list-type', ctx.query.get('list-type') ?? '');
 }
 
-function contents(ctx: Ctx, item: Extract<ListItem, { type: 'object' }>, encode: (s: string) => string, owner: boolean): XmlElement {
+function contents(
+  ctx: Ctx,
+  item: Extract<ListItem, { type: 'object' }>,
+  encode: (s: string) => string,
+  owner: boolean,
+): XmlElement {
   const { entry } = item;
   return {
     Key: encode(entry.key),
@@ -138,7 +145,9 @@ export async function listObjectsV1(ctx: Ctx): Promise<void> {
     Prefix: encode(prefix),
     Marker: encode(marker),
     NextMarker:
-      page.truncated && delimiter !== '' && last ? encode(last.type === 'object' ? last.entry.key : last.prefix) : undefined,
+      page.truncated && delimiter !== '' && last
+        ? encode(last.type === 'object' ? last.entry.key : last.prefix)
+        : undefined,
     MaxKeys: maxKeys,
     Delimiter: delimiter === '' ? undefined : encode(delimiter),
     EncodingType: encoded ? 'url' : undefined,

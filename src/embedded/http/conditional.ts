@@ -10,7 +10,10 @@ import type { ObjectMeta } from '../storage/records.js';
 import { headerValue } from './headers.js';
 
 /** bytes=a-b, bytes=a-, bytes=-n as an inclusive range; undefined to ignore the header (absent or not one valid range). */
-export function parseRange(value: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
+export function parseRange(
+  value: string | undefined,
+  size: number,
+): { start: number; end: number } | 'unsatisfiable' | undefined {
   if (value === undefined) return undefined;
   const match = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(value);
   if (!match || (match[1] === '' && match[2] === '')) return undefined;

@@ -52,7 +52,8 @@ export function send(ctx: Ctx, status: number, body?: string, headers: Record<st
   res.statusCode = status;
   for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
   if (body === undefined || ctx.method === 'HEAD') {
-    if (status !== 204 && status !== 304) res.setHeader('Content-Length', body === undefined ? '0' : Buffer.byteLength(body));
+    if (status !== 204 && status !== 304)
+      res.setHeader('Content-Length', body === undefined ? '0' : Buffer.byteLength(body));
     res.end();
     return;
   }

@@ -53,7 +53,12 @@ function wildcardMatch(pattern: string, value: string): boolean {
   return value.length >= head.length + tail.length && value.startsWith(head) && value.endsWith(tail);
 }
 
-function corsRuleFor(rules: CorsRule[], origin: string, method: string, requestHeaders: string[]): CorsRule | undefined {
+function corsRuleFor(
+  rules: CorsRule[],
+  origin: string,
+  method: string,
+  requestHeaders: string[],
+): CorsRule | undefined {
   return rules.find(
     (rule) =>
       rule.allowedOrigins.some((o) => wildcardMatch(o, origin)) &&
@@ -89,7 +94,10 @@ export function preflight(ctx: Ctx): void {
   const origin = headerValue(ctx.req, 'origin');
   const method = headerValue(ctx.req, 'access-control-request-method');
   if (origin === undefined || method === undefined) {
-    throw new S3Error('BadRequest', 'Insufficient information. Origin request header and Access-Control-Request-Method needed.');
+    throw new S3Error(
+      'BadRequest',
+      'Insufficient information. Origin request header and Access-Control-Request-Method needed.',
+    );
   }
   if (ctx.bucket === undefined) {
     throw new S3Error('AccessForbidden', 'CORSResponse: CORS is not enabled for this endpoint.');
@@ -103,7 +111,7 @@ export function preflight(ctx: Ctx): void {
   if (!rule) {
     throw new S3Error(
       'AccessForbidden',
-      'CORSResponse: This CORS request is not allowed. This is usually because the evaluation of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource\'s CORS spec.',
+      "CORSResponse: This CORS request is not allowed. This is usually because the evaluation of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
       { Method: method, ResourceType: ctx.key === undefined ? 'BUCKET' : 'OBJECT' },
     );
   }

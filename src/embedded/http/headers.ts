@@ -29,6 +29,7 @@ export function httpDate(ms: number): string {
 
 /** Header text for arbitrary strings: UTF-8 bytes as latin1 characters; control characters refused. */
 export function headerText(value: string, name: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
   if (/[\0-\x08\n-\x1f\x7f]/.test(value)) throw errors.invalidArgument(`Invalid value for ${name}`, name, '');
   return /[^\0-\x7f]/.test(value) ? Buffer.from(value, 'utf8').toString('latin1') : value;
 }

@@ -7,7 +7,15 @@ import { MAX_LIST_KEYS, MAX_PART_NUMBER, MAX_PART_SIZE } from '../../core/s3-rul
 import { errors } from '../errors.js';
 import { writeConditions } from './conditional.js';
 import { body, readDocument, requireBucket, send, sendXml, storeWork, type Ctx } from './context.js';
-import { checkDeclaredSize, contentMd5, headerValue, isoDate, objectHeaders, quoted, setChecksumHeaders } from './headers.js';
+import {
+  checkDeclaredSize,
+  contentMd5,
+  headerValue,
+  isoDate,
+  objectHeaders,
+  quoted,
+  setChecksumHeaders,
+} from './headers.js';
 import { copySource } from './objects.js';
 import { encodingType, parseIntParam } from './query.js';
 import { parseCompleteMultipartUpload, urlEncodeKey } from './xml.js';
@@ -29,7 +37,11 @@ function partTarget(ctx: Ctx): { bucket: string; uploadId: string; partNumber: n
     throw errors.invalidRequest('UploadPart needs both the uploadId and the partNumber query parameters');
   }
   if (!/^\d{1,5}$/.test(part) || Number(part) < 1 || Number(part) > MAX_PART_NUMBER) {
-    throw errors.invalidArgument(`Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive`, 'partNumber', part);
+    throw errors.invalidArgument(
+      `Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive`,
+      'partNumber',
+      part,
+    );
   }
   ctx.store.storage.assertUpload(bucket, ctx.key!, uploadId);
   return { bucket, uploadId, partNumber: Number(part) };
@@ -51,7 +63,9 @@ export async function uploadPart(ctx: Ctx): Promise<void> {
 export async function uploadPartCopy(ctx: Ctx): Promise<void> {
   const { bucket, uploadId, partNumber } = partTarget(ctx);
   const source = copySource(ctx, true);
-  const part = await storeWork(ctx, () => ctx.store.storage.uploadPartCopy(bucket, ctx.key!, uploadId, partNumber, source));
+  const part = await storeWork(ctx, () =>
+    ctx.store.storage.uploadPartCopy(bucket, ctx.key!, uploadId, partNumber, source),
+  );
   sendXml(ctx, 'CopyPartResult', { LastModified: isoDate(part.lastModified), ETag: quoted(part.etag) });
 }
 
@@ -129,7 +143,9 @@ export async function completeMultipartUpload(ctx: Ctx): Promise<void> {
   ctx.store.storage.assertUpload(bucket, key, uploadId);
   const conditions = writeConditions(ctx.req);
   const parts = parseCompleteMultipartUpload(await readDocument(ctx, COMPLETE_DOC_LIMIT));
-  const meta = await storeWork(ctx, () => ctx.store.storage.completeMultipartUpload(bucket, key, uploadId, parts, conditions));
+  const meta = await storeWork(ctx, () =>
+    ctx.store.storage.completeMultipartUpload(bucket, key, uploadId, parts, conditions),
+  );
   const host = headerValue(ctx.req, 'host') ?? 'localhost';
   const location = `http://${host}/${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
   sendXml(ctx, 'CompleteMultipartUploadResult', {

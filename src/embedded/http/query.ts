@@ -4,12 +4,20 @@
  */
 import { errors } from '../errors.js';
 
-export function parseIntParam(query: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
+export function parseIntParam(
+  query: URLSearchParams,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const raw = query.get(name);
   if (raw === null || raw === '') return fallback;
-  if (!/^-?\d+$/.test(raw.trim())) throw errors.invalidArgument(`Provided ${name} not an integer or within integer range`, name, raw);
+  if (!/^-?\d+$/.test(raw.trim()))
+    throw errors.invalidArgument(`Provided ${name} not an integer or within integer range`, name, raw);
   const value = Number(raw.trim());
-  if (value < min) throw errors.invalidArgument(`Argument ${name} must be an integer between ${min} and ${max}`, name, raw);
+  if (value < min)
+    throw errors.invalidArgument(`Argument ${name} must be an integer between ${min} and ${max}`, name, raw);
   return Math.min(value, max);
 }
 
@@ -17,7 +25,8 @@ export function parseIntParam(query: URLSearchParams, name: string, fallback: nu
 export function encodingType(query: URLSearchParams): boolean {
   const value = query.get('encoding-type');
   if (value === null) return false;
-  if (value.toLowerCase() !== 'url') throw errors.invalidArgument('Invalid Encoding Method specified in Request', 'encoding-type', value);
+  if (value.toLowerCase() !== 'url')
+    throw errors.invalidArgument('Invalid Encoding Method specified in Request', 'encoding-type', value);
   return true;
 }
 

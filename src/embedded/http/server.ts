@@ -106,7 +106,12 @@ export function createS3Server(options: S3ServerOptions): S3Server {
   };
 }
 
-async function handle(store: StoreSettings, req: IncomingMessage, res: ServerResponse, expectContinue: boolean): Promise<void> {
+async function handle(
+  store: StoreSettings,
+  req: IncomingMessage,
+  res: ServerResponse,
+  expectContinue: boolean,
+): Promise<void> {
   const started = process.hrtime.bigint();
   const ctx: Ctx = {
     store,
@@ -197,10 +202,5 @@ function sendError(ctx: Ctx, err: unknown): void {
 
 function isClientGone(err: unknown, req: IncomingMessage): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return (
-    code === 'ERR_STREAM_PREMATURE_CLOSE' ||
-    code === 'ECONNRESET' ||
-    code === 'EPIPE' ||
-    req.socket.destroyed
-  );
+  return code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'EPIPE' || req.socket.destroyed;
 }

@@ -16,7 +16,15 @@ import type { CorsRule } from '../storage/records.js';
 const S3_NAMESPACE = 'http://s3.amazonaws.com/doc/2006-03-01/';
 const DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n';
 
-const ARRAY_TAGS = new Set(['Object', 'Part', 'CORSRule', 'AllowedOrigin', 'AllowedMethod', 'AllowedHeader', 'ExposeHeader']);
+const ARRAY_TAGS = new Set([
+  'Object',
+  'Part',
+  'CORSRule',
+  'AllowedOrigin',
+  'AllowedMethod',
+  'AllowedHeader',
+  'ExposeHeader',
+]);
 
 const parser = new XMLParser({
   ignoreAttributes: true,
@@ -53,7 +61,7 @@ const builder = new XMLBuilder({
 });
 
 /** A document body: element name to text, nested element, or repeated elements; undefined leaves it out. */
-export type XmlValue = string | number | boolean | undefined | XmlElement | XmlElement[] | string[];
+type XmlValue = string | number | boolean | undefined | XmlElement | XmlElement[] | string[];
 export interface XmlElement {
   [name: string]: XmlValue;
 }
@@ -220,8 +228,18 @@ export function corsConfigurationXml(rules: CorsRule[]): string {
 /* ------------------------------------------------------------- responses -- */
 
 /** The error document (no namespace, as S3 sends it). */
-export function errorXml(code: string, message: string, resource: string, requestId: string, details: Record<string, string>): string {
-  return renderXml('Error', { Code: code, Message: message, ...details, Resource: resource, RequestId: requestId }, false);
+export function errorXml(
+  code: string,
+  message: string,
+  resource: string,
+  requestId: string,
+  details: Record<string, string>,
+): string {
+  return renderXml(
+    'Error',
+    { Code: code, Message: message, ...details, Resource: resource, RequestId: requestId },
+    false,
+  );
 }
 
 /**
@@ -230,5 +248,7 @@ export function errorXml(code: string, message: string, resource: string, reques
  * decodeURIComponent and unquote_plus give the key back.
  */
 export function urlEncodeKey(key: string): string {
-  return encodeURIComponent(key).replace(/%2F/g, '/').replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return encodeURIComponent(key)
+    .replace(/%2F/g, '/')
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }

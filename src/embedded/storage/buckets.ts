@@ -61,7 +61,10 @@ export class Buckets {
       try {
         file = parseBucketFile(await readFile(join(dir, 'bucket.json'), 'utf8'));
       } catch (err) {
-        this.logger?.warn({ bucket: name, err: String(err) }, 'embedded store: skipping a bucket dir without a valid bucket.json');
+        this.logger?.warn(
+          { bucket: name, err: String(err) },
+          'embedded store: skipping a bucket dir without a valid bucket.json',
+        );
         continue;
       }
       const bucket: Bucket = { name, dir, file, mutex: new Mutex(), uploads: new Map(), deleted: false };
@@ -85,7 +88,10 @@ export class Buckets {
         const upload = parseUploadFile(await readFile(join(dir, id, 'upload.json'), 'utf8'));
         if (upload.uploadId === id) bucket.uploads.set(id, upload);
       } catch (err) {
-        this.logger?.warn({ bucket: bucket.name, uploadId: id, err: String(err) }, 'embedded store: skipping an unreadable upload');
+        this.logger?.warn(
+          { bucket: bucket.name, uploadId: id, err: String(err) },
+          'embedded store: skipping an unreadable upload',
+        );
       }
     }
   }
@@ -148,7 +154,15 @@ export class Buckets {
         await rm(staging, { recursive: true, force: true });
         throw err;
       }
-      this.buckets.set(name, { name, dir, file, mutex: new Mutex(), index: new KeyIndex(), uploads: new Map(), deleted: false });
+      this.buckets.set(name, {
+        name,
+        dir,
+        file,
+        mutex: new Mutex(),
+        index: new KeyIndex(),
+        uploads: new Map(),
+        deleted: false,
+      });
     });
   }
 
@@ -217,7 +231,10 @@ export class Buckets {
           }
         } catch (err) {
           if (!isErrno(err, 'ENOENT')) {
-            this.logger?.warn({ bucket: bucket.name, file: path, err: String(err) }, 'embedded store: skipping an unreadable object file');
+            this.logger?.warn(
+              { bucket: bucket.name, file: path, err: String(err) },
+              'embedded store: skipping an unreadable object file',
+            );
           }
         }
       }

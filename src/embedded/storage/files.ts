@@ -121,7 +121,10 @@ class FileSink extends Writable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    Promise.resolve(this.syncing).then(() => callback(error), () => callback(error));
+    Promise.resolve(this.syncing).then(
+      () => callback(error),
+      () => callback(error),
+    );
   }
 }
 
@@ -132,7 +135,10 @@ interface Sources {
 }
 
 /** Streams `source` into `fh` from offset 0; resolves with the size (and MD5) once all of it is written. */
-export async function streamToFile(fh: FileHandle, { source, maxSize, md5 }: Sources): Promise<{ size: number; md5?: Buffer }> {
+export async function streamToFile(
+  fh: FileHandle,
+  { source, maxSize, md5 }: Sources,
+): Promise<{ size: number; md5?: Buffer }> {
   const sink = new FileSink(fh, maxSize, md5);
   await pipeline(source, sink);
   const digest = sink.digest();

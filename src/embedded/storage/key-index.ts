@@ -141,7 +141,8 @@ export class KeyIndex {
 
   private splitIfFull(c: number): void {
     const chunk = this.chunks[c]!;
-    if (chunk.length >= 2 * INDEX_CHUNK) this.chunks.splice(c, 1, chunk.slice(0, INDEX_CHUNK), chunk.slice(INDEX_CHUNK));
+    if (chunk.length >= 2 * INDEX_CHUNK)
+      this.chunks.splice(c, 1, chunk.slice(0, INDEX_CHUNK), chunk.slice(INDEX_CHUNK));
   }
 }
 

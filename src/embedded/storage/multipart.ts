@@ -12,7 +12,16 @@ import type { Bucket, Buckets, Upload } from './buckets.js';
 import { IO_CHUNK, isErrno, removeDir, streamToFile } from './files.js';
 import { compareKeys } from './key-index.js';
 import { newUploadId, PART_FILE, validateKey, type Layout } from './layout.js';
-import { checkBody, commitOrDiscard, etagMatches, type CopySource, type Objects, type Source, type WriteConditions, type WriteOptions } from './objects.js';
+import {
+  checkBody,
+  commitOrDiscard,
+  etagMatches,
+  type CopySource,
+  type Objects,
+  type Source,
+  type WriteConditions,
+  type WriteOptions,
+} from './objects.js';
 import { readPartTrailer, type ObjectHeaders, type ObjectMeta, type PartInfo, type UploadInfo } from './records.js';
 
 export interface ListUploadsQuery {
@@ -117,12 +126,20 @@ export class Multipart {
     return part!;
   }
 
-  async uploadPartCopy(bucketName: string, key: string, uploadId: string, partNumber: number, source: CopySource): Promise<PartInfo> {
+  async uploadPartCopy(
+    bucketName: string,
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    source: CopySource,
+  ): Promise<PartInfo> {
     const bucket = this.buckets.get(bucketName);
     this.checkPartNumber(partNumber);
     this.upload(bucket, key, uploadId);
     const { object, start, end } = await this.objects.openSource(source);
-    return this.uploadPart(bucketName, key, uploadId, partNumber, object.stream(start, end)).finally(() => object.close());
+    return this.uploadPart(bucketName, key, uploadId, partNumber, object.stream(start, end)).finally(() =>
+      object.close(),
+    );
   }
 
   private async readPart(bucket: Bucket, uploadId: string, partNumber: number): Promise<PartInfo | undefined> {
@@ -289,9 +306,11 @@ export class Multipart {
     const layout = this.layout;
     async function* concatenate(): AsyncGenerator<Buffer> {
       for (const part of parts) {
-        const fh = await open(layout.partPath(bucket.dir, upload.uploadId, part.partNumber), 'r').catch((err: unknown) => {
-          throw isErrno(err, 'ENOENT') ? invalidPart(part.partNumber) : err;
-        });
+        const fh = await open(layout.partPath(bucket.dir, upload.uploadId, part.partNumber), 'r').catch(
+          (err: unknown) => {
+            throw isErrno(err, 'ENOENT') ? invalidPart(part.partNumber) : err;
+          },
+        );
         let current: PartInfo;
         try {
           current = await readPartTrailer(fh);

@@ -16,7 +16,14 @@ import { errors, S3Error } from '../errors.js';
 import type { Bucket, Buckets } from './buckets.js';
 import { IO_CHUNK, isErrno, streamToFile, writeFully } from './files.js';
 import { validateKey, type Layout } from './layout.js';
-import { encodeTrailer, headersOf, readObjectTrailer, type ObjectHeaders, type ObjectMeta, type PartInfo } from './records.js';
+import {
+  encodeTrailer,
+  headersOf,
+  readObjectTrailer,
+  type ObjectHeaders,
+  type ObjectMeta,
+  type PartInfo,
+} from './records.js';
 
 /** A request body, or the bytes of another object. */
 export type Source = AsyncIterable<Buffer | string> | Readable;
@@ -46,7 +53,6 @@ export interface CopySource {
   /** Called with the source's metadata before any byte is copied; throws to refuse. */
   check?: (meta: ObjectMeta) => void;
 }
-
 
 /** An object opened for reading: the metadata and bytes of the version that was current at open. */
 export class OpenedObject {
@@ -198,7 +204,10 @@ export class Objects {
    * trailer built from the data's size (and MD5) is appended and the file is
    * fsynced. Returns the temp path; on failure nothing is left behind.
    */
-  async writeTemp(fill: (fh: FileHandle) => Promise<Written>, trailer: (result: Written) => ObjectMeta | PartInfo): Promise<string> {
+  async writeTemp(
+    fill: (fh: FileHandle) => Promise<Written>,
+    trailer: (result: Written) => ObjectMeta | PartInfo,
+  ): Promise<string> {
     const tmp = this.layout.tempPath();
     const fh = await open(tmp, 'wx', 0o600);
     try {
@@ -214,7 +223,13 @@ export class Objects {
     return tmp;
   }
 
-  async put(bucketName: string, key: string, body: Source, headers: ObjectHeaders, options: WriteOptions = {}): Promise<ObjectMeta> {
+  async put(
+    bucketName: string,
+    key: string,
+    body: Source,
+    headers: ObjectHeaders,
+    options: WriteOptions = {},
+  ): Promise<ObjectMeta> {
     const bucket = this.buckets.get(bucketName);
     validateKey(key);
     let meta: ObjectMeta | undefined;
@@ -280,7 +295,8 @@ export class Objects {
       source.check?.(object.meta);
       const start = source.range?.start ?? 0;
       const end = source.range?.end ?? object.meta.size - 1;
-      if (source.range && (start > end || end >= object.meta.size)) throw errors.invalidRange(`bytes=${start}-${end}`, object.meta.size);
+      if (source.range && (start > end || end >= object.meta.size))
+        throw errors.invalidRange(`bytes=${start}-${end}`, object.meta.size);
       return { object, start, end };
     } catch (err) {
       await object.close();
@@ -321,7 +337,10 @@ export async function commitOrDiscard(tmp: string, commit: () => Promise<void>):
 /** True when an If-Match / If-None-Match value (`*`, a list, quoted or not, W/ or not) names `etag`. */
 export function etagMatches(condition: string, etag: string): boolean {
   return condition.split(',').some((raw) => {
-    const tag = raw.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+    const tag = raw
+      .trim()
+      .replace(/^W\//, '')
+      .replace(/^"(.*)"$/, '$1');
     return tag === '*' || tag === etag;
   });
 }
@@ -329,7 +348,10 @@ export function etagMatches(condition: string, etag: string): boolean {
 /** The size and Content-MD5 checks of a written body. */
 export function checkBody(result: Written, options: WriteOptions): void {
   if (options.expectedSize !== undefined && result.size !== options.expectedSize) {
-    throw new S3Error('IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header');
+    throw new S3Error(
+      'IncompleteBody',
+      'You did not provide the number of bytes specified by the Content-Length HTTP header',
+    );
   }
   if (options.contentMd5 && result.md5 && !options.contentMd5.equals(result.md5)) {
     throw new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.', {

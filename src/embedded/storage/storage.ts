@@ -25,7 +25,14 @@ import type { ListPage, ListQuery } from './key-index.js';
 import { Layout } from './layout.js';
 import { acquireLock, releaseLock } from './lock.js';
 import { Multipart, type ListPartsPage, type ListUploadsPage, type ListUploadsQuery } from './multipart.js';
-import { Objects, type CopySource, type OpenedObject, type Source, type WriteConditions, type WriteOptions } from './objects.js';
+import {
+  Objects,
+  type CopySource,
+  type OpenedObject,
+  type Source,
+  type WriteConditions,
+  type WriteOptions,
+} from './objects.js';
 import type { BucketInfo, CorsRule, ObjectHeaders, ObjectMeta, PartInfo, UploadInfo } from './records.js';
 
 export interface StorageOptions {
@@ -64,7 +71,8 @@ export class Storage {
       await mkdir(dir, { recursive: true });
     } catch (err) {
       if (isErrno(err, 'EEXIST')) throw new StartupError(`DATA_DIR ${shown} is not a directory`, 'ENOTDIR');
-      if (isErrno(err, 'ENOTDIR')) throw new StartupError(`DATA_DIR ${shown} cannot be created: a parent is not a directory`, 'ENOTDIR');
+      if (isErrno(err, 'ENOTDIR'))
+        throw new StartupError(`DATA_DIR ${shown} cannot be created: a parent is not a directory`, 'ENOTDIR');
       throw notWritable(err);
     }
     const lockPath = join(dir, '.lock');
@@ -141,7 +149,13 @@ export class Storage {
     return this.objects.head(bucket, key);
   }
 
-  putObject(bucket: string, key: string, body: Source, headers: ObjectHeaders, options?: WriteOptions): Promise<ObjectMeta> {
+  putObject(
+    bucket: string,
+    key: string,
+    body: Source,
+    headers: ObjectHeaders,
+    options?: WriteOptions,
+  ): Promise<ObjectMeta> {
     return this.objects.put(bucket, key, body, headers, options);
   }
 
@@ -170,15 +184,33 @@ export class Storage {
     return this.multipart.create(bucket, key, headers);
   }
 
-  uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Source, options?: WriteOptions): Promise<PartInfo> {
+  uploadPart(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Source,
+    options?: WriteOptions,
+  ): Promise<PartInfo> {
     return this.multipart.uploadPart(bucket, key, uploadId, partNumber, body, options);
   }
 
-  uploadPartCopy(bucket: string, key: string, uploadId: string, partNumber: number, source: CopySource): Promise<PartInfo> {
+  uploadPartCopy(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    source: CopySource,
+  ): Promise<PartInfo> {
     return this.multipart.uploadPartCopy(bucket, key, uploadId, partNumber, source);
   }
 
-  listParts(bucket: string, key: string, uploadId: string, options: { partNumberMarker: number; maxParts: number }): Promise<ListPartsPage> {
+  listParts(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    options: { partNumberMarker: number; maxParts: number },
+  ): Promise<ListPartsPage> {
     return this.multipart.listParts(bucket, key, uploadId, options);
   }
 

@@ -110,11 +110,15 @@ class Measurer {
         m.aliases += (selection.alias ? 1 : 0) + inner.aliases;
         m.directives += inner.directives;
         m.lists ||= LISTINGS.has(coordinate);
-        m.listsThroughBackReference ||= inner.listsThroughBackReference || (BACK_REFERENCES.has(coordinate) && inner.lists);
+        m.listsThroughBackReference ||=
+          inner.listsThroughBackReference || (BACK_REFERENCES.has(coordinate) && inner.lists);
       } else {
         const inner =
           selection.kind === Kind.INLINE_FRAGMENT
-            ? this.selectionSet(selection.selectionSet, selection.typeCondition ? this.schema.getType(selection.typeCondition.name.value) ?? undefined : type)
+            ? this.selectionSet(
+                selection.selectionSet,
+                selection.typeCondition ? (this.schema.getType(selection.typeCondition.name.value) ?? undefined) : type,
+              )
             : this.fragment(selection.name.value);
         m.depth = Math.max(m.depth, inner.depth);
         m.aliases += inner.aliases;
@@ -133,7 +137,10 @@ class Measurer {
     const definition: FragmentDefinitionNode | null | undefined = this.context.getFragment(name);
     if (!definition) return ZERO;
     this.fragments.set(name, 'measuring');
-    const measured = this.selectionSet(definition.selectionSet, this.schema.getType(definition.typeCondition.name.value) ?? undefined);
+    const measured = this.selectionSet(
+      definition.selectionSet,
+      this.schema.getType(definition.typeCondition.name.value) ?? undefined,
+    );
     const withOwn = { ...measured, directives: measured.directives + (definition.directives?.length ?? 0) };
     this.fragments.set(name, withOwn);
     return withOwn;
@@ -156,17 +163,29 @@ function documentLimitsRule(limits: Required<Omit<DocumentLimitsOptions, 'maxTok
         const name = operationName(operation);
         if (m.depth > limits.maxDepth) {
           context.reportError(
-            limitError(`${name} nests fields ${m.depth} levels deep; this server allows ${limits.maxDepth}.`, 'MAX_QUERY_DEPTH', operation),
+            limitError(
+              `${name} nests fields ${m.depth} levels deep; this server allows ${limits.maxDepth}.`,
+              'MAX_QUERY_DEPTH',
+              operation,
+            ),
           );
         }
         if (m.aliases > limits.maxAliases) {
           context.reportError(
-            limitError(`${name} has ${m.aliases} aliases; this server allows ${limits.maxAliases}.`, 'MAX_QUERY_ALIASES', operation),
+            limitError(
+              `${name} has ${m.aliases} aliases; this server allows ${limits.maxAliases}.`,
+              'MAX_QUERY_ALIASES',
+              operation,
+            ),
           );
         }
         if (directives > limits.maxDirectives) {
           context.reportError(
-            limitError(`${name} has ${directives} directives; this server allows ${limits.maxDirectives}.`, 'MAX_QUERY_DIRECTIVES', operation),
+            limitError(
+              `${name} has ${directives} directives; this server allows ${limits.maxDirectives}.`,
+              'MAX_QUERY_DIRECTIVES',
+              operation,
+            ),
           );
         }
         if (m.listsThroughBackReference) {
@@ -192,7 +211,9 @@ function documentLimitsRule(limits: Required<Omit<DocumentLimitsOptions, 'maxTok
  * (MAX_QUERY_TOKENS, MAX_QUERY_DEPTH, MAX_QUERY_ALIASES, MAX_QUERY_DIRECTIVES)
  * or NESTED_LISTING.
  */
-export function useDocumentLimits<TContext extends Record<string, any> = {}>(options: DocumentLimitsOptions = {}): Plugin<TContext> {
+export function useDocumentLimits<TContext extends object = object>(
+  options: DocumentLimitsOptions = {},
+): Plugin<TContext> {
   const limits = {
     maxDepth: options.maxDepth ?? DEFAULT_MAX_QUERY_DEPTH,
     maxAliases: options.maxAliases ?? DEFAULT_MAX_QUERY_ALIASES,

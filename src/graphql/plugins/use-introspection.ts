@@ -20,7 +20,9 @@ const noIntrospection: ValidationRule = (context) => ({
     const name = node.name.value;
     if (name === '__schema' || name === '__type') {
       context.reportError(
-        new GraphQLError(`GraphQL introspection is disabled on this server, but the operation asks for "${name}".`, { nodes: node }),
+        new GraphQLError(`GraphQL introspection is disabled on this server, but the operation asks for "${name}".`, {
+          nodes: node,
+        }),
       );
     }
   },
@@ -34,7 +36,9 @@ const SUGGESTION = /\s*Did you mean [^?]*\?/g;
  * are refused at validation, and the schema is not revealed through the
  * suggestions of validation errors either; with it on, this does nothing.
  */
-export function useIntrospection<TContext extends Record<string, any> = {}>(options: IntrospectionOptions = {}): Plugin<TContext> {
+export function useIntrospection<TContext extends object = object>(
+  options: IntrospectionOptions = {},
+): Plugin<TContext> {
   if (options.enabled ?? true) return {};
   return {
     onValidate({ addValidationRule }) {

@@ -12,7 +12,9 @@ export interface OperationMetricsOptions {
  * its name (capped by `Metrics`), type, outcome (`error` when the result
  * carries errors) and execution time. Add it to `createYoga({ plugins })`.
  */
-export function useOperationMetrics<TContext extends Record<string, any> = {}>({ metrics }: OperationMetricsOptions): Plugin<TContext> {
+export function useOperationMetrics<TContext extends object = object>({
+  metrics,
+}: OperationMetricsOptions): Plugin<TContext> {
   return {
     onExecute({ args }) {
       const started = process.hrtime.bigint();

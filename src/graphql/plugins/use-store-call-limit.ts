@@ -1,6 +1,10 @@
 import { getOperationAST, GraphQLError, parse, type DocumentNode, type GraphQLSchema } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { DEFAULT_MAX_BATCH_OPERATIONS, DEFAULT_MAX_QUERY_TOKENS, DEFAULT_MAX_STORE_CALLS_PER_REQUEST } from '../../config/index.js';
+import {
+  DEFAULT_MAX_BATCH_OPERATIONS,
+  DEFAULT_MAX_QUERY_TOKENS,
+  DEFAULT_MAX_STORE_CALLS_PER_REQUEST,
+} from '../../config/index.js';
 import type { ErrorCode } from '../../core/errors.js';
 import type { ServerContext } from '../context.js';
 import { estimateStoreCalls } from '../cost.js';
@@ -44,10 +48,19 @@ interface RequestCost {
   operations: number;
 }
 
-function costError(cost: RequestCost, max: number, document: DocumentNode, name: string | null | undefined): GraphQLError {
+function costError(
+  cost: RequestCost,
+  max: number,
+  document: DocumentNode,
+  name: string | null | undefined,
+): GraphQLError {
   const operation = getOperationAST(document, name ?? undefined);
   const which =
-    cost.operations > 1 ? `the ${cost.operations} operations of this request` : operation ? operationName(operation) : 'the operation';
+    cost.operations > 1
+      ? `the ${cost.operations} operations of this request`
+      : operation
+        ? operationName(operation)
+        : 'the operation';
   const message = `${which} may make up to ${cost.total} calls to the store; this server allows ${max} per request (MAX_STORE_CALLS_PER_REQUEST). Ask for smaller pages (first), fewer aliases, or contentType and metadata of fewer listed objects.`;
   const error = operation
     ? limitError(message, 'COST', operation)
@@ -68,7 +81,7 @@ function costError(cost: RequestCost, max: number, document: DocumentNode, name:
  * "COST"` where they would execute (so after the document limits, whose
  * errors come first), and count one each.
  */
-export function useStoreCallLimit<TContext extends Record<string, any> = {}>(options: StoreCallLimitOptions): Plugin<TContext> {
+export function useStoreCallLimit<TContext extends object = object>(options: StoreCallLimitOptions): Plugin<TContext> {
   const { schema } = options;
   const limits = {
     maxStoreCalls: options.maxStoreCalls ?? DEFAULT_MAX_STORE_CALLS_PER_REQUEST,
@@ -92,12 +105,15 @@ export function useStoreCallLimit<TContext extends Record<string, any> = {}>(opt
     onRequestParse({ request, serverContext }) {
       return {
         onRequestParseDone({ requestParserResult }) {
-          const operations = (Array.isArray(requestParserResult) ? requestParserResult : [requestParserResult]) as Params[];
+          const operations = (
+            Array.isArray(requestParserResult) ? requestParserResult : [requestParserResult]
+          ) as Params[];
           if (operations.length > limits.maxBatch) return;
           const each = operations.map(estimate);
           const cost = { total: each.reduce((a, b) => a + b, 0), operations: operations.length };
           costs.set(request, cost);
-          const spent = cost.total > limits.maxStoreCalls ? operations.length : each.reduce((a, b) => a + Math.max(1, b), 0);
+          const spent =
+            cost.total > limits.maxStoreCalls ? operations.length : each.reduce((a, b) => a + Math.max(1, b), 0);
           // The server took one on arrival; the two takes together are at most a full bucket.
           const charged = Math.min(spent, limits.ratePerMinute || spent);
           const charge = (serverContext as ServerContext | undefined)?.chargeOperations;

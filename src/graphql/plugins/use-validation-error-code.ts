@@ -8,12 +8,13 @@ import type { ErrorCode } from '../../core/errors.js';
  * a code set by an earlier rule (the document limits') stays. It takes no
  * options.
  */
-export function useValidationErrorCode<TContext extends Record<string, any> = {}>(): Plugin<TContext> {
+export function useValidationErrorCode<TContext extends object = object>(): Plugin<TContext> {
   return {
     onValidate() {
       return ({ valid, result }) => {
         if (valid) return;
-        for (const error of result) (error.extensions as Record<string, unknown>).code ??= 'BAD_USER_INPUT' satisfies ErrorCode;
+        for (const error of result)
+          (error.extensions as Record<string, unknown>).code ??= 'BAD_USER_INPUT' satisfies ErrorCode;
       };
     },
   };

@@ -1,3 +1,8 @@
+/**
+ * Resolvers: what each field does, `(args, ctx) → result`, calling the store
+ * layer (src/s3) through the request context and the argument rules of
+ * src/core/validation.ts; no Pothos and no SDK here. One file per domain.
+ */
 import {
   getArgumentValues,
   getNamedType,
@@ -51,17 +56,22 @@ const signers = new WeakMap<Config, ListingCursors>();
 
 /** The signer of listing cursors: CURSOR_SECRET, else the store's secret access key. */
 function cursorsOf(config: Config): ListingCursors {
-  let cursors = signers.get(config);
-  if (!cursors) {
-    const secret = config.cursorSecret ?? config.store.secretAccessKey;
-    if (secret === undefined) throw new AppError('INTERNAL_SERVER_ERROR', 'the server has no secret to sign listing cursors with');
-    signers.set(config, (cursors = new ListingCursors(secret)));
-  }
+  const known = signers.get(config);
+  if (known) return known;
+  const secret = config.cursorSecret ?? config.store.secretAccessKey;
+  if (secret === undefined)
+    throw new AppError('INTERNAL_SERVER_ERROR', 'the server has no secret to sign listing cursors with');
+  const cursors = new ListingCursors(secret);
+  signers.set(config, cursors);
   return cursors;
 }
 
 function listingRequest(bucket: string, args: ListObjectsArgs, config: Config): ListingRequest {
-  const scope = { bucket, prefix: v.listPrefix(args.prefix, 'prefix'), delimiter: v.delimiter(args.delimiter, 'delimiter') };
+  const scope = {
+    bucket,
+    prefix: v.listPrefix(args.prefix, 'prefix'),
+    delimiter: v.delimiter(args.delimiter, 'delimiter'),
+  };
   return {
     scope,
     maxKeys: v.pageSize(args.first, 'first'),
@@ -69,10 +79,16 @@ function listingRequest(bucket: string, args: ListObjectsArgs, config: Config): 
   };
 }
 
-const pageId = (r: ListingRequest) => JSON.stringify([r.scope.bucket, r.scope.prefix, r.scope.delimiter, r.maxKeys, r.start]);
+const pageId = (r: ListingRequest) =>
+  JSON.stringify([r.scope.bucket, r.scope.prefix, r.scope.delimiter, r.maxKeys, r.start]);
 
 const listPage = (ctx: Context, r: ListingRequest) =>
-  ctx.store.listObjects(r.scope.bucket, { prefix: r.scope.prefix, delimiter: r.scope.delimiter, maxKeys: r.maxKeys, ...r.start });
+  ctx.store.listObjects(r.scope.bucket, {
+    prefix: r.scope.prefix,
+    delimiter: r.scope.delimiter,
+    maxKeys: r.maxKeys,
+    ...r.start,
+  });
 
 /** Fetches a page ahead of its `objects` field. */
 function prefetchPage(ctx: Context, r: ListingRequest): Promise<StorePage> {
@@ -128,7 +144,11 @@ function selectedListing(info: GraphQLResolveInfo): ListObjectsArgs | undefined 
  * answers whether the bucket exists (one ListObjectsV2 instead of a HeadBucket
  * followed by it); otherwise one HeadBucket does.
  */
-export async function getBucket(args: { name: string }, ctx: Context, info?: GraphQLResolveInfo): Promise<BucketInfo | null> {
+export async function getBucket(
+  args: { name: string },
+  ctx: Context,
+  info?: GraphQLResolveInfo,
+): Promise<BucketInfo | null> {
   const name = v.bucketName(args.name, 'name');
   const listing = info ? selectedListing(info) : undefined;
   if (listing) {
@@ -185,7 +205,11 @@ export async function listObjects(bucket: BucketInfo, args: ListObjectsArgs, ctx
 }
 
 /** Bucket.object: one object of a bucket that exists, or null. */
-export async function bucketObject(bucket: BucketInfo, args: { key: string }, ctx: Context): Promise<ObjectHead | null> {
+export async function bucketObject(
+  bucket: BucketInfo,
+  args: { key: string },
+  ctx: Context,
+): Promise<ObjectHead | null> {
   const key = v.objectKey(args.key, 'key');
   return headObject(bucket.name, key, ctx);
 }
@@ -199,7 +223,10 @@ export async function createBucket(args: { name: string }, ctx: Context): Promis
 }
 
 /** Mutation.deleteBucket: with force, empties it first. */
-export async function deleteBucket(args: { name: string; force?: boolean | null | undefined }, ctx: Context): Promise<boolean> {
+export async function deleteBucket(
+  args: { name: string; force?: boolean | null | undefined },
+  ctx: Context,
+): Promise<boolean> {
   const name = v.bucketName(args.name, 'name');
   await ctx.store.deleteBucket(name, { force: args.force ?? false });
   ctx.loaders.bucketsChanged();

@@ -11,6 +11,7 @@ export function fileError(err: unknown, tooLarge: () => AppError): unknown {
   if (err instanceof AppError) return err;
   if (isPayloadTooLarge(err)) return tooLarge();
   const status = httpStatusOf(err);
-  if (status !== undefined && status >= 400 && status < 500 && err instanceof Error) return badInput('file', err.message);
+  if (status !== undefined && status >= 400 && status < 500 && err instanceof Error)
+    return badInput('file', err.message);
   return err;
 }

@@ -26,7 +26,7 @@ export const multipartGroup = (): MultipartGroup => ({});
  * maximum part size), and never more than MAX_UPLOAD_BYTES, the limit of any
  * one file in a multipart request.
  */
-export const maxPartBytes = (ctx: Context): number => Math.min(ctx.config.maxPartBytes, ctx.config.maxUploadBytes);
+const maxPartBytes = (ctx: Context): number => Math.min(ctx.config.maxPartBytes, ctx.config.maxUploadBytes);
 
 // ---- MultipartUpload, UploadedPart ----
 
@@ -110,7 +110,8 @@ export async function uploadPart(args: UploadPartArgs, ctx: Context): Promise<Pa
   const limit = maxPartBytes(ctx);
   const size = args.size ?? undefined;
   if (size !== undefined) {
-    if (!Number.isSafeInteger(size) || size < 0) throw badInput('size', `must be a whole number of bytes (got ${size})`);
+    if (!Number.isSafeInteger(size) || size < 0)
+      throw badInput('size', `must be a whole number of bytes (got ${size})`);
     if (size > limit) throw partTooLarge(limit);
   }
 
@@ -238,10 +239,14 @@ export async function abortStale(args: AbortStaleArgs, ctx: Context): Promise<Ab
     dryRun,
     skipMissingBuckets: listed,
     onAborted: (u) => {
-      if (!dryRun) ctx.logger.info({ bucket: u.bucket, key: u.key, uploadId: u.uploadId }, 'stale multipart upload aborted');
+      if (!dryRun)
+        ctx.logger.info({ bucket: u.bucket, key: u.key, uploadId: u.uploadId }, 'stale multipart upload aborted');
     },
     onFailed: (u, error) =>
-      ctx.logger.warn({ bucket: u.bucket, key: u.key, uploadId: u.uploadId, code: error.code }, 'stale multipart upload not aborted'),
+      ctx.logger.warn(
+        { bucket: u.bucket, key: u.key, uploadId: u.uploadId, code: error.code },
+        'stale multipart upload not aborted',
+      ),
   });
   return {
     cutoff: result.cutoff,

@@ -10,7 +10,7 @@ import { fileError } from './file.js';
 /** An object as a field's parent: a listing entry, or a HEAD result with content type and metadata. */
 export type ObjectValue = ObjectSummary | ObjectHead;
 
-export type PresignMethod = 'GET' | 'PUT';
+type PresignMethod = 'GET' | 'PUT';
 
 export interface MetadataEntry {
   key: string;
@@ -69,7 +69,11 @@ export function objectDownloadPath(object: ObjectValue): string {
 }
 
 /** Object.url: a presigned GET. */
-export async function objectUrl(object: ObjectValue, args: { expiresIn?: number | null | undefined }, ctx: Context): Promise<string> {
+export async function objectUrl(
+  object: ObjectValue,
+  args: { expiresIn?: number | null | undefined },
+  ctx: Context,
+): Promise<string> {
   const seconds = v.expiresIn(args.expiresIn, 'expiresIn');
   return (await ctx.store.presignGet(object.bucket, object.key, seconds)).url;
 }
@@ -144,7 +148,10 @@ export async function deleteObject(args: { bucket: string; key: string }, ctx: C
 }
 
 /** Mutation.deleteObjects: 1..1000 keys in one request. */
-export async function deleteObjects(args: { bucket: string; keys: readonly string[] }, ctx: Context): Promise<DeleteResult> {
+export async function deleteObjects(
+  args: { bucket: string; keys: readonly string[] },
+  ctx: Context,
+): Promise<DeleteResult> {
   const bucket = v.bucketName(args.bucket, 'bucket');
   const keys = v.deletionKeys(args.keys, 'keys');
   const result = await ctx.store.deleteObjects(bucket, keys);

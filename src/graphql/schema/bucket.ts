@@ -33,7 +33,9 @@ BucketRef.implement({
       ].join('\n'),
       args: {
         prefix: t.arg.string({ description: 'Only keys that start with this.' }),
-        delimiter: t.arg.string({ description: 'Fold keys that share a prefix up to this string (usually "/") into `prefixes`.' }),
+        delimiter: t.arg.string({
+          description: 'Fold keys that share a prefix up to this string (usually "/") into `prefixes`.',
+        }),
         first: t.arg.int({ defaultValue: DEFAULT_PAGE_SIZE, description: `Page size, 1..${MAX_LIST_KEYS}.` }),
         after: t.arg.string({ description: 'An edge cursor or `endCursor` from a previous page of the same listing.' }),
       },
@@ -93,7 +95,10 @@ builder.mutationFields((t) => ({
     description: 'Deletes a bucket. With force, first deletes every object in it and aborts its multipart uploads.',
     args: {
       name: t.arg.string({ required: true, description: 'The bucket name.' }),
-      force: t.arg.boolean({ defaultValue: false, description: 'Empty the bucket first; without it a non-empty bucket gives BUCKET_NOT_EMPTY.' }),
+      force: t.arg.boolean({
+        defaultValue: false,
+        description: 'Empty the bucket first; without it a non-empty bucket gives BUCKET_NOT_EMPTY.',
+      }),
     },
     resolve: (_root, args, ctx) => buckets.deleteBucket(args, ctx),
   }),

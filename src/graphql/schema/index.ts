@@ -1,3 +1,9 @@
+/**
+ * The GraphQL schema, built with Pothos: the builder and its plugins
+ * (builder.ts, scope-auth rules from src/security/access.ts), scalars, and
+ * one file per domain (bucket, object, multipart) holding its types and root
+ * fields. It knows the resolvers, never the store layer.
+ */
 import { builder } from './builder.js';
 import './scalars.js';
 import './object.js';

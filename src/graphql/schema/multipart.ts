@@ -1,5 +1,11 @@
 import * as multipart from '../resolvers/multipart.js';
-import type { AbortStaleFailure, AbortStaleResult, MultipartGroup, MultipartUploadValue, UploadedPartValue } from '../resolvers/multipart.js';
+import type {
+  AbortStaleFailure,
+  AbortStaleResult,
+  MultipartGroup,
+  MultipartUploadValue,
+  UploadedPartValue,
+} from '../resolvers/multipart.js';
 import { BucketRef } from './bucket.js';
 import { builder, fieldAccess, typeAccess } from './builder.js';
 import { MetadataInputRef, ObjectRef, PresignedUrlRef, URL_LIFETIME } from './object.js';
@@ -12,14 +18,15 @@ const PART_NUMBER = `The part number, 1..${MAX_PART_NUMBER}.`;
 const CONCURRENT =
   'Fields inside `multipart` run concurrently within one operation (only top-level mutation fields run in order): send steps that depend on each other (create, then the parts, then complete) as separate operations.';
 
-export const MultipartUploadRef = builder.objectRef<MultipartUploadValue>('MultipartUpload');
-export const UploadedPartRef = builder.objectRef<UploadedPartValue>('UploadedPart');
-export const MultipartMutationsRef = builder.objectRef<MultipartGroup>('MultipartMutations');
+const MultipartUploadRef = builder.objectRef<MultipartUploadValue>('MultipartUpload');
+const UploadedPartRef = builder.objectRef<UploadedPartValue>('UploadedPart');
+const MultipartMutationsRef = builder.objectRef<MultipartGroup>('MultipartMutations');
 const AbortStaleFailureRef = builder.objectRef<AbortStaleFailure>('AbortStaleFailure');
 const AbortStaleResultRef = builder.objectRef<AbortStaleResult>('AbortStaleResult');
 
 MultipartUploadRef.implement({
-  description: 'A multipart upload that was started and neither completed nor aborted (all its state lives in the store).',
+  description:
+    'A multipart upload that was started and neither completed nor aborted (all its state lives in the store).',
   authScopes: typeAccess('MultipartUpload'),
   fields: (t) => ({
     id: t.id({
@@ -32,11 +39,14 @@ MultipartUploadRef.implement({
       resolve: (upload) => multipart.uploadBucket(upload),
     }),
     key: t.exposeString('key', { description: 'The key the object will have.' }),
-    uploadId: t.exposeString('uploadId', { description: "The store's id of the upload: pass it to the other `multipart` fields." }),
+    uploadId: t.exposeString('uploadId', {
+      description: "The store's id of the upload: pass it to the other `multipart` fields.",
+    }),
     initiatedAt: t.field({
       type: 'DateTime',
       nullable: true,
-      description: 'When the upload was started, by the store’s clock; null where the store did not say (as in the answer to `create`).',
+      description:
+        'When the upload was started, by the store’s clock; null where the store did not say (as in the answer to `create`).',
       resolve: (upload) => upload.initiatedAt ?? null,
     }),
     parts: t.field({
@@ -86,10 +96,15 @@ AbortStaleResultRef.implement({
     dryRun: t.exposeBoolean('dryRun', { description: 'True when nothing was aborted, only found.' }),
     aborted: t.field({
       type: [MultipartUploadRef],
-      description: 'The stale uploads aborted (with dryRun: found), by bucket and key. Uploads completed or aborted meanwhile are left out.',
+      description:
+        'The stale uploads aborted (with dryRun: found), by bucket and key. Uploads completed or aborted meanwhile are left out.',
       resolve: (r) => r.aborted,
     }),
-    failed: t.field({ type: [AbortStaleFailureRef], description: 'Stale uploads that could not be aborted.', resolve: (r) => r.failed }),
+    failed: t.field({
+      type: [AbortStaleFailureRef],
+      description: 'Stale uploads that could not be aborted.',
+      resolve: (r) => r.failed,
+    }),
   }),
 });
 
@@ -108,7 +123,10 @@ MultipartMutationsRef.implement({
           bucket: bucket(),
           key: key(),
           contentType: t.arg.string({ description: 'The Content-Type the object will have.' }),
-          metadata: t.arg({ type: [MetadataInputRef], description: 'User metadata (x-amz-meta-*), at most 2 KiB in all.' }),
+          metadata: t.arg({
+            type: [MetadataInputRef],
+            description: 'User metadata (x-amz-meta-*), at most 2 KiB in all.',
+          }),
         },
         resolve: (_group, args, ctx) => multipart.create(args, ctx),
       }),
@@ -126,8 +144,15 @@ MultipartMutationsRef.implement({
           bucket: bucket(),
           key: key(),
           uploadId: uploadId(),
-          partNumber: t.arg.int({ required: true, description: `The part number, 1..${MAX_PART_NUMBER}: parts are joined in this order.` }),
-          file: t.arg({ type: 'Upload', required: true, description: 'The part’s bytes (GraphQL multipart request spec).' }),
+          partNumber: t.arg.int({
+            required: true,
+            description: `The part number, 1..${MAX_PART_NUMBER}: parts are joined in this order.`,
+          }),
+          file: t.arg({
+            type: 'Upload',
+            required: true,
+            description: 'The part’s bytes (GraphQL multipart request spec).',
+          }),
           size: t.arg({
             type: 'SafeInt',
             description:
@@ -169,7 +194,8 @@ MultipartMutationsRef.implement({
           uploadId: uploadId(),
           parts: t.arg({
             type: [CompletedPartInputRef],
-            description: 'The parts to join, each part number once (in any order; they are joined in part-number order).',
+            description:
+              'The parts to join, each part number once (in any order; they are joined in part-number order).',
           }),
         },
         resolve: (_group, args, ctx) => multipart.complete(args, ctx),

@@ -11,7 +11,7 @@ export const URL_LIFETIME = `Lifetime of the URL in seconds, 1..${MAX_PRESIGN_EX
 /** An object, from a listing (key, size, ETag, date) or a HEAD (with content type and metadata). */
 export const ObjectRef = builder.objectRef<ObjectValue>('Object');
 
-export const MetadataEntryRef = builder.simpleObject('MetadataEntry', {
+const MetadataEntryRef = builder.simpleObject('MetadataEntry', {
   description: 'One user-metadata entry (x-amz-meta-<key>), or one HTTP header.',
   fields: (t) => ({
     key: t.string({ description: 'The name, lower-case for user metadata.' }),
@@ -36,10 +36,13 @@ ObjectRef.implement({
       description: 'Stable id for client caches, unique across buckets.',
       resolve: (object) => objects.objectIdOf(object),
     }),
-    key: t.exposeString('key', { description: `The object key: 1 to ${MAX_KEY_BYTES} bytes of UTF-8, "/" is an ordinary character.` }),
+    key: t.exposeString('key', {
+      description: `The object key: 1 to ${MAX_KEY_BYTES} bytes of UTF-8, "/" is an ordinary character.`,
+    }),
     size: t.expose('size', { type: 'SafeInt', description: 'Size in bytes.' }),
     etag: t.exposeString('etag', {
-      description: 'The entity tag, without quotes: the MD5 of the bytes for single-part uploads, "<md5>-<parts>" for multipart ones.',
+      description:
+        'The entity tag, without quotes: the MD5 of the bytes for single-part uploads, "<md5>-<parts>" for multipart ones.',
     }),
     lastModified: t.expose('lastModified', { type: 'DateTime', description: 'When the object was last written.' }),
     contentType: t.string({
@@ -72,7 +75,7 @@ ObjectRef.implement({
   }),
 });
 
-export const ObjectEdgeRef = builder.simpleObject('ObjectEdge', {
+const ObjectEdgeRef = builder.simpleObject('ObjectEdge', {
   description: 'One object in a listing, with its cursor.',
   fields: (t) => ({
     cursor: t.string({ description: 'Pass as `after` to list the objects that follow this one.' }),
@@ -80,7 +83,7 @@ export const ObjectEdgeRef = builder.simpleObject('ObjectEdge', {
   }),
 });
 
-export const PageInfoRef = builder.simpleObject('PageInfo', {
+const PageInfoRef = builder.simpleObject('PageInfo', {
   description: 'Where a page sits in a listing.',
   fields: (t) => ({
     hasNextPage: t.boolean({ description: 'More objects follow: pass endCursor as `after` to get them.' }),
@@ -102,7 +105,7 @@ export const ObjectConnectionRef = builder.simpleObject('ObjectConnection', {
   }),
 });
 
-export const PresignMethodRef = builder.enumType('PresignMethod', {
+const PresignMethodRef = builder.enumType('PresignMethod', {
   description: 'The HTTP method a presigned URL is for.',
   values: {
     GET: { description: 'Download the object.' },
@@ -123,7 +126,7 @@ export const PresignedUrlRef = builder.simpleObject('PresignedUrl', {
   }),
 });
 
-export const DeleteObjectErrorRef = builder.simpleObject('DeleteObjectError', {
+const DeleteObjectErrorRef = builder.simpleObject('DeleteObjectError', {
   description: 'A key the store refused to delete.',
   fields: (t) => ({
     key: t.string({ description: 'The key.' }),
@@ -132,7 +135,7 @@ export const DeleteObjectErrorRef = builder.simpleObject('DeleteObjectError', {
   }),
 });
 
-export const DeleteObjectsResultRef = builder.simpleObject('DeleteObjectsResult', {
+const DeleteObjectsResultRef = builder.simpleObject('DeleteObjectsResult', {
   description: 'What a bulk delete did.',
   fields: (t) => ({
     deleted: t.stringList({ description: 'Keys deleted (including keys that did not exist, as in S3).' }),
@@ -220,12 +223,15 @@ builder.mutationFields((t) => ({
   presign: t.field({
     authScopes: fieldAccess('Mutation.presign'),
     type: PresignedUrlRef,
-    description:
-      `A presigned URL: GET to download, PUT to upload straight to the store. expiresIn is 1..${MAX_PRESIGN_EXPIRES_SECONDS} seconds.`,
+    description: `A presigned URL: GET to download, PUT to upload straight to the store. expiresIn is 1..${MAX_PRESIGN_EXPIRES_SECONDS} seconds.`,
     args: {
       bucket: t.arg.string({ required: true, description: 'The bucket name.' }),
       key: t.arg.string({ required: true, description: 'The object key.' }),
-      method: t.arg({ type: PresignMethodRef, defaultValue: 'GET', description: 'GET (needs read) or PUT (needs write).' }),
+      method: t.arg({
+        type: PresignMethodRef,
+        defaultValue: 'GET',
+        description: 'GET (needs read) or PUT (needs write).',
+      }),
       expiresIn: t.arg.int({ defaultValue: DEFAULT_EXPIRES_IN, description: URL_LIFETIME }),
       contentType: t.arg.string({
         description: 'For PUT only: the Content-Type the upload must carry (it becomes part of the signature).',

@@ -16,12 +16,23 @@ const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9})
  */
 export function parseDateTime(text: string): Date {
   const m = ISO_8601.exec(text);
-  const reject = () => invalid(`DateTime must be an ISO-8601 date-time with an offset, e.g. 2026-11-26T18:00:00.000Z (got "${text.slice(0, 64)}")`);
+  const reject = () =>
+    invalid(
+      `DateTime must be an ISO-8601 date-time with an offset, e.g. 2026-11-26T18:00:00.000Z (got "${text.slice(0, 64)}")`,
+    );
   if (!m) throw reject();
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const offsetH = m[9] === undefined ? 0 : Number(m[9]);
   const offsetM = m[10] === undefined ? 0 : Number(m[10]);
-  if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59 || offsetH > 23 || offsetM > 59) throw reject();
+  if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59 || offsetH > 23 || offsetM > 59)
+    throw reject();
   const calendar = new Date(Date.UTC(year, month - 1, day));
   if (day < 1 || calendar.getUTCMonth() !== month - 1 || calendar.getUTCDate() !== day) throw reject();
   const millis = m[7] === undefined ? 0 : Number(m[7].padEnd(3, '0').slice(0, 3));
@@ -88,7 +99,9 @@ builder.scalarType('SafeInt', {
 function isUpload(value: unknown): value is { promise: Promise<FileUpload> } {
   if (typeof value !== 'object' || value === null || !('promise' in value)) return false;
   const { promise } = value as { promise: unknown };
-  return typeof promise === 'object' && promise !== null && typeof (promise as PromiseLike<unknown>).then === 'function';
+  return (
+    typeof promise === 'object' && promise !== null && typeof (promise as PromiseLike<unknown>).then === 'function'
+  );
 }
 
 builder.scalarType('Upload', {
@@ -98,11 +111,15 @@ builder.scalarType('Upload', {
   },
   parseValue: (value) => {
     if (!isUpload(value)) {
-      throw invalid('Upload must be a file sent with the GraphQL multipart request spec (multipart/form-data with operations, map and the file)');
+      throw invalid(
+        'Upload must be a file sent with the GraphQL multipart request spec (multipart/form-data with operations, map and the file)',
+      );
     }
     return value.promise;
   },
   parseLiteral: () => {
-    throw invalid('Upload cannot be written in the query: send the file as a variable with the GraphQL multipart request spec');
+    throw invalid(
+      'Upload cannot be written in the query: send the file as a variable with the GraphQL multipart request spec',
+    );
   },
 });

@@ -69,7 +69,12 @@ async function preparseUpload(req: IncomingMessage, res: ServerResponse, deps: G
  * everything else is Yoga's, which answers a bad key when it builds the
  * context (GraphiQL's page needs no key).
  */
-export async function graphqlRoute(req: IncomingMessage, res: ServerResponse, requestId: string, deps: GraphQLRouteDeps): Promise<void> {
+export async function graphqlRoute(
+  req: IncomingMessage,
+  res: ServerResponse,
+  requestId: string,
+  deps: GraphQLRouteDeps,
+): Promise<void> {
   const method = req.method ?? 'GET';
   if (isCsrfSuspect(method, req.headers)) {
     return sendJson(res, 403, errorBody('FORBIDDEN', CSRF_MESSAGE));
@@ -89,7 +94,10 @@ export async function graphqlRoute(req: IncomingMessage, res: ServerResponse, re
       return sendJson(
         res,
         415,
-        errorBody('BAD_USER_INPUT', `POST /graphql takes application/json, or multipart/form-data for uploads; this request is ${type ?? 'without a valid content type'}.`),
+        errorBody(
+          'BAD_USER_INPUT',
+          `POST /graphql takes application/json, or multipart/form-data for uploads; this request is ${type ?? 'without a valid content type'}.`,
+        ),
       );
     }
     if (type === 'multipart/form-data') {

@@ -5,7 +5,7 @@ import type { Store } from '../../s3/store.js';
 import { sendJson } from '../respond.js';
 
 /** How long /readyz waits for the store before answering 503. */
-export const READY_TIMEOUT_MS = 2_000;
+const READY_TIMEOUT_MS = 2_000;
 /** How long a /readyz answer is reused: probes from many balancers cost at most one store call in this time. */
 export const READY_CACHE_MS = 1_000;
 
@@ -27,7 +27,7 @@ export function checkReady(store: Store): Promise<void> {
  * most, and its result (success or failure) reused for READY_CACHE_MS after
  * it settles, so /readyz cannot be used to multiply calls to the store.
  */
-export function sharedReadiness(store: Store): () => Promise<void> {
+function sharedReadiness(store: Store): () => Promise<void> {
   let current: Promise<void> | undefined;
   let settledAt: number | undefined;
   return () => {

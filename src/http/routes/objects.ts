@@ -71,7 +71,6 @@ function httpDate(header: string | undefined): Date | undefined {
   return Number.isNaN(time) ? undefined : new Date(time);
 }
 
-
 const opaqueTag = (tag: string) => tag.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
 
 /** Does an If-Match / If-None-Match list name `etag` (weak comparison; `*` matches any)? */
@@ -128,8 +127,17 @@ interface Representation {
   contentDisposition?: string | undefined;
 }
 
-function representationHeaders(r: Representation, key: string, download: boolean, privateAnswer: boolean): Record<string, string> {
-  const headers: Record<string, string> = { ...SAFETY_HEADERS, 'accept-ranges': 'bytes', ...notModifiedHeaders(r, privateAnswer) };
+function representationHeaders(
+  r: Representation,
+  key: string,
+  download: boolean,
+  privateAnswer: boolean,
+): Record<string, string> {
+  const headers: Record<string, string> = {
+    ...SAFETY_HEADERS,
+    'accept-ranges': 'bytes',
+    ...notModifiedHeaders(r, privateAnswer),
+  };
   headers['content-type'] = headerText(r.contentType) ?? 'application/octet-stream';
   if (r.contentLength !== undefined) headers['content-length'] = String(r.contentLength);
   const contentEncoding = headerText(r.contentEncoding);
@@ -164,7 +172,9 @@ export function cacheHeaders(stored: string | undefined, privateAnswer: boolean)
   // Split at commas outside quoted strings (`no-cache="a, b"` is one directive).
   const directives = (stored?.match(/(?:[^,"]|"(?:[^"\\]|\\.)*")+/g) ?? [])
     .map((directive) => directive.trim())
-    .filter((directive) => directive !== '' && !SHARED_CACHE_DIRECTIVES.has(directive.split('=')[0]!.trim().toLowerCase()));
+    .filter(
+      (directive) => directive !== '' && !SHARED_CACHE_DIRECTIVES.has(directive.split('=')[0]!.trim().toLowerCase()),
+    );
   return { 'cache-control': ['private', ...directives].join(', '), vary: 'Authorization' };
 }
 
@@ -219,12 +229,18 @@ async function serveObject(
   log: Logger,
 ): Promise<void> {
   const { bucket, key } = parseObjectPath(path);
-  authorizeOperation(caller, req.method === 'HEAD' ? 'HEAD /objects/{bucket}/{key}' : 'GET /objects/{bucket}/{key}', { bucket });
+  authorizeOperation(caller, req.method === 'HEAD' ? 'HEAD /objects/{bucket}/{key}' : 'GET /objects/{bucket}/{key}', {
+    bucket,
+  });
   const download = ['1', 'true'].includes(query.get('download') ?? '');
 
   if (req.method === 'HEAD') {
     const head = await deps.store.headObject(bucket, key);
-    if (!head) throw new AppError('NO_SUCH_KEY', `object ${JSON.stringify(key)} in bucket ${JSON.stringify(bucket)} does not exist`);
+    if (!head)
+      throw new AppError(
+        'NO_SUCH_KEY',
+        `object ${JSON.stringify(key)} in bucket ${JSON.stringify(bucket)} does not exist`,
+      );
     const r = fromHead(head);
     const precondition = preconditionStatus(req.headers, r.etag ?? '', r.lastModified);
     if (precondition === 412) throw preconditionFailed();
@@ -248,7 +264,12 @@ async function serveObject(
   let range = singleRange(headers.range);
   let ifRange: Pick<GetOptions, 'ifMatch' | 'ifUnmodifiedSince'> | undefined;
   const ifRangeHeader = headerValue(headers['if-range']);
-  if (range && ifRangeHeader !== undefined && conditions.ifMatch === undefined && conditions.ifUnmodifiedSince === undefined) {
+  if (
+    range &&
+    ifRangeHeader !== undefined &&
+    conditions.ifMatch === undefined &&
+    conditions.ifUnmodifiedSince === undefined
+  ) {
     const condition = ifRangeCondition(ifRangeHeader);
     if (condition) ifRange = condition;
     else range = undefined;
