@@ -29,7 +29,12 @@ export interface App extends AppDeps {
  * endpoint is configured, the one S3 client pair, the store layer, metrics,
  * Yoga and the HTTP server. Nothing listens on the API port yet.
  */
-export async function createApp(config: Config, logger: Logger): Promise<App> {
+export interface AppOptions {
+  /** Objects a store listing page asks for (default: S3's 1000); tests page through a few objects with less. */
+  listPageSize?: number;
+}
+
+export async function createApp(config: Config, logger: Logger, options: AppOptions = {}): Promise<App> {
   let embedded: EmbeddedStore | undefined;
   let settings = config.store;
   if (settings.endpoint === undefined) {
@@ -62,6 +67,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     partSize: config.uploadPartSize,
     queueSize: config.uploadQueueSize,
     maxUploadBytes: config.maxUploadBytes,
+    ...(options.listPageSize !== undefined ? { listPageSize: options.listPageSize } : {}),
   });
   // The settings of the store in use: with the embedded store's generated keys,
   // whose secret signs listing cursors unless CURSOR_SECRET is set.

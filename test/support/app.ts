@@ -21,12 +21,10 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
-import { createYogaApp } from '../../src/graphql/yoga.js';
-import { createServer } from '../../src/http/server.js';
 import { createLogger, SecretScrubber } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
-import { createS3Client, type StoreCallEvent } from '../../src/s3/client.js';
-import { Store } from '../../src/s3/store.js';
+import type { StoreCallEvent } from '../../src/s3/client.js';
+import type { Store } from '../../src/s3/store.js';
 import type { StoreUnderTest } from './stores.js';
 
 /** Where the server's store lives: a test store, or any endpoint (e.g. a closed port). */
@@ -157,38 +155,6 @@ Metrics.prototype.storeCall = function (this: Metrics, event: StoreCallEvent) {
   storeCall.call(this, event);
 };
 
-/**
- * The app with a Store of the given listing page size, which `createApp`
- * does not take: its store, Yoga and HTTP server built again, as `createApp`
- * builds them, with the app's settings, logger and metrics.
- */
-function withListPageSize(app: App, listPageSize: number): App {
-  const { config, logger, metrics, storeSettings } = app;
-  const onCall = metrics.storeCall.bind(metrics);
-  const s3Logger = logger.child({ component: 's3' });
-  const client = createS3Client(storeSettings, { onCall, logger: s3Logger });
-  const presignClient = createS3Client(storeSettings, { onCall, forPresign: true, logger: s3Logger });
-  const store = new Store(client, presignClient, {
-    partSize: config.uploadPartSize,
-    queueSize: config.uploadQueueSize,
-    maxUploadBytes: config.maxUploadBytes,
-    listPageSize,
-  });
-  const deps = { config, store, logger, metrics };
-  const server = createServer({ ...deps, yoga: createYogaApp(deps) });
-  return {
-    ...app,
-    store,
-    server,
-    async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      client.destroy();
-      presignClient.destroy();
-      await app.close();
-    },
-  };
-}
-
 /** Starts the app against `store` (none: its own embedded store from DATA_DIR) on 127.0.0.1:0. */
 export async function startServer(
   store: Backend | undefined,
@@ -208,8 +174,11 @@ export async function startServer(
   const logger = options.rawLog
     ? pino({ level: config.logLevel }, destination)
     : createLogger(config, { scrubber: new SecretScrubber(), destination });
-  const created = await createApp(config, logger);
-  const app = options.listPageSize === undefined ? created : withListPageSize(created, options.listPageSize);
+  const app = await createApp(
+    config,
+    logger,
+    options.listPageSize === undefined ? {} : { listPageSize: options.listPageSize },
+  );
   const calls: string[] = [];
   storeCallListeners.set(app.metrics, (event) => calls.push(event.operation));
   try {
