@@ -8,8 +8,8 @@ import {
   DEFAULT_MAX_QUERY_DEPTH,
   DEFAULT_RATE_LIMIT_PER_MINUTE,
   loadConfig,
-  parseByteSize,
 } from '../src/config/index.js';
+import { parseByteSize } from '../src/config/sizes.js';
 
 function problems(env: Record<string, string>): string[] {
   try {

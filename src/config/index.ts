@@ -17,7 +17,6 @@ export {
   DEFAULT_MAX_STORE_CALLS_PER_REQUEST,
   DEFAULT_RATE_LIMIT_PER_MINUTE,
 } from './env.js';
-export { parseByteSize } from './sizes.js';
 
 export interface StoreSettings {
   /** undefined: start the embedded store. */

@@ -1,7 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { requestIdFrom } from '../observability/request-id.js';
 import type { Logger } from 'pino';
 import { keyringOf, type Caller } from '../security/auth.js';
 import type { Config } from '../config/index.js';
+import { ListingCursors } from '../core/cursors.js';
 import type { Store } from '../s3/store.js';
 import { createLoaders, type Loaders } from './loaders.js';
 
@@ -10,6 +11,8 @@ export interface ContextDeps {
   config: Config;
   store: Store;
   logger: Logger;
+  /** Signs and checks listing cursors; one per app, built by `createYogaApp`. */
+  cursors: ListingCursors;
 }
 
 /**
@@ -28,18 +31,12 @@ export interface ServerContext {
 export interface Context {
   config: Config;
   store: Store;
+  cursors: ListingCursors;
   /** Child of the app logger carrying `requestId`. */
   logger: Logger;
   requestId: string;
   caller: Caller;
   loaders: Loaders;
-}
-
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** A well-formed `x-request-id` header, else a new UUID. */
-export function requestIdFrom(header: string | null | undefined): string {
-  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
 }
 
 /** The request id: the server's, else the request's own. */
@@ -58,9 +55,17 @@ export function createContext(deps: ContextDeps, request: Request, server?: Serv
   return {
     config: deps.config,
     store: deps.store,
+    cursors: deps.cursors,
     logger: deps.logger.child({ requestId }),
     requestId,
     caller,
     loaders: createLoaders(deps.store),
   };
+}
+
+/** The cursor signer of an app: keyed by CURSOR_SECRET, else by the store's secret access key (every replica has it). */
+export function listingCursorsOf(config: Config): ListingCursors {
+  const secret = config.cursorSecret ?? config.store.secretAccessKey;
+  if (secret === undefined) throw new Error('the server has no secret to sign listing cursors with');
+  return new ListingCursors(secret);
 }

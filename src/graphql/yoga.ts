@@ -2,10 +2,10 @@
  * The GraphQL layer: the schema (schema/), its resolvers (resolvers/), the
  * per-request context and loaders, and the Yoga plugins (plugins/, one per
  * file) that limit, count and log what a request asks for. It enters through
- * `createYogaApp`, which `src/http/graphql.ts` hands requests to.
+ * `createYogaApp`, which `src/http/routes/graphql.ts` hands requests to.
  */
 import { createYoga, type Plugin } from 'graphql-yoga';
-import { createContext, type Context, type ContextDeps, type ServerContext } from './context.js';
+import { createContext, listingCursorsOf, type Context, type ContextDeps, type ServerContext } from './context.js';
 import { maskError } from './errors.js';
 import { useDocumentLimits } from './plugins/use-document-limits.js';
 import { useIntrospection } from './plugins/use-introspection.js';
@@ -44,12 +44,12 @@ query BucketsAndObjects {
 `;
 
 /** What the Yoga app needs: `AppDeps` fits. Without `metrics`, operations are not counted. */
-export interface YogaDeps extends ContextDeps {
+export interface YogaDeps extends Omit<ContextDeps, 'cursors'> {
   metrics?: Metrics;
 }
 
 /**
- * The GraphQL endpoint (`/graphql`) as a Yoga instance. `src/http/graphql.ts`
+ * The GraphQL endpoint (`/graphql`) as a Yoga instance. `src/http/routes/graphql.ts`
  * hands requests to it with `yoga.handle(req, res, serverContext)`, after
  * replacing `req.body` of multipart requests with graphql-upload-minimal's
  * parsed operations (Yoga's own multipart parser, which buffers files in
@@ -66,6 +66,7 @@ export interface YogaDeps extends ContextDeps {
 export function createYogaApp(deps: YogaDeps) {
   const logger = deps.logger.child({ component: 'graphql' });
   const { config, metrics } = deps;
+  const contextDeps: ContextDeps = { ...deps, cursors: listingCursorsOf(config) };
   const plugins: Plugin<Context>[] = [
     useUnexpectedErrorLog(),
     ...(metrics ? [useOperationMetrics<Context>({ metrics })] : []),
@@ -87,7 +88,7 @@ export function createYogaApp(deps: YogaDeps) {
   ];
   return createYoga<ServerContext, Context>({
     schema,
-    context: ({ request, ...server }) => createContext(deps, request, server),
+    context: ({ request, ...server }) => createContext(contextDeps, request, server),
     multipart: false,
     // JSON and application/graphql bodies (uploads have their own limits in src/http/upload.ts).
     maxRequestBodySize: config.maxJsonBodyBytes,

@@ -7,7 +7,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
-import { requestIdFrom } from '../graphql/context.js';
+import { requestIdFrom } from '../observability/request-id.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Store } from '../s3/store.js';
 import { Admission } from './admission.js';

@@ -6,7 +6,7 @@ import {
   type BucketLocationConstraint,
 } from '@aws-sdk/client-s3';
 import { AppError } from '../core/errors.js';
-import { call, httpStatusOf, toAppError } from './errors.js';
+import { call, storeStatusOf, toAppError } from './errors.js';
 import { advance, type StoreContext } from './shared.js';
 import type { BucketInfo } from './types.js';
 
@@ -58,7 +58,7 @@ export function bucketExists(s3: StoreContext, name: string): Promise<BucketInfo
       await s3.client.send(new HeadBucketCommand({ Bucket: name }));
       return { name };
     } catch (e) {
-      if (httpStatusOf(e) === 404) return null;
+      if (storeStatusOf(e) === 404) return null;
       throw e;
     }
   });
@@ -72,7 +72,7 @@ export function createBucket(s3: StoreContext, name: string): Promise<void> {
       exists = true;
     } catch (e) {
       // 404: the name is free. 403: another account's bucket (or bad credentials): CreateBucket tells which.
-      const status = httpStatusOf(e);
+      const status = storeStatusOf(e);
       if (status !== 404 && status !== 403) throw e;
     }
     if (exists) throw new AppError('BUCKET_ALREADY_EXISTS', `bucket "${name}" already exists`);

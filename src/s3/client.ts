@@ -5,7 +5,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { HttpRequest } from '@smithy/protocol-http';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { StoreSettings } from '../config/index.js';
-import { httpStatusOf } from './errors.js';
+import { storeStatusOf } from './errors.js';
 
 /** One finished store command, for metrics and tests. */
 export interface StoreCallEvent {
@@ -174,7 +174,7 @@ function addCallReporter(client: S3Client, onCall: (event: StoreCallEvent) => vo
         return result;
       } catch (err) {
         // 304 Not Modified is a successful conditional GET, which the SDK throws.
-        report(httpStatusOf(err) === 304 ? 'ok' : 'error');
+        report(storeStatusOf(err) === 304 ? 'ok' : 'error');
         throw err;
       }
     },

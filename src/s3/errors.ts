@@ -79,7 +79,7 @@ interface SdkLikeError {
 }
 
 /** The HTTP status the store answered with, when it answered at all. */
-export function httpStatusOf(err: unknown): number | undefined {
+export function storeStatusOf(err: unknown): number | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
   const e = err as SdkLikeError;
   return e.$metadata?.httpStatusCode ?? e.$response?.statusCode;
@@ -116,7 +116,7 @@ function what(context: ErrorContext): string {
 
 function build(err: unknown, context: ErrorContext): AppError {
   const name = s3ErrorName(err);
-  const status = httpStatusOf(err);
+  const status = storeStatusOf(err);
   const bucketText = context.bucket !== undefined ? `bucket ${quote(context.bucket)}` : 'the bucket';
   const keyText =
     context.key !== undefined

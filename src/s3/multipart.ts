@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { AppError, badInput } from '../core/errors.js';
 import { MAX_PART_NUMBER as MAX_PARTS } from '../core/s3-rules.js';
-import { call, httpStatusOf, s3ErrorName, toAppError, type ErrorContext } from './errors.js';
+import { call, storeStatusOf, s3ErrorName, toAppError, type ErrorContext } from './errors.js';
 import { headStored } from './objects.js';
 import { advance, quoteEtag, sourceStreamError, stripEtag, type StoreContext } from './shared.js';
 import type { MultipartUploadInfo, ObjectHead, PartInfo } from './types.js';
@@ -31,7 +31,7 @@ export function partNumberError(partNumber: number): AppError | undefined {
  * upload still exists.
  */
 async function multipartError(s3: StoreContext, err: unknown, ctx: UploadContext): Promise<AppError> {
-  const status = httpStatusOf(err);
+  const status = storeStatusOf(err);
   if (status !== undefined && status >= 500 && s3ErrorName(err) !== 'NoSuchUpload') {
     try {
       await probeUpload(s3, ctx);

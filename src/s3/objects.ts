@@ -3,7 +3,7 @@ import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-
 import { Upload } from '@aws-sdk/lib-storage';
 import { AppError } from '../core/errors.js';
 import { bucketExists } from './buckets.js';
-import { call, httpStatusOf, s3ErrorName, toAppError } from './errors.js';
+import { call, storeStatusOf, s3ErrorName, toAppError } from './errors.js';
 import { lowerCaseKeys, sourceStreamError, stripEtag, type StoreContext } from './shared.js';
 import type { GetOptions, GetResult, ObjectHead, ObjectPage, ObjectSummary, UploadOptions } from './types.js';
 
@@ -73,7 +73,7 @@ export function headObject(s3: StoreContext, bucket: string, key: string): Promi
         contentEncoding: r.ContentEncoding,
       };
     } catch (e) {
-      if (httpStatusOf(e) !== 404) throw e;
+      if (storeStatusOf(e) !== 404) throw e;
       // HEAD answers a bare 404 for a missing key and a missing bucket alike.
       if ((await bucketExists(s3, bucket)) === null) {
         throw new AppError('NO_SUCH_BUCKET', `bucket "${bucket}" does not exist`);
@@ -136,7 +136,7 @@ export async function getObject(s3: StoreContext, bucket: string, key: string, o
         acceptRanges: r.AcceptRanges,
       };
     } catch (e) {
-      if (httpStatusOf(e) !== 304) throw e;
+      if (storeStatusOf(e) !== 304) throw e;
       const headers = headersOf(e);
       const lastModified = headers['last-modified'] ? new Date(headers['last-modified']) : undefined;
       return {

@@ -1,6 +1,6 @@
 /**
- * The S3 layer: the only code in src/ that imports @aws-sdk/* (src/embedded
- * uses only the SDK's signer, to check signatures). Resolvers, HTTP routes
+ * The S3 layer: the only code in src/ that sends SDK commands (src/embedded
+ * uses the SDK's signer and checksums only, to check what clients send). Resolvers, HTTP routes
  * and the CLI call the `Store` below and get plain data (./types.ts) or an
  * AppError: every store call runs through `call` (./errors.ts), which maps
  * whatever the SDK threw with toAppError.
@@ -35,8 +35,6 @@ import type {
 } from './types.js';
 
 export type * from './types.js';
-export { copySource } from './copy.js';
-export { stripEtag } from './shared.js';
 
 /**
  * Every call the server makes to the object store. Resolvers and HTTP routes

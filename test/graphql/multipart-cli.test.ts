@@ -12,7 +12,7 @@ import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAbortStale, parseDuration } from '../../src/cli/stale-command.js';
 import { loadConfig } from '../../src/config/index.js';
-import { CREDENTIALS_FILE } from '../../src/embedded/credentials.js';
+import { CREDENTIALS_FILE } from '../../src/embedded/index.js';
 import { createS3Client, type ResolvedStoreSettings } from '../../src/s3/client.js';
 import { Store } from '../../src/s3/store.js';
 import { abortStaleUploads } from '../../src/s3/stale-uploads.js';

@@ -10,7 +10,7 @@ import { GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand } from
 import type { FileUpload } from 'graphql-upload-minimal';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createContext } from '../../src/graphql/context.js';
+import { createContext, listingCursorsOf } from '../../src/graphql/context.js';
 import { AppError } from '../../src/core/errors.js';
 import { uploadObject } from '../../src/graphql/resolvers/object.js';
 import { digestOf, MiB, randomBytes, sha256Of } from '../support/data.js';
@@ -201,7 +201,12 @@ describe.each(testStores())('uploadObject on $name', (store) => {
 
     const call = (key: string, file: Promise<FileUpload>) => {
       const ctx = createContext(
-        { config: app.config, store: app.store, logger: pino({ level: 'silent' }) },
+        {
+          config: app.config,
+          store: app.store,
+          logger: pino({ level: 'silent' }),
+          cursors: listingCursorsOf(app.config),
+        },
         new Request('http://127.0.0.1/graphql'),
       );
       return uploadObject({ bucket, key, file }, ctx).then(

@@ -29,8 +29,6 @@ import {
   type SignedTarget,
 } from './signature.js';
 
-export { DEFAULT_REGION } from './signature.js';
-
 export interface VerifiedRequest {
   accessKeyId: string;
   presigned: boolean;

@@ -3,7 +3,7 @@
  * DeleteBucket, GetBucketLocation, ListObjects (v1 and v2) and DeleteObjects.
  */
 import { MAX_LIST_BUCKETS, MAX_LIST_KEYS } from '../../core/s3-rules.js';
-import { DEFAULT_REGION } from '../auth/sigv4.js';
+import { DEFAULT_REGION } from '../auth/signature.js';
 import { errors, S3Error } from '../errors.js';
 import type { ListItem } from '../storage/key-index.js';
 import { isValidBucketName } from '../storage/layout.js';

@@ -16,7 +16,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { DEFAULT_REGION, verifyRequest } from '../auth/sigv4.js';
+import { DEFAULT_REGION } from '../auth/signature.js';
+import { verifyRequest } from '../auth/sigv4.js';
 import type { StoreCredentials } from '../credentials.js';
 import { errors, S3Error } from '../errors.js';
 import type { Storage } from '../storage/storage.js';

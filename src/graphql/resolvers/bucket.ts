@@ -11,12 +11,11 @@ import {
   type GraphQLResolveInfo,
   type SelectionSetNode,
 } from 'graphql';
-import type { Config } from '../../config/index.js';
 import type { Context } from '../context.js';
 import type { BucketInfo } from '../loaders.js';
 import { AppError } from '../../core/errors.js';
 import type { ObjectHead, ObjectPage as StorePage, ObjectSummary } from '../../s3/store.js';
-import { ListingCursors, type CursorScope, type PageStart } from '../../core/cursors.js';
+import type { CursorScope, ListingCursors, PageStart } from '../../core/cursors.js';
 import * as v from '../../core/validation.js';
 import { headObject } from './object.js';
 
@@ -51,22 +50,7 @@ interface ListingRequest {
   start: PageStart | undefined;
 }
 
-/** One signer per configuration (the key derivation runs once, not per request). */
-const signers = new WeakMap<Config, ListingCursors>();
-
-/** The signer of listing cursors: CURSOR_SECRET, else the store's secret access key. */
-function cursorsOf(config: Config): ListingCursors {
-  const known = signers.get(config);
-  if (known) return known;
-  const secret = config.cursorSecret ?? config.store.secretAccessKey;
-  if (secret === undefined)
-    throw new AppError('INTERNAL_SERVER_ERROR', 'the server has no secret to sign listing cursors with');
-  const cursors = new ListingCursors(secret);
-  signers.set(config, cursors);
-  return cursors;
-}
-
-function listingRequest(bucket: string, args: ListObjectsArgs, config: Config): ListingRequest {
+function listingRequest(bucket: string, args: ListObjectsArgs, cursors: ListingCursors): ListingRequest {
   const scope = {
     bucket,
     prefix: v.listPrefix(args.prefix, 'prefix'),
@@ -75,7 +59,7 @@ function listingRequest(bucket: string, args: ListObjectsArgs, config: Config): 
   return {
     scope,
     maxKeys: v.pageSize(args.first, 'first'),
-    start: cursorsOf(config).pageStart(args.after, scope, 'after'),
+    start: cursors.pageStart(args.after, scope, 'after'),
   };
 }
 
@@ -154,7 +138,7 @@ export async function getBucket(
   if (listing) {
     let request: ListingRequest | undefined;
     try {
-      request = listingRequest(name, listing, ctx.config);
+      request = listingRequest(name, listing, ctx.cursors);
     } catch {
       // An invalid listing argument is reported by `objects` itself; the bucket is checked below.
     }
@@ -186,9 +170,9 @@ export async function bucketCreatedAt(bucket: BucketInfo, ctx: Context): Promise
  * `ListingCursors`): `after` takes no other.
  */
 export async function listObjects(bucket: BucketInfo, args: ListObjectsArgs, ctx: Context): Promise<ObjectPage> {
-  const request = listingRequest(bucket.name, args, ctx.config);
+  const request = listingRequest(bucket.name, args, ctx.cursors);
   const { scope, start } = request;
-  const cursors = cursorsOf(ctx.config);
+  const { cursors } = ctx;
   const page = await takePage(ctx, request);
   const edges = page.objects.map((node) => ({ cursor: cursors.ofKey(scope, node.key), node }));
   const last = edges.at(-1);
