@@ -38,7 +38,7 @@ export interface ServerDeps {
 }
 
 /** What the server needs of the embedded store: its S3 API for requests whose path starts with `basePath`. */
-export interface EmbeddedHandler {
+interface EmbeddedHandler {
   handle(req: IncomingMessage, res: ServerResponse, options: { basePath: string }): Promise<void>;
 }
 
