@@ -2,7 +2,8 @@
  * The HTTP side: the node:http server (routing, request ids, logs and
  * metrics of every request, connection caps, slow clients) and its routes
  * (routes/): `/graphql` into Yoga, `/objects` downloads, `/healthz`,
- * `/readyz` and `/metrics`. It enters through `createServer`.
+ * `/readyz`, `/metrics`, CORS (cors.ts) and the embedded store's `/s3`.
+ * It enters through `createServer`.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -88,6 +89,11 @@ const notFound = (res: ServerResponse) =>
  * (routes/graphql.ts: CSRF, the upload pre-parse, then Yoga). Any other path
  * is a 404. One log line and one metrics sample per request. It does not
  * listen yet.
+ *
+ * `OPTIONS` on `/graphql` and `/objects` is a CORS preflight (cors.ts),
+ * answered before admission; their other answers carry the CORS grant of
+ * CORS_ORIGINS. With the embedded store, `/s3/…` is that store's S3 API
+ * (its own SigV4 instead of admission, CSRF and body limits).
  *
  * Requests to `/graphql` and `/objects` are authenticated and charged to a
  * per-client rate limit before anything else is read (`Admission`).
