@@ -5,7 +5,7 @@ import { startEmbeddedStore, type EmbeddedStore } from './embedded/index.js';
 import { Metrics } from './observability/metrics.js';
 import { createS3Client } from './s3/client.js';
 import { Store } from './s3/store.js';
-import { createServer } from './http/server.js';
+import { createServer, EMBEDDED_PREFIX } from './http/server.js';
 import { createYogaApp } from './graphql/yoga.js';
 
 interface AppDeps {
@@ -22,6 +22,14 @@ export interface App extends AppDeps {
   /** The store settings in use (with the embedded store's address and keys filled in). */
   storeSettings: StoreSettings & { endpoint: string; accessKeyId: string; secretAccessKey: string };
   close(): Promise<void>;
+}
+
+/** `http://HOST:PORT` of a listening server, as PUBLIC_URL defaults to it (the actual port when PORT=0). */
+function listeningAddress(server: Server): string {
+  const address = server.address();
+  if (typeof address !== 'object' || address === null) throw new Error('the API is not listening yet');
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}`;
 }
 
 /**
@@ -51,7 +59,6 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     settings = {
       ...settings,
       endpoint: embedded.endpoint,
-      publicEndpoint: settings.publicEndpoint ?? embedded.endpoint,
       accessKeyId: embedded.credentials.accessKeyId,
       secretAccessKey: embedded.credentials.secretAccessKey,
     };
@@ -62,7 +69,17 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   const onCall = metrics.storeCall.bind(metrics);
   const s3Logger = logger.child({ component: 's3' });
   const client = createS3Client(storeSettings, { onCall, logger: s3Logger });
-  const presignClient = createS3Client(storeSettings, { onCall, forPresign: true, logger: s3Logger });
+  // Presigned URLs of the embedded store point at `/s3` on the API's port, unless S3_PUBLIC_ENDPOINT says otherwise.
+  const publicEndpoint =
+    embedded && storeSettings.publicEndpoint === undefined
+      ? () => `${config.publicUrl ?? listeningAddress(server)}${EMBEDDED_PREFIX}`
+      : undefined;
+  const presignClient = createS3Client(storeSettings, {
+    onCall,
+    forPresign: true,
+    logger: s3Logger,
+    ...(publicEndpoint && { publicEndpoint }),
+  });
   const store = new Store(client, presignClient, {
     partSize: config.uploadPartSize,
     queueSize: config.uploadQueueSize,
@@ -73,7 +90,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   // whose secret signs listing cursors unless CURSOR_SECRET is set.
   const deps: AppDeps = { config: { ...config, store: storeSettings }, store, logger, metrics };
   const yoga = createYogaApp(deps);
-  const server = createServer({ ...deps, yoga });
+  const server = createServer({ ...deps, yoga, embedded });
 
   return {
     ...deps,

@@ -97,6 +97,8 @@ export const envSchema = z.object({
   UPLOAD_RATE_WINDOW_MS: int(1_000, 600_000).default(30_000),
   MAX_CONNECTIONS: int(1, 1_000_000).default(1024),
   MAX_CONNECTIONS_PER_CLIENT: int(0, 1_000_000).default(64),
+  PUBLIC_URL: z.string().optional(),
+  CORS_ORIGINS: z.string().optional(),
   CURSOR_SECRET: z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -base64 32`)').optional(),
 });
 

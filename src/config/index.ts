@@ -6,6 +6,7 @@
  */
 import { readApiKeys, type ApiKeyConfig } from './api-keys.js';
 import { ALIASES, DEFAULT_RATE_LIMIT_PER_MINUTE, envSchema } from './env.js';
+import { readCorsOrigins, readPublicUrl } from './origins.js';
 
 export type { ApiKeyConfig } from './api-keys.js';
 export {
@@ -77,6 +78,13 @@ export interface Config {
    * key (every replica has it, so each takes the others' cursors).
    */
   cursorSecret: string | undefined;
+  /**
+   * The API's origin as clients reach it (PUBLIC_URL); undefined: the
+   * listening address. Presigned URLs of the embedded store point at its `/s3`.
+   */
+  publicUrl: string | undefined;
+  /** Origins granted CORS on /graphql and /objects (exact, as browsers send them), or `['*']`; empty: none. */
+  corsOrigins: string[];
 }
 
 /** Thrown with every problem found, one line each, naming the variable. */
@@ -134,6 +142,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `HOST: ${e.HOST} is not a loopback address, and without API_KEYS anyone who reaches it could use the store's keys; configure API_KEYS or set ALLOW_ANONYMOUS=true`,
     );
   }
+  const publicUrl = readPublicUrl(e.PUBLIC_URL, problems);
+  const corsOrigins = readCorsOrigins(
+    e.CORS_ORIGINS,
+    { apiKeys: apiKeys.length, allowAnonymous: e.ALLOW_ANONYMOUS },
+    problems,
+  );
   if (problems.length > 0) throw new ConfigError(problems);
 
   const locked = apiKeys.length > 0;
@@ -180,5 +194,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxConnections: e.MAX_CONNECTIONS,
     maxConnectionsPerClient: e.MAX_CONNECTIONS_PER_CLIENT,
     cursorSecret: e.CURSOR_SECRET,
+    publicUrl,
+    corsOrigins,
   };
 }

@@ -5,11 +5,12 @@
  * per resource), auth/ (SigV4, aws-chunked bodies, checksums), storage/
  * (objects as files under `dataDir`), errors.ts and credentials.ts.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { loadOrCreateCredentials, type StoreCredentials } from './credentials.js';
 import { StartupError } from './errors.js';
-import { createS3Server, type StoreTimeouts } from './http/server.js';
+import { createS3Server, type HandleOptions, type StoreTimeouts } from './http/server.js';
 import { Storage } from './storage/storage.js';
 
 export type { StoreCredentials } from './credentials.js';
@@ -37,6 +38,13 @@ export interface EmbeddedStore {
   endpoint: string;
   port: number;
   credentials: StoreCredentials;
+  /**
+   * Serves a request another node:http server received under
+   * `options.basePath` (e.g. `/s3` on the API's port): the same S3 API,
+   * routed on the path without the prefix, its signature checked against the
+   * path as received. `close` waits for these requests too.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, options: HandleOptions): Promise<void>;
   /** Stops listening, ends open connections, waits for requests in flight, releases the data dir. */
   close(): Promise<void>;
 }
@@ -51,7 +59,7 @@ export async function startEmbeddedStore(options: EmbeddedStoreOptions): Promise
   const storage = await Storage.open(options.dataDir, options.logger ? { logger: options.logger } : {});
   try {
     const credentials = options.credentials ?? (await loadOrCreateCredentials(storage.dataDir, options.dataDir));
-    const { server, drain } = createS3Server({
+    const { server, handle, drain } = createS3Server({
       storage,
       credentials,
       ...(options.region !== undefined ? { region: options.region } : {}),
@@ -80,6 +88,7 @@ export async function startEmbeddedStore(options: EmbeddedStoreOptions): Promise
       port,
       // A copy: callers hand it to SDK clients, which add properties to it.
       credentials: { ...credentials },
+      handle,
       close() {
         closing ??= (async () => {
           const closed = new Promise<void>((resolve) => server.close(() => resolve()));

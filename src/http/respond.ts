@@ -30,6 +30,16 @@ export function sendJson(
   res.end(res.req.method === 'HEAD' ? undefined : text);
 }
 
+/**
+ * `headers` for `res.writeHead`, with the Vary already set on `res` (CORS's
+ * Origin) kept beside theirs: writeHead's own value would replace it.
+ */
+export function keepVary(res: ServerResponse, headers: Record<string, string>): Record<string, string> {
+  const set = res.getHeader('vary');
+  if (set === undefined || headers.vary === undefined) return headers;
+  return { ...headers, vary: `${String(set)}, ${headers.vary}` };
+}
+
 /** Headers an AppError asks for in its `http.headers` extension (e.g. Retry-After), as Yoga applies them. */
 function headersOf(err: AppError): Record<string, string> {
   const headers = (err.extensions as { http?: { headers?: unknown } }).http?.headers;

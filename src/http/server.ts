@@ -2,7 +2,8 @@
  * The HTTP side: the node:http server (routing, request ids, logs and
  * metrics of every request, connection caps, slow clients) and its routes
  * (routes/): `/graphql` into Yoga, `/objects` downloads, `/healthz`,
- * `/readyz` and `/metrics`. It enters through `createServer`.
+ * `/readyz`, `/metrics`, CORS (cors.ts) and the embedded store's `/s3`.
+ * It enters through `createServer`.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -12,6 +13,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { Store } from '../s3/store.js';
 import { Admission } from './admission.js';
 import { BodyRateGuard, capConnections } from './connections.js';
+import { Cors } from './cors.js';
 import { errorBody, sendError, sendJson } from './respond.js';
 import { GRAPHQL_PATH, graphqlRoute, type GraphQLHandler } from './routes/graphql.js';
 import { healthz, readyzRoute } from './routes/health.js';
@@ -29,10 +31,23 @@ export interface ServerDeps {
   logger: Logger;
   metrics: Metrics;
   yoga: GraphQLHandler;
+  /**
+   * The embedded store's request handler, when it is the store in use: it is
+   * served under EMBEDDED_PREFIX too (SigV4 is its authentication).
+   */
+  embedded?: EmbeddedHandler | undefined;
 }
 
+/** What the server needs of the embedded store: its S3 API for requests whose path starts with `basePath`. */
+interface EmbeddedHandler {
+  handle(req: IncomingMessage, res: ServerResponse, options: { basePath: string }): Promise<void>;
+}
+
+/** Where the embedded store is served on the API's port. */
+export const EMBEDDED_PREFIX = '/s3';
+
 /** Route names, the `route` label of the request metrics: a small fixed set. */
-type RouteName = 'healthz' | 'readyz' | 'metrics' | 'objects' | 'graphql' | 'unknown';
+type RouteName = 'healthz' | 'readyz' | 'metrics' | 'objects' | 'graphql' | 's3' | 'unknown';
 
 /** What a route is given of its request besides the request and response themselves. */
 interface RequestInfo {
@@ -47,6 +62,8 @@ interface Route {
   matches(path: string): boolean;
   /** GET and HEAD only: the server answers other methods with 405. */
   readOnly: boolean;
+  /** The methods a browser on a CORS_ORIGINS origin may use; unset: no CORS on this route. */
+  corsMethods?: string;
   handle(req: IncomingMessage, res: ServerResponse, info: RequestInfo): Promise<void> | void;
 }
 
@@ -73,6 +90,11 @@ const notFound = (res: ServerResponse) =>
  * is a 404. One log line and one metrics sample per request. It does not
  * listen yet.
  *
+ * `OPTIONS` on `/graphql` and `/objects` is a CORS preflight (cors.ts),
+ * answered before admission; their other answers carry the CORS grant of
+ * CORS_ORIGINS. With the embedded store, `/s3/…` is that store's S3 API
+ * (its own SigV4 instead of admission, CSRF and body limits).
+ *
  * Requests to `/graphql` and `/objects` are authenticated and charged to a
  * per-client rate limit before anything else is read (`Admission`).
  *
@@ -83,7 +105,8 @@ const notFound = (res: ServerResponse) =>
  * /readyz answers from a store check at most READY_CACHE_MS old.
  */
 export function createServer(deps: ServerDeps): Server {
-  const { config, store, logger, metrics, yoga } = deps;
+  const { config, store, logger, metrics, yoga, embedded } = deps;
+  const cors = new Cors(config.corsOrigins);
   const admission = new Admission(config);
   const readyz = readyzRoute(store);
   const bodyRate = new BodyRateGuard(config.minUploadBytesPerSecond, config.uploadRateWindowMs);
@@ -106,6 +129,7 @@ export function createServer(deps: ServerDeps): Server {
       name: 'objects',
       matches: (path) => path.startsWith(OBJECTS_PREFIX),
       readOnly: true,
+      corsMethods: 'GET, HEAD',
       handle: (req, res, { path, query, log }) =>
         objectsRoute(req, res, path, query, { store, metrics, admission }, log),
     },
@@ -113,13 +137,28 @@ export function createServer(deps: ServerDeps): Server {
       name: 'graphql',
       matches: (path) => path === GRAPHQL_PATH,
       readOnly: false,
+      corsMethods: 'GET, POST',
       handle: (req, res, { requestId }) => graphqlRoute(req, res, requestId, { config, metrics, yoga, admission }),
     },
   ];
+  if (embedded) {
+    // Not admitted: the store checks each request's signature, and answers S3's own errors.
+    routes.push({
+      name: 's3',
+      matches: (path) => path === EMBEDDED_PREFIX || path.startsWith(`${EMBEDDED_PREFIX}/`),
+      readOnly: false,
+      handle: (req, res) => embedded.handle(req, res, { basePath: EMBEDDED_PREFIX }),
+    });
+  }
 
   async function serve(req: IncomingMessage, res: ServerResponse, route: Route | undefined, info: RequestInfo) {
     if (!route) return notFound(res);
     const method = req.method ?? 'GET';
+    if (route.corsMethods !== undefined) {
+      // Before admission: a preflight carries no credentials.
+      if (method === 'OPTIONS') return cors.preflight(req, res, route.corsMethods);
+      cors.decorate(req, res);
+    }
     if (route.readOnly && method !== 'GET' && method !== 'HEAD') return methodNotAllowed(res, 'GET, HEAD');
     await route.handle(req, res, info);
   }

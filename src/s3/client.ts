@@ -31,6 +31,12 @@ export interface CreateS3ClientOptions {
    */
   forPresign?: boolean;
   /**
+   * With `forPresign`: the public endpoint when it is known only once the API
+   * listens (the embedded store under `/s3` of the API's own address);
+   * it wins over `publicEndpoint`.
+   */
+  publicEndpoint?: () => string;
+  /**
    * Where the SDK and its HTTP handler write warnings (socket pool exhausted,
    * a streamed request that cannot be retried). Default: dropped, so nothing
    * reaches the console outside the server's own log.
@@ -106,7 +112,12 @@ function sdkLogger(logger: StoreLogger): StoreLogger {
 export function createS3Client(settings: ResolvedStoreSettings, opts: CreateS3ClientOptions = {}): S3Client {
   const checksum = settings.checksum === 'when_supported' ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED';
   const agentOptions = { keepAlive: true, maxSockets: settings.maxSockets };
-  const endpoint = opts.forPresign ? (settings.publicEndpoint ?? settings.endpoint) : settings.endpoint;
+  const later = opts.forPresign ? opts.publicEndpoint : undefined;
+  const endpoint = later
+    ? async () => ({ url: new URL(later()) })
+    : opts.forPresign
+      ? (settings.publicEndpoint ?? settings.endpoint)
+      : settings.endpoint;
   const logger = opts.logger ? sdkLogger(opts.logger) : silentLogger;
 
   const client = new S3Client({

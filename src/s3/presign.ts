@@ -50,7 +50,7 @@ export async function presignPut(
       expiresIn,
       signableHeaders: opts.contentType !== undefined ? new Set(['content-type']) : undefined,
     });
-    const headers = opts.contentType !== undefined ? [{ key: 'Content-Type', value: opts.contentType }] : [];
+    const headers = opts.contentType !== undefined ? [{ key: 'content-type', value: opts.contentType }] : [];
     return { url, expiresAt: expiresAt(expiresIn), headers };
   });
 }

@@ -437,7 +437,7 @@ describe.each(testStores())('object API on $name', (store) => {
       expect(res.errors).toBeUndefined();
       const signed = res.data!.presign;
       expect(signed.method).toBe('PUT');
-      expect(signed.headers).toEqual([{ key: 'Content-Type', value: 'application/json' }]);
+      expect(signed.headers).toEqual([{ key: 'content-type', value: 'application/json' }]);
       const body = JSON.stringify({ hello: 'world' });
       const upload = await fetch(signed.url, {
         method: 'PUT',

@@ -92,6 +92,23 @@ describe('start-up refusals', () => {
     ]);
   });
 
+  it('refuses CORS_ORIGINS=* without API keys in one line naming the variable, exit code 1', async () => {
+    const exit = await start({ CORS_ORIGINS: '*' }, join(dir, 'data'));
+    expect(exit.code).toBe(1);
+    expect(exit.stdout).toBe('');
+    expect(lines(exit.stderr)).toEqual([
+      's3-graphql: CORS_ORIGINS: "*" needs API_KEYS and no ALLOW_ANONYMOUS (with anonymous access any web page could drive the server); list the origins instead',
+    ]);
+  });
+
+  it('refuses a CORS origin with a path in one line, exit code 1', async () => {
+    const exit = await start({ CORS_ORIGINS: 'https://app.example.com, https://b.example.com/app' }, join(dir, 'data'));
+    expect(exit.code).toBe(1);
+    expect(lines(exit.stderr)).toEqual([
+      's3-graphql: CORS_ORIGINS: "https://b.example.com/app" has more than scheme://host[:port] (no path, query or user)',
+    ]);
+  });
+
   it('names EMBEDDED_S3_PORT when the embedded store cannot listen, exit code 1', async () => {
     const held = await holdPort();
     try {

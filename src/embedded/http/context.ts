@@ -20,7 +20,7 @@ export interface StoreSettings {
   credentials: StoreCredentials;
   /** The only region signatures may name. */
   region: string;
-  /** The socket inactivity limit (StoreTimeouts.idleMs), restored after store work. */
+  /** The socket inactivity limit (StoreTimeouts.idleMs), restored after store work when the socket had none set. */
   idleMs: number;
   logger: Logger | undefined;
   /** Owner and Initiator in listings: derived from the access key, as S3's canonical user id. */
@@ -107,11 +107,13 @@ export async function readDocument(ctx: Ctx, limit: number): Promise<Buffer> {
  */
 export async function storeWork<T>(ctx: Ctx, work: () => Promise<T>): Promise<T> {
   const { socket } = ctx.req;
+  // The server's own limit: the store's idleMs, or the API's when served on its port.
+  const idleMs = socket.timeout ?? ctx.store.idleMs;
   socket.setTimeout(0);
   try {
     return await work();
   } finally {
-    if (!socket.destroyed) socket.setTimeout(ctx.store.idleMs);
+    if (!socket.destroyed) socket.setTimeout(idleMs);
   }
 }
 

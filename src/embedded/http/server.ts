@@ -62,8 +62,18 @@ export interface S3ServerOptions {
 
 export interface S3Server {
   server: Server;
+  /**
+   * Serves one request of another node:http server whose path starts with
+   * `basePath` (e.g. `/s3` on the API's port): routed without the prefix,
+   * its signature checked against the path as received.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, options: HandleOptions): Promise<void>;
   /** Waits for the requests in flight (call after closing their connections). */
   drain(): Promise<void>;
+}
+
+export interface HandleOptions {
+  basePath: string;
 }
 
 /** Creates the HTTP server (not yet listening). */
@@ -81,6 +91,11 @@ export function createS3Server(options: S3ServerOptions): S3Server {
     },
   };
   const inFlight = new Set<Promise<void>>();
+  const track = (task: Promise<void>) => {
+    inFlight.add(task);
+    void task.finally(() => inFlight.delete(task));
+    return task;
+  };
   // No requestTimeout: it caps a whole request, and uploads of many GiB are
   // legitimately long. Slow clients are cut off by the headers timeout
   // (checked every quarter of it) and the socket inactivity timeout instead.
@@ -93,14 +108,14 @@ export function createS3Server(options: S3ServerOptions): S3Server {
   server.keepAliveTimeout = timeouts.keepAliveMs;
   server.timeout = timeouts.idleMs;
   const accept = (expectContinue: boolean) => (req: IncomingMessage, res: ServerResponse) => {
-    const task = handle(store, req, res, expectContinue);
-    inFlight.add(task);
-    void task.finally(() => inFlight.delete(task));
+    void track(handle(store, req, res, { expectContinue, basePath: '' }));
   };
   server.on('request', accept(false));
   server.on('checkContinue', accept(true));
   return {
     server,
+    // The other server has answered any `Expect: 100-continue` already.
+    handle: (req, res, { basePath }) => track(handle(store, req, res, { expectContinue: false, basePath })),
     async drain() {
       await Promise.allSettled([...inFlight]);
     },
@@ -111,7 +126,7 @@ async function handle(
   store: StoreSettings,
   req: IncomingMessage,
   res: ServerResponse,
-  expectContinue: boolean,
+  { expectContinue, basePath }: { expectContinue: boolean; basePath: string },
 ): Promise<void> {
   const started = process.hrtime.bigint();
   const ctx: Ctx = {
@@ -130,7 +145,7 @@ async function handle(
   res.setHeader('x-amz-id-2', randomBytes(24).toString('base64'));
   res.setHeader('Server', 'EmbeddedS3');
   try {
-    await dispatch(ctx);
+    await dispatch(ctx, basePath);
   } catch (err) {
     sendError(ctx, err);
   } finally {
@@ -149,9 +164,9 @@ async function handle(
   }
 }
 
-async function dispatch(ctx: Ctx): Promise<void> {
+async function dispatch(ctx: Ctx, basePath: string): Promise<void> {
   // One parse, read by both the router and the signature check.
-  const target = parseTarget(ctx.req.url ?? '/');
+  const target = parseTarget(ctx.req.url ?? '/', basePath);
   ctx.query = target.query;
   if (target.bucket !== undefined) ctx.bucket = target.bucket;
   if (target.key !== undefined) ctx.key = target.key;

@@ -48,10 +48,16 @@ function decodeQueryPart(raw: string): string {
   return decode(raw.replaceAll('+', ' '));
 }
 
-export function parseTarget(raw: string): RequestTarget {
+/**
+ * `basePath` (e.g. `/s3`, when the store is served under it on another
+ * server's port) is left out of the bucket and key, and kept in `path`: the
+ * client signed the path it sent.
+ */
+export function parseTarget(raw: string, basePath = ''): RequestTarget {
   if (!raw.startsWith('/') || !TARGET_CHARS.test(raw) || BAD_ESCAPE.test(raw)) throw invalidUri();
   const q = raw.indexOf('?');
   const path = q === -1 ? raw : raw.slice(0, q);
+  if (path !== basePath && !path.startsWith(`${basePath}/`)) throw invalidUri();
   const query = new URLSearchParams();
   if (q !== -1) {
     for (const pair of raw.slice(q + 1).split('&')) {
@@ -62,7 +68,7 @@ export function parseTarget(raw: string): RequestTarget {
       query.append(name, eq === -1 ? '' : decodeQueryPart(pair.slice(eq + 1)));
     }
   }
-  const rest = path.slice(1);
+  const rest = path.slice(basePath.length + 1);
   const slash = rest.indexOf('/');
   const bucket = decode(slash === -1 ? rest : rest.slice(0, slash));
   const key = slash === -1 ? '' : decode(rest.slice(slash + 1));

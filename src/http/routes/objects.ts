@@ -8,7 +8,7 @@ import type { Metrics } from '../../observability/metrics.js';
 import type { GetOptions, GetResult, ObjectHead, Store } from '../../s3/store.js';
 import { bucketName, objectKey } from '../../core/validation.js';
 import type { Admission } from '../admission.js';
-import { sendError, statusOf } from '../respond.js';
+import { keepVary, sendError, statusOf } from '../respond.js';
 
 export const OBJECTS_PREFIX = '/objects/';
 
@@ -245,10 +245,10 @@ async function serveObject(
     const precondition = preconditionStatus(req.headers, r.etag ?? '', r.lastModified);
     if (precondition === 412) throw preconditionFailed();
     if (precondition === 304) {
-      res.writeHead(304, notModifiedHeaders(r, deps.privateAnswers)).end();
+      res.writeHead(304, keepVary(res, notModifiedHeaders(r, deps.privateAnswers))).end();
       return;
     }
-    res.writeHead(200, representationHeaders(r, key, download, deps.privateAnswers)).end();
+    res.writeHead(200, keepVary(res, representationHeaders(r, key, download, deps.privateAnswers))).end();
     return;
   }
 
@@ -291,12 +291,12 @@ async function serveObject(
 
   if (result.status === 304) {
     result.body?.destroy();
-    res.writeHead(304, notModifiedHeaders(result, deps.privateAnswers)).end();
+    res.writeHead(304, keepVary(res, notModifiedHeaders(result, deps.privateAnswers))).end();
     return;
   }
   const out = representationHeaders(result, key, download, deps.privateAnswers);
   if (result.status === 206 && result.contentRange) out['content-range'] = result.contentRange;
-  res.writeHead(result.status, out);
+  res.writeHead(result.status, keepVary(res, out));
   if (!result.body) {
     res.end();
     return;
