@@ -12,7 +12,7 @@ import type { BucketInfo } from './types.js';
 
 /** Bucket calls: the readiness check, listing, existence and creation (deleting is in deletion.ts). */
 
-export function ping(s3: StoreContext): Promise<void> {
+export function ping(s3: StoreContext, signal?: AbortSignal): Promise<void> {
   return call(
     (e) => {
       const mapped = toAppError(e);
@@ -28,7 +28,7 @@ export function ping(s3: StoreContext): Promise<void> {
     },
     async () => {
       try {
-        await s3.client.send(new ListBucketsCommand({ MaxBuckets: 1 }));
+        await s3.client.send(new ListBucketsCommand({ MaxBuckets: 1 }), { abortSignal: signal });
       } catch (e) {
         if ((e as { name?: unknown }).name !== 'AccessDenied') throw e;
       }

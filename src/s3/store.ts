@@ -52,10 +52,11 @@ export class Store {
    * The readiness check: one cheap authenticated call. AccessDenied counts as
    * ready: the store checked the signature before it refused, so it is up and
    * knows the key, which just may not list buckets (an AWS key scoped to some
-   * buckets). Throws BACKEND_UNAVAILABLE saying why otherwise.
+   * buckets). Throws BACKEND_UNAVAILABLE saying why otherwise; `signal`
+   * abandons the call (and its retries).
    */
-  ping(): Promise<void> {
-    return buckets.ping(this.s3);
+  ping(signal?: AbortSignal): Promise<void> {
+    return buckets.ping(this.s3, signal);
   }
 
   /** Every bucket, following ContinuationToken to the end. */

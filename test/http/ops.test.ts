@@ -2,11 +2,12 @@
  * The operational routes (/healthz, /readyz, /metrics), request ids, unknown
  * routes and the per-request log line, on the real server.
  */
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { READY_CACHE_MS } from '../../src/http/routes/health.js';
 import { freePort } from '../support/servers.js';
 import { testStores } from '../support/stores.js';
-import { startServer, storeCalls, type TestServer } from '../support/app.js';
+import { eventually, startServer, storeCalls, type TestServer } from '../support/app.js';
 
 const [store] = testStores();
 
@@ -161,5 +162,33 @@ describe('readiness without a store', () => {
     expect(body.message).not.toContain('127.0.0.1');
     expect((await fetch(`${server.base}/healthz`)).status).toBe(200);
     expect(await storeCalls(server.metrics, 'ListBuckets')).toBeGreaterThan(0);
+  });
+});
+
+describe('readiness with a store that never answers', () => {
+  let server: TestServer;
+  let silent: net.Server;
+  const open = new Set<net.Socket>();
+  beforeAll(async () => {
+    // Accepts connections and never answers: only an abandoned call closes its socket.
+    silent = net.createServer((socket) => {
+      socket.resume();
+      open.add(socket);
+      socket.on('close', () => open.delete(socket));
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as net.AddressInfo;
+    server = await startServer({ endpoint: `http://127.0.0.1:${port}`, credentials: store!.credentials });
+  });
+  afterAll(async () => {
+    await server.close();
+    for (const socket of open) socket.destroy();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+  });
+
+  it('/readyz answers 503 after its timeout and abandons the store call, closing its connection', async () => {
+    const res = await fetch(`${server.base}/readyz`);
+    expect(res.status).toBe(503);
+    expect(await eventually(() => open.size === 0, 2_000)).toBe(true);
   });
 });

@@ -9,17 +9,24 @@ const READY_TIMEOUT_MS = 2_000;
 /** How long a /readyz answer is reused: probes from many balancers cost at most one store call in this time. */
 export const READY_CACHE_MS = 1_000;
 
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+/**
+ * The store answers its readiness check within READY_TIMEOUT_MS, or this
+ * rejects with BACKEND_UNAVAILABLE saying why. A late check is abandoned,
+ * retries included, so a hanging store does not pile up calls and sockets.
+ */
+export function checkReady(store: Store): Promise<void> {
+  const abort = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new AppError('BACKEND_UNAVAILABLE', message)), ms);
+    timer = setTimeout(() => {
+      abort.abort();
+      reject(new AppError('BACKEND_UNAVAILABLE', `the object store did not answer within ${READY_TIMEOUT_MS} ms`));
+    }, READY_TIMEOUT_MS);
   });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** The store answers its readiness check within READY_TIMEOUT_MS, or this rejects with BACKEND_UNAVAILABLE saying why. */
-export function checkReady(store: Store): Promise<void> {
-  return withTimeout(store.ping(), READY_TIMEOUT_MS, `the object store did not answer within ${READY_TIMEOUT_MS} ms`);
+  const ping = store.ping(abort.signal);
+  // Once abandoned, the call's own rejection (AbortError) has no one waiting for it.
+  ping.catch(() => {});
+  return Promise.race([ping, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
