@@ -17,7 +17,8 @@ const assets = join(outDir, 'assets');
 let vite;
 try {
   vite = await import('vite');
-} catch {
+} catch (err) {
+  if (err?.code !== 'ERR_MODULE_NOT_FOUND') throw err;
   console.log('build-web: Vite is not installed (a production install), so GraphiQL is not built here.');
   process.exit(0);
 }
