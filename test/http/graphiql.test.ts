@@ -44,7 +44,9 @@ describe('GraphiQL over HTTP', () => {
     expect(csp).not.toMatch(/https?:|\*/);
     const html = await res.text();
     expect(html).not.toMatch(/https?:\/\//);
-    const options = JSON.parse(html.match(/<script id="graphiql-options" type="application\/json">(.*?)<\/script>/)![1]!);
+    const options = JSON.parse(
+      html.match(/<script id="graphiql-options" type="application\/json">(.*?)<\/script>/)![1]!,
+    );
     expect(options.endpoint).toBe('/graphql');
     expect(options.defaultQuery).toMatch(/query BucketsAndObjects[\s\S]*buckets[\s\S]*objects\(/);
   });
