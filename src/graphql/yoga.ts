@@ -16,33 +16,6 @@ import { useValidationErrorCode } from './plugins/use-validation-error-code.js';
 import type { Metrics } from '../observability/metrics.js';
 import { schema } from './schema/index.js';
 
-/** What GraphiQL opens with: the buckets, and the first level of each. */
-export const GRAPHIQL_DEFAULT_QUERY = `# s3-graphql: buckets and objects in S3-compatible storage.
-# Press the run button. The Docs panel lists every query and mutation.
-
-query BucketsAndObjects {
-  buckets {
-    name
-    createdAt
-    objects(first: 20, delimiter: "/") {
-      prefixes
-      edges {
-        node {
-          key
-          size
-          lastModified
-          url(expiresIn: 600)
-        }
-      }
-      pageInfo {
-        hasNextPage
-        endCursor
-      }
-    }
-  }
-}
-`;
-
 /** What the Yoga app needs: `AppDeps` fits. Without `metrics`, operations are not counted. */
 export interface YogaDeps extends Omit<ContextDeps, 'cursors'> {
   metrics?: Metrics;
@@ -93,7 +66,8 @@ export function createYogaApp(deps: YogaDeps) {
     // JSON and application/graphql bodies (uploads have their own limits in src/http/upload.ts).
     maxRequestBodySize: config.maxJsonBodyBytes,
     batching: config.maxBatchOperations > 1 && { limit: config.maxBatchOperations },
-    graphiql: config.graphiql && { defaultQuery: GRAPHIQL_DEFAULT_QUERY, title: 's3-graphql' },
+    // GraphiQL is served by the HTTP layer from our own build (src/http/routes/graphiql.ts), not from a CDN.
+    graphiql: false,
     landingPage: false,
     cors: false,
     logging: yogaLogger(logger),

@@ -5,6 +5,7 @@ import type { Metrics } from '../../observability/metrics.js';
 import { CSRF_MESSAGE, isCsrfSuspect, mediaType } from '../../security/csrf.js';
 import type { Admission } from '../admission.js';
 import { errorBody, sendJson } from '../respond.js';
+import { type GraphiQL, wantsPage } from './graphiql.js';
 import { parseMultipart } from '../upload.js';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -32,6 +33,8 @@ export interface GraphQLRouteDeps {
   metrics: Metrics;
   yoga: GraphQLHandler;
   admission: Admission;
+  /** GraphiQL's page, when GRAPHIQL is on. */
+  graphiql: GraphiQL | undefined;
 }
 
 /** `header` (a Content-Type of `type`) as Yoga spells the type: Yoga compares the header to the types it reads exactly. */
@@ -67,7 +70,8 @@ async function preparseUpload(req: IncomingMessage, res: ServerResponse, deps: G
  * A POST must carry a body type Yoga reads (else 415); multipart uploads are
  * parsed here (a bad key is refused before a byte of the upload is read),
  * everything else is Yoga's, which answers a bad key when it builds the
- * context (GraphiQL's page needs no key).
+ * context. A browser's GET (Accept: text/html) gets GraphiQL's page instead,
+ * which needs no key.
  */
 export async function graphqlRoute(
   req: IncomingMessage,
@@ -85,6 +89,7 @@ export async function graphqlRoute(
     caller: identity.caller,
     chargeOperations: (count) => deps.admission.charge(client, count),
   };
+  if (deps.graphiql && wantsPage(req)) return deps.graphiql.sendPage(res);
   if (method === 'POST') {
     // Some clients send a list; Yoga reads its first entry, and so does this check.
     const header = req.headers['content-type']?.split(',')[0];

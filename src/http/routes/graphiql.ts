@@ -1,0 +1,168 @@
+import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { errorBody, sendJson } from '../respond.js';
+
+/** Where the page's scripts, styles, fonts and editor workers are served (the base of scripts/build-web.mjs). */
+export const GRAPHIQL_ASSETS_PREFIX = '/graphiql/assets/';
+
+/** What `npm ci` builds (scripts/build-web.mjs): dist/web/ at the repository's root, from src/ and dist/ alike. */
+const BUILT_DIR = fileURLToPath(new URL('../../../dist/web/', import.meta.url));
+
+/** What GraphiQL opens with: the buckets, and the first level of each. */
+const GRAPHIQL_DEFAULT_QUERY = `# s3-graphql: buckets and objects in S3-compatible storage.
+# Press the run button. The Docs panel lists every query and mutation;
+# the Files panel (paperclip) binds files to Upload variables.
+
+query BucketsAndObjects {
+  buckets {
+    name
+    createdAt
+    objects(first: 20, delimiter: "/") {
+      prefixes
+      edges {
+        node {
+          key
+          size
+          lastModified
+          url(expiresIn: 600)
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+}
+`;
+
+/**
+ * Everything the page loads comes from this server: scripts and workers,
+ * styles (GraphiQL and Monaco set inline styles), fonts (some inlined as data:
+ * URLs), and requests to /graphql. Nothing may frame it.
+ */
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "worker-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "font-src 'self' data:",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.ttf': 'font/ttf',
+  '.woff2': 'font/woff2',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+};
+
+interface Asset {
+  file: string;
+  type: string;
+  size: number;
+  /** The gzip copy the build wrote, for clients that accept it. */
+  gzip?: { file: string; size: number };
+}
+
+/** A browser asking for a page, as Yoga told GraphiQL requests apart: a GET that accepts text/html. */
+export const wantsPage = (req: IncomingMessage) =>
+  req.method === 'GET' && (req.headers.accept ?? '').includes('text/html');
+
+/** `<` escaped, so the JSON cannot end the script element it is written into. */
+const jsonInHtml = (value: unknown) => JSON.stringify(value).replace(/</g, '\\u003c');
+
+/**
+ * GraphiQL, built from web/ into `dir` (scripts/build-web.mjs): the page
+ * (on `GET /graphql` for browsers, see routes/graphql.ts) and its assets
+ * under GRAPHIQL_ASSETS_PREFIX. Only the files the build wrote are served,
+ * each found by its exact name: no path from a request reaches the disk.
+ * Without a build, the page says how to make one.
+ */
+export class GraphiQL {
+  private readonly page: string | undefined;
+  private readonly assets = new Map<string, Asset>();
+
+  constructor(options: { endpoint: string; dir?: string }) {
+    const dir = options.dir ?? BUILT_DIR;
+    const index = join(dir, 'index.html');
+    if (!existsSync(index)) return;
+    const settings = jsonInHtml({ endpoint: options.endpoint, defaultQuery: GRAPHIQL_DEFAULT_QUERY });
+    this.page = readFileSync(index, 'utf8').replace(
+      '<!--graphiql-options-->',
+      `<script id="graphiql-options" type="application/json">${settings}</script>`,
+    );
+    const assetsDir = join(dir, 'assets');
+    const names = existsSync(assetsDir) ? readdirSync(assetsDir) : [];
+    for (const name of names) {
+      const type = CONTENT_TYPES[extname(name)];
+      if (!type) continue;
+      const file = join(assetsDir, name);
+      const gzip = names.includes(`${name}.gz`) ? `${file}.gz` : undefined;
+      this.assets.set(name, {
+        file,
+        type,
+        size: statSync(file).size,
+        ...(gzip && { gzip: { file: gzip, size: statSync(gzip).size } }),
+      });
+    }
+  }
+
+  /** The page, with its options and a Content-Security-Policy that keeps it on this server. */
+  sendPage(res: ServerResponse): void {
+    if (this.page === undefined) {
+      sendJson(
+        res,
+        503,
+        errorBody(
+          'INTERNAL_SERVER_ERROR',
+          'GraphiQL is not built: run `npm run build:web` (npm ci does it), then restart the server.',
+        ),
+      );
+      return;
+    }
+    res.writeHead(200, {
+      'content-type': 'text/html; charset=utf-8',
+      'content-length': String(Buffer.byteLength(this.page)),
+      'content-security-policy': CONTENT_SECURITY_POLICY,
+      'cache-control': 'no-cache',
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+    });
+    res.end(this.page);
+  }
+
+  /** `GET`/`HEAD /graphiql/assets/{name}`: the built file, cached for a year (its name changes with its content). */
+  sendAsset(req: IncomingMessage, res: ServerResponse, path: string): void {
+    const asset = this.assets.get(path.slice(GRAPHIQL_ASSETS_PREFIX.length));
+    if (!asset) {
+      sendJson(res, 404, errorBody('BAD_USER_INPUT', 'There is no GraphiQL asset by this name.'));
+      return;
+    }
+    const gzip = asset.gzip && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? '')) ? asset.gzip : undefined;
+    const sent = gzip ?? asset;
+    res.writeHead(200, {
+      'content-type': asset.type,
+      'content-length': String(sent.size),
+      'cache-control': 'public, max-age=31536000, immutable',
+      'x-content-type-options': 'nosniff',
+      ...(asset.gzip && { vary: 'accept-encoding' }),
+      ...(gzip && { 'content-encoding': 'gzip' }),
+    });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    const stream = createReadStream(sent.file);
+    stream.once('error', (err) => res.destroy(err));
+    stream.pipe(res);
+  }
+}
