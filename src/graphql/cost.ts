@@ -21,6 +21,9 @@ import { DEFAULT_PAGE_SIZE } from '../core/validation.js';
  * fragment where it is spread, fields under @skip and @include too); what only
  * the store knows (how many buckets there are, how many uploads are open, how
  * many objects lie under a prefix) is assumed, as the README's table says.
+ * It is a refusal before anything runs, not the bound: the calls the store's
+ * answers lead to beyond it are capped as they are sent
+ * (src/core/store-call-budget.ts).
  */
 
 /** Entries assumed in a listing whose length only the store knows (`buckets`, `multipartUploads`, `abortStale`'s uploads). */
@@ -83,6 +86,7 @@ export const FIELD_COSTS: Readonly<Record<string, FieldRule>> = {
   'Object.contentType': { head: true },
   'Object.metadata': { head: true },
   'Bucket.multipartUploads': { calls: 1, each: ASSUMED_ENTRIES },
+  // The first page of ListParts (1000 parts); an upload of more parts takes up to 10, capped at run time.
   'MultipartUpload.parts': { calls: 1 },
   'Mutation.createBucket': { calls: 2 }, // HeadBucket, CreateBucket
   'Mutation.deleteBucket': { calls: (arg) => (arg('force') === true ? 4 : 1) }, // with force: ListMultipartUploads, ListObjectsV2, DeleteObjects, DeleteBucket
@@ -93,7 +97,7 @@ export const FIELD_COSTS: Readonly<Record<string, FieldRule>> = {
   'Mutation.uploadObject': { calls: 2 }, // PutObject, HeadObject
   'MultipartMutations.create': { calls: 1 },
   'MultipartMutations.uploadPart': { calls: 1 },
-  'MultipartMutations.complete': { calls: 3 }, // ListParts, CompleteMultipartUpload, HeadObject
+  'MultipartMutations.complete': { calls: 3 }, // ListParts (its first page without `parts`), CompleteMultipartUpload, HeadObject
   'MultipartMutations.abort': { calls: 1 },
   'MultipartMutations.abortStale': {
     // ListMultipartUploads in the bucket, or in every bucket of the bucket list.

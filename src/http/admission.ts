@@ -1,17 +1,49 @@
 import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config/index.js';
 import { AppError } from '../core/errors.js';
+import { StoreCallBudget, withStoreCallBudget } from '../core/store-call-budget.js';
 import { keyringOf, type Caller, type Keyring } from '../security/auth.js';
 import { RateLimiter, rateLimitedError } from '../security/rate-limit.js';
 
 /** Who a request comes from: its caller when its key is good, else the authentication error. */
 export type Identity = { caller: Caller; error?: undefined } | { caller?: undefined; error: AppError };
 
-/** An admitted request: who it comes from, and the rate-limit client it was charged to. */
-export interface Admitted {
-  identity: Identity;
-  /** Its API key's name (`key:<name>`), else its remote address (`address:<ip>`). */
-  client: string;
+/**
+ * An admitted request: who it comes from, the rate-limit client it is
+ * charged to, and what it has been charged so far.
+ */
+export class Admitted {
+  private charged = 0;
+
+  constructor(
+    readonly identity: Identity,
+    /** Its API key's name (`key:<name>`), else its remote address (`address:<ip>`). */
+    readonly client: string,
+    private readonly limiter: RateLimiter,
+    private readonly maxStoreCalls: number,
+  ) {}
+
+  /** Takes `cost` from the client's allowance; throws RATE_LIMITED (429) when it is spent. */
+  charge(cost: number): void {
+    const decision = this.limiter.take(this.client, cost);
+    if (!decision.allowed) throw rateLimitedError(decision.retryAfterSeconds, this.limiter.perMinute);
+    this.charged += cost;
+  }
+
+  /**
+   * Runs the handling of the request inside its store-call budget
+   * (MAX_STORE_CALLS_PER_REQUEST, src/core/store-call-budget.ts), then charges
+   * the client the store calls it made beyond what it was charged up front
+   * (never refused: the calls are made; the next request waits for them).
+   */
+  async budgeted(handle: () => Promise<void>): Promise<void> {
+    const budget = new StoreCallBudget(this.maxStoreCalls);
+    try {
+      await withStoreCallBudget(budget, handle);
+    } finally {
+      this.limiter.spend(this.client, budget.calls - this.charged);
+    }
+  }
 }
 
 /**
@@ -24,10 +56,12 @@ export interface Admitted {
 export class Admission {
   readonly keyring: Keyring;
   private readonly limiter: RateLimiter;
+  private readonly maxStoreCalls: number;
 
   constructor(config: Config) {
     this.keyring = keyringOf(config);
     this.limiter = new RateLimiter(config.rateLimitPerMinute);
+    this.maxStoreCalls = config.maxStoreCallsPerRequest;
   }
 
   /** Identifies the request and charges one to its client; throws RATE_LIMITED, never the authentication error (see `identity`). */
@@ -37,14 +71,9 @@ export class Admission {
       identity.caller?.name != null
         ? `key:${identity.caller.name}`
         : `address:${req.socket.remoteAddress ?? 'unknown'}`;
-    this.charge(client, 1);
-    return { identity, client };
-  }
-
-  /** Takes `cost` from the client's allowance; throws RATE_LIMITED (429) when it is spent. */
-  charge(client: string, cost: number): void {
-    const decision = this.limiter.take(client, cost);
-    if (!decision.allowed) throw rateLimitedError(decision.retryAfterSeconds, this.limiter.perMinute);
+    const admitted = new Admitted(identity, client, this.limiter, this.maxStoreCalls);
+    admitted.charge(1);
+    return admitted;
   }
 
   private identify(req: IncomingMessage): Identity {

@@ -5,6 +5,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { HttpRequest } from '@smithy/protocol-http';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { StoreSettings } from '../config/index.js';
+import { currentStoreCallBudget } from '../core/store-call-budget.js';
 import { storeStatusOf } from './errors.js';
 
 /** One finished store command, for metrics and tests. */
@@ -144,7 +145,11 @@ export function createS3Client(settings: ResolvedStoreSettings, opts: CreateS3Cl
   });
 
   addDeleteObjectsContentMd5(client);
-  if (opts.onCall && !opts.forPresign) addCallReporter(client, opts.onCall);
+  if (!opts.forPresign) {
+    // Added first, so it runs outside the reporter: a call refused by the budget was never sent, and is not reported.
+    addStoreCallBudget(client);
+    if (opts.onCall) addCallReporter(client, opts.onCall);
+  }
   return client;
 }
 
@@ -167,6 +172,25 @@ function addDeleteObjectsContentMd5(client: S3Client): void {
       return next(args);
     },
     { step: 'build', name: 's3GraphqlDeleteObjectsContentMd5', priority: 'low' },
+  );
+}
+
+/**
+ * Takes one call from the budget of the request it is made for
+ * (src/core/store-call-budget.ts) before anything else, retries included, so
+ * a call past the budget fails with StoreCallLimitError and is never sent.
+ */
+function addStoreCallBudget(client: S3Client): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const budget = currentStoreCallBudget();
+      budget?.take(context.commandName, args.input as { UploadId?: unknown });
+      const result = await next(args);
+      if (context.commandName === 'CreateMultipartUploadCommand')
+        budget?.uploadCreated((result.output as { UploadId?: unknown }).UploadId);
+      return result;
+    },
+    { step: 'initialize', name: 's3GraphqlStoreCallBudget', priority: 'high' },
   );
 }
 

@@ -1,5 +1,6 @@
 import { forEachLimited } from '../core/concurrency.js';
 import { AppError } from '../core/errors.js';
+import { StoreCallLimitError } from '../core/store-call-budget.js';
 import type { MultipartUploadInfo, Store } from './store.js';
 
 /**
@@ -68,7 +69,8 @@ const compare = (a: MultipartUploadInfo, b: MultipartUploadInfo) =>
  * Finds and (unless dryRun) aborts the stale uploads. An upload that is gone
  * by the time it is aborted (completed or aborted meanwhile, NO_SUCH_UPLOAD)
  * is neither aborted nor failed. A listing that fails (e.g. NO_SUCH_BUCKET,
- * unless skipMissingBuckets) rejects; one refused abort does not stop the others.
+ * unless skipMissingBuckets) rejects; one refused abort does not stop the
+ * others, but the end of the request's store-call budget does.
  */
 export async function abortStaleUploads(store: Store, options: StaleUploadsOptions): Promise<StaleUploadsResult> {
   const now = options.now ?? new Date();
@@ -101,6 +103,8 @@ export async function abortStaleUploads(store: Store, options: StaleUploadsOptio
         const error =
           err instanceof AppError ? err : new AppError('INTERNAL_SERVER_ERROR', 'the upload could not be aborted');
         if (error.code === 'NO_SUCH_UPLOAD') return;
+        // The request's store calls are spent: the rest would fail the same way without trying.
+        if (error instanceof StoreCallLimitError) throw error;
         result.failed.push({ upload, error });
         options.onFailed?.(upload, error);
         return;

@@ -14,7 +14,9 @@ export type RateDecision = { allowed: true } | { allowed: false; retryAfterSecon
  * A token bucket per client, in this process's memory (so per instance: N
  * instances behind a load balancer allow N times the rate). A client may
  * spend `perMinute` in a burst, and then one every 60/perMinute seconds;
- * a GraphQL request spends its cost (src/graphql/cost.ts), a download one. At most
+ * a GraphQL request spends its estimated cost (src/graphql/cost.ts) before it
+ * runs, a download one, and each the store calls it made beyond that when it
+ * ends (`spend`). At most
  * `maxTracked` clients are remembered (about 100 bytes each); forgetting
  * one, the least recently seen, gives it a full bucket. `perMinute` 0 turns
  * limiting off.
@@ -38,24 +40,38 @@ export class RateLimiter {
   /** Takes `cost` (at most a full bucket, so a request costing more than `perMinute` waits for a full one) from `client`'s bucket, or says how long to wait. */
   take(client: string, cost = 1): RateDecision {
     if (!this.enabled) return { allowed: true };
-    const capacity = this.perMinute;
-    const wanted = Math.min(cost, capacity);
+    const wanted = Math.min(cost, this.perMinute);
     const now = this.now();
+    const tokens = this.refilled(client, now);
+    const allowed = tokens >= wanted;
+    this.buckets.set(client, { tokens: allowed ? tokens - wanted : tokens, updated: now });
+    if (allowed) return { allowed: true };
+    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((wanted - tokens) / this.perMs / 1000)) };
+  }
+
+  /**
+   * Takes `cost` from `client`'s bucket after the fact, for what a request
+   * has already done: never refused, and at most what is left (so, as with
+   * `take`, one request never costs more than a full bucket).
+   */
+  spend(client: string, cost: number): void {
+    if (!this.enabled || cost <= 0) return;
+    const now = this.now();
+    this.buckets.set(client, { tokens: Math.max(0, this.refilled(client, now) - cost), updated: now });
+  }
+
+  /** The tokens of `client`'s bucket at `now`; it is taken out of the map, and the caller puts it back (so the map stays in least-recently-seen order). */
+  private refilled(client: string, now: number): number {
     const bucket = this.buckets.get(client);
-    let tokens = capacity;
     if (bucket) {
-      tokens = Math.min(capacity, bucket.tokens + (now - bucket.updated) * this.perMs);
-      // Re-inserted below, so the map stays in least-recently-seen order.
       this.buckets.delete(client);
-    } else if (this.buckets.size >= this.maxTracked) {
+      return Math.min(this.perMinute, bucket.tokens + (now - bucket.updated) * this.perMs);
+    }
+    if (this.buckets.size >= this.maxTracked) {
       const oldest = this.buckets.keys().next().value;
       if (oldest !== undefined) this.buckets.delete(oldest);
     }
-    const allowed = tokens >= wanted;
-    if (allowed) tokens -= wanted;
-    this.buckets.set(client, { tokens, updated: now });
-    if (allowed) return { allowed: true };
-    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((wanted - tokens) / this.perMs / 1000)) };
+    return this.perMinute;
   }
 }
 

@@ -4,11 +4,28 @@
  * with BAD_USER_INPUT and `extensions.limit: "COST"`, and charged to the
  * per-client rate limit.
  */
-import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import {
+  CreateMultipartUploadCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StoreCallBudget, StoreCallLimitError, withStoreCallBudget } from '../../src/core/store-call-budget.js';
 import { FIELD_COSTS } from '../../src/graphql/cost.js';
+import { createLoaders, headKey } from '../../src/graphql/loaders.js';
 import { schema } from '../../src/graphql/schema/index.js';
-import { answerOf, outcome, startServer, storeCalls, type GqlResponse, type TestServer } from '../support/app.js';
+import {
+  answerOf,
+  eventually,
+  outcome,
+  startServer,
+  storeCalls,
+  type GqlResponse,
+  type TestServer,
+} from '../support/app.js';
 import { createTestBucket, removeBucket, s3Client, storeForSecurity, testStores } from '../support/stores.js';
 
 const TOKEN = 'cost-admin-token-0123456789ab';
@@ -242,6 +259,132 @@ describe('the rate limit, charged by store calls', () => {
     expect(batch.status).toBe(429);
     expect(outcome(batch)).toBe('FORBIDDEN');
     expect(outcome(await server.gql(costly, {}, AUTH))).toBe('OK');
+  });
+});
+
+describe('the store calls a request makes, capped as they are sent', () => {
+  const store = storeForSecurity(testStores());
+  const MAX = 110;
+  const env = { API_KEYS, RATE_LIMIT_PER_MINUTE: '0', MAX_STORE_CALLS_PER_REQUEST: `${MAX}`, UPLOAD_PART_SIZE: '5MiB' };
+  let server: TestServer;
+  let s3: S3Client;
+  let bucket: string;
+  const open = (prefix: string, n: number) =>
+    Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: `${prefix}${String(i).padStart(3, '0')}` })),
+      ),
+    );
+  const openUploads = async (prefix: string) =>
+    (await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix }))).Uploads?.length ?? 0;
+  const parts = (prefix: string) =>
+    `{ bucket(name: "${bucket}") { multipartUploads(prefix: "${prefix}") { key parts { partNumber } } } }`;
+
+  beforeAll(async () => {
+    s3 = s3Client(store);
+    bucket = await createTestBucket(s3, 'sec-cost-run');
+    await open('many/', 120);
+    await open('few/', 3);
+    for (const key of ['a', 'b', 'c', 'd', 'e']) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key }));
+    server = await startServer(store, env);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await removeBucket(s3, bucket);
+    s3.destroy();
+  });
+
+  it('listing the parts of more uploads than the estimate assumes is cut at MAX_STORE_CALLS_PER_REQUEST', async () => {
+    // Estimated 102 (100 uploads assumed): it runs, and is stopped at the 111th call (1 HeadBucket, 1 listing, 120 ListParts).
+    server.resetCalls();
+    const cut = await server.gql(parts('many/'), {}, AUTH);
+    // The first refusal nulls the answer while other ListParts are still under way.
+    expect(await eventually(() => server.calls.length >= MAX)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(server.calls.length).toBe(MAX);
+    expect(cut.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', limit: 'COST', maxCost: MAX });
+    expect(cut.errors![0]!.message).toMatch(
+      /^this request made more calls to the store than this server allows per request \(110, MAX_STORE_CALLS_PER_REQUEST\)/,
+    );
+    // The next request has a budget of its own.
+    server.resetCalls();
+    const few = await server.gql<{ bucket: { multipartUploads: unknown[] } }>(parts('few/'), {}, AUTH);
+    expect(few.errors).toBeUndefined();
+    expect(few.data!.bucket.multipartUploads).toHaveLength(3);
+    expect(server.calls.length).toBe(5);
+  });
+
+  it('the HEADs of a DataLoader batch and the calls of a lib-storage upload are counted in their request', async () => {
+    const budget = new StoreCallBudget(3);
+    const loaders = createLoaders(server.store);
+    const heads = await withStoreCallBudget(budget, () =>
+      Promise.allSettled(['a', 'b', 'c', 'd', 'e'].map((key) => loaders.head.load(headKey(bucket, key)))),
+    );
+    expect(budget.calls).toBe(3);
+    const refused = heads.filter((h) => h.status === 'rejected').map((h) => h.reason);
+    expect(refused).toEqual([expect.any(StoreCallLimitError), expect.any(StoreCallLimitError)]);
+    // Three parts of 5 MiB: CreateMultipartUpload and CompleteMultipartUpload; the parts are not counted.
+    const upload = new StoreCallBudget(2);
+    const body = () => Readable.from([Buffer.alloc(11 * 1024 * 1024, 1)]);
+    await expect(
+      withStoreCallBudget(upload, () => server.store.uploadStream(bucket, 'big/cut', body(), { maxBytes: 2 ** 30 })),
+    ).rejects.toBeInstanceOf(StoreCallLimitError);
+    // Cut before its HEAD, the upload was completed; cut before completion, it is aborted and leaves nothing.
+    expect(upload.calls).toBe(2);
+    const early = new StoreCallBudget(1);
+    await expect(
+      withStoreCallBudget(early, () => server.store.uploadStream(bucket, 'big/early', body(), { maxBytes: 2 ** 30 })),
+    ).rejects.toBeInstanceOf(StoreCallLimitError);
+    expect(early.calls).toBe(2);
+    expect(await openUploads('big/')).toBe(0);
+  });
+
+  it('uploadObject in many parts is one upload, whatever the budget', async () => {
+    const small = await startServer(store, { ...env, MAX_STORE_CALLS_PER_REQUEST: '3' });
+    try {
+      const file = new Uint8Array(21 * 1024 * 1024).fill(7);
+      const res = await small.upload<{ uploadObject: { size: number; etag: string } }>(
+        `mutation($file: Upload!) { uploadObject(bucket: "${bucket}", key: "parts.bin", file: $file) { size etag } }`,
+        {},
+        { file },
+        AUTH,
+      );
+      expect(res.errors).toBeUndefined();
+      expect(res.data!.uploadObject).toMatchObject({ size: file.length, etag: expect.stringMatching(/-5$/) });
+      expect(small.count('UploadPart')).toBe(5);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('the rate limit is charged the calls made beyond the estimate, when the request ends', async () => {
+    const limited = await startServer(store, { ...env, RATE_LIMIT_PER_MINUTE: '40' });
+    try {
+      await open('stale/', 30);
+      // Estimated 1, and charged 1 before it runs; it makes 31 calls (a listing and 30 aborts).
+      const stale = `mutation { multipart { abortStale(bucket: "${bucket}", olderThanSeconds: 0, prefix: "stale/") { aborted { key } } } }`;
+      expect(outcome(await limited.gql(stale, {}, auth(COSTLY)))).toBe('OK');
+      expect(await openUploads('stale/')).toBe(0);
+      // 9 of the 40 are left: a page of 10 with contentType (12) is over for this key, not for a fresh one.
+      const page = listing(bucket, 10, 'contentType');
+      expect(outcome(await limited.gql(page, {}, auth(CHEAP)))).toBe('OK');
+      expect((await limited.gql(page, {}, auth(COSTLY))).status).toBe(429);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('abortStale stops at the budget instead of failing every further upload', async () => {
+    server.resetCalls();
+    const res = await server.gql(
+      `mutation { multipart { abortStale(bucket: "${bucket}", olderThanSeconds: 0, prefix: "many/") { aborted { key } failed { code } } } }`,
+      {},
+      AUTH,
+    );
+    expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'COST' });
+    expect(server.calls.length).toBe(MAX);
+    expect(await openUploads('many/')).toBe(120 - (MAX - 1));
   });
 });
 

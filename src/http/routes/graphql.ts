@@ -66,7 +66,9 @@ async function preparseUpload(req: IncomingMessage, res: ServerResponse, deps: G
 /**
  * `/graphql`: CSRF is checked before any body byte is read, then the request
  * is admitted (authenticated and charged one to its client's rate limit; the
- * rest of its cost is charged by `chargeOperations` once Yoga has read it).
+ * rest of its estimated cost is charged by `chargeOperations` once Yoga has
+ * read it, and Yoga runs it inside its store-call budget, which charges the
+ * calls made beyond the estimate at the end).
  * A POST must carry a body type Yoga reads (else 415); multipart uploads are
  * parsed here (a bad key is refused before a byte of the upload is read),
  * everything else is Yoga's, which answers a bad key when it builds the
@@ -83,11 +85,12 @@ export async function graphqlRoute(
   if (isCsrfSuspect(method, req.headers)) {
     return sendJson(res, 403, errorBody('FORBIDDEN', CSRF_MESSAGE));
   }
-  const { identity, client } = deps.admission.admit(req);
+  const admitted = deps.admission.admit(req);
+  const { identity } = admitted;
   const context: ServerContext = {
     requestId,
     caller: identity.caller,
-    chargeOperations: (count) => deps.admission.charge(client, count),
+    chargeOperations: (count) => admitted.charge(count),
   };
   if (deps.graphiql && wantsPage(req)) return deps.graphiql.sendPage(res);
   if (method === 'POST') {
@@ -113,5 +116,5 @@ export async function graphqlRoute(
       req.headers['content-type'] = asYogaSpells(header, type);
     }
   }
-  await deps.yoga.handle(req, res, context);
+  await admitted.budgeted(async () => deps.yoga.handle(req, res, context));
 }

@@ -331,7 +331,9 @@ function fromHead(head: ObjectHead): Representation {
 /**
  * The `/objects` route (GET and HEAD; the server answers other methods):
  * the request is authenticated and charged one to its client's rate limit
- * (`Admission`) before anything is read, then `serveObject` answers it.
+ * (`Admission`) before anything is read, then `serveObject` answers it
+ * inside its store-call budget (a second GET after a failed If-Range is
+ * charged when it ends).
  */
 export function objectsRoute(
   req: IncomingMessage,
@@ -341,8 +343,10 @@ export function objectsRoute(
   deps: { store: Store; metrics: Metrics; admission: Admission },
   log: Logger,
 ): Promise<void> {
-  const { identity } = deps.admission.admit(req);
+  const admitted = deps.admission.admit(req);
+  const { identity } = admitted;
   if (identity.error) throw identity.error;
   const objectDeps = { store: deps.store, metrics: deps.metrics, privateAnswers: deps.admission.keyring.enabled };
-  return serveObject(req, res, path, new URLSearchParams(query), identity.caller, objectDeps, log);
+  const caller = identity.caller;
+  return admitted.budgeted(() => serveObject(req, res, path, new URLSearchParams(query), caller, objectDeps, log));
 }
