@@ -16,6 +16,9 @@ const CHEAP = 'cost-cheap-token-0123456789ab';
 const COSTLY = 'cost-costly-token-0123456789a';
 const REFUSED = 'cost-refused-token-0123456789';
 const BIG = 'cost-big-token-0123456789abcd';
+const EXACT = 'cost-exact-token-0123456789a';
+const BATCH = 'cost-batch-token-0123456789a';
+const TOKENS = 'cost-tokens-token-0123456789';
 const API_KEYS = JSON.stringify({
   keys: [
     { name: 'admin', token: TOKEN, grants: [{ bucket: '*', role: 'admin' }] },
@@ -23,6 +26,9 @@ const API_KEYS = JSON.stringify({
     { name: 'costly', token: COSTLY, grants: [{ bucket: '*', role: 'admin' }] },
     { name: 'refused', token: REFUSED, grants: [{ bucket: '*', role: 'admin' }] },
     { name: 'big', token: BIG, grants: [{ bucket: '*', role: 'admin' }] },
+    { name: 'exact', token: EXACT, grants: [{ bucket: '*', role: 'admin' }] },
+    { name: 'batch', token: BATCH, grants: [{ bucket: '*', role: 'admin' }] },
+    { name: 'tokens', token: TOKENS, grants: [{ bucket: '*', role: 'admin' }] },
   ],
 });
 const auth = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -33,6 +39,14 @@ const KEYS = ['a.txt', 'b.txt', 'c.txt'];
 /** `{ bucket(name) { objects(first) { edges { node { key <fields> } } } } }`: 2 calls, and one HEAD per object with HEAD fields. */
 const listing = (bucket: string, first: number, fields = '') =>
   `{ bucket(name: "${bucket}") { objects(first: ${first}) { edges { node { key ${fields} } } } } }`;
+
+/** POSTs `body` (one operation or a batch) to `/graphql` as JSON. */
+const postJson = (server: TestServer, body: unknown, headers: Record<string, string>) =>
+  fetch(`${server.base}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
 
 describe('the store calls of a request (MAX_STORE_CALLS_PER_REQUEST)', () => {
   const store = storeForSecurity(testStores());
@@ -83,6 +97,12 @@ describe('the store calls of a request (MAX_STORE_CALLS_PER_REQUEST)', () => {
       'the operation may make up to 1002 calls to the store; this server allows 1000 per request (MAX_STORE_CALLS_PER_REQUEST). Ask for smaller pages (first), fewer aliases, or contentType and metadata of fewer listed objects.',
     );
     await refused(listing(bucket, 999, 'metadata { key }'), 1001);
+    // Like a validation error: 400 only to clients that accept application/graphql-response+json.
+    const json = await answerOf(
+      await postJson(server, { query: listing(bucket, 1000, 'contentType') }, { ...AUTH, accept: 'application/json' }),
+    );
+    expect(json.status).toBe(200);
+    expectCostRefusal(json.body, 1002);
     const plain = await passes(listing(bucket, 1000, 'size storageClass url downloadPath'));
     expect((plain.data!.bucket as { objects: { edges: unknown[] } }).objects.edges).toHaveLength(KEYS.length);
     // At the limit: one HEAD per listed object, however many of its fields need it.
@@ -123,6 +143,14 @@ describe('the store calls of a request (MAX_STORE_CALLS_PER_REQUEST)', () => {
       'fragment D40 on Bucket { objects(first: 1) { prefixes } }',
     ].join(' ');
     await refused(doubling, 1 + 2 ** 40);
+  });
+
+  it('the operation the request names is the one estimated, and named in the error', async () => {
+    const query = `query Small { __typename } query Big ${listing(bucket, 1000, 'contentType')}`;
+    const small = await answerOf(await postJson(server, { query, operationName: 'Small' }, AUTH));
+    expect(small.body).toEqual({ data: { __typename: 'Query' } });
+    const big = await answerOf(await postJson(server, { query, operationName: 'Big' }, AUTH));
+    expect(expectCostRefusal(big.body, 1002)).toMatch(/^operation "Big" may make up to 1002 calls to the store/);
   });
 
   it('buckets counts 100 buckets: listing each with HEAD fields is refused', async () => {
@@ -242,6 +270,78 @@ describe('the rate limit, charged by store calls', () => {
     expect(batch.status).toBe(429);
     expect(outcome(batch)).toBe('FORBIDDEN');
     expect(outcome(await server.gql(costly, {}, AUTH))).toBe('OK');
+  });
+});
+
+describe('MAX_STORE_CALLS_PER_REQUEST, MAX_BATCH_OPERATIONS and MAX_QUERY_TOKENS, as the store-call limit applies them', () => {
+  const store = storeForSecurity(testStores());
+  let server: TestServer;
+  let s3: S3Client;
+  let bucket: string;
+
+  beforeAll(async () => {
+    s3 = s3Client(store);
+    bucket = await createTestBucket(s3, 'sec-cost-settings');
+    for (const key of KEYS) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }));
+    server = await startServer(store, {
+      API_KEYS,
+      RATE_LIMIT_PER_MINUTE: '100',
+      MAX_STORE_CALLS_PER_REQUEST: '42',
+      MAX_BATCH_OPERATIONS: '2',
+      MAX_QUERY_TOKENS: '100',
+    });
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await removeBucket(s3, bucket);
+    s3.destroy();
+  });
+
+  /** 42 calls: the limit of this server. */
+  const atLimit = () => listing(bucket, 40, 'contentType');
+
+  it('an operation at the limit runs and is charged all its calls', async () => {
+    expect(outcome(await server.gql(atLimit(), {}, auth(EXACT)))).toBe('OK');
+    expect(outcome(await server.gql(atLimit(), {}, auth(EXACT)))).toBe('OK');
+    // 84 of the 100 are spent.
+    expect((await server.gql(atLimit(), {}, auth(EXACT))).status).toBe(429);
+  });
+
+  it('a batch of MAX_BATCH_OPERATIONS is estimated; a larger one, which Yoga refuses, is charged one', async () => {
+    const pages = await answerOf(
+      await postJson(
+        server,
+        [{ query: listing(bucket, 20, 'contentType') }, { query: listing(bucket, 20, 'contentType') }],
+        {
+          ...auth(BATCH),
+          accept: 'application/json',
+        },
+      ),
+    );
+    const answers = pages.body as unknown as GqlResponse['body'][];
+    expect(answers.map((a) => a.errors?.[0]?.extensions)).toEqual([
+      { code: 'BAD_USER_INPUT', limit: 'COST', cost: 44, maxCost: 42 },
+      { code: 'BAD_USER_INPUT', limit: 'COST', cost: 44, maxCost: 42 },
+    ]);
+    const three = await postJson(
+      server,
+      [{ query: atLimit() }, { query: atLimit() }, { query: atLimit() }],
+      auth(BATCH),
+    );
+    expect(three.status).toBe(413);
+    await three.arrayBuffer();
+    // Three spent so far: a request at the limit still runs.
+    expect(outcome(await server.gql(atLimit(), {}, auth(BATCH)))).toBe('OK');
+  });
+
+  it('a document over MAX_QUERY_TOKENS is refused, and charged one', async () => {
+    const long = listing(bucket, 40, `contentType ${'size '.repeat(100)}`);
+    for (let i = 0; i < 2; i++) {
+      const res = await server.gql(long, {}, auth(TOKENS));
+      expect(res.body.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', limit: 'MAX_QUERY_TOKENS' });
+    }
+    expect(outcome(await server.gql(atLimit(), {}, auth(TOKENS)))).toBe('OK');
   });
 });
 
