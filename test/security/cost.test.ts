@@ -345,6 +345,80 @@ describe('MAX_STORE_CALLS_PER_REQUEST, MAX_BATCH_OPERATIONS and MAX_QUERY_TOKENS
   });
 });
 
+describe('the estimate, field by field (FIELD_COSTS)', () => {
+  const store = storeForSecurity(testStores());
+  let server: TestServer;
+
+  beforeAll(async () => {
+    // At most one call: every operation below is refused, with its estimate in `extensions.cost`, and runs nothing.
+    server = await startServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0', MAX_STORE_CALLS_PER_REQUEST: '1' });
+  });
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  const two = (field: string) => `a: ${field} b: ${field}`;
+  const heads = '{ edges { node { contentType } } }';
+
+  it.each([
+    [
+      'a HEAD per top-level object, its HEAD fields free',
+      `{ ${two('object(bucket: "b", key: "k") { key contentType metadata { key } }')} }`,
+      2,
+    ],
+    ["a bucket's objects", `{ bucket(name: "b") { ${two('object(key: "k") { contentType }')} } }`, 3],
+    [
+      'createdAt: the bucket list, once per top-level field',
+      `{ bucket(name: "b") { name createdAt } x: buckets { createdAt } }`,
+      3,
+    ],
+    [
+      'pages outside 1..1000 call nothing',
+      `{ bucket(name: "b") { a: objects(first: 0) ${heads} b: objects(first: 1001) ${heads} c: objects(first: 1) ${heads} } }`,
+      3,
+    ],
+    ['first: null is the default page', `{ bucket(name: "b") { objects(first: null) ${heads} } }`, 102],
+    [
+      'uploads: 100 assumed, a ListParts each',
+      `{ bucket(name: "b") { multipartUploads { key parts { size } } } }`,
+      102,
+    ],
+    ["an upload's bucket's createdAt", `{ bucket(name: "b") { multipartUploads { bucket { createdAt } } } }`, 3],
+    [
+      'fragments and inline fragments at the top',
+      `{ ...Q ...Q ... on Query { c: object(bucket: "b", key: "k") { key } } } fragment Q on Query { ${two('object(bucket: "b", key: "k") { key }')} }`,
+      5,
+    ],
+    ['createBucket', 'mutation { createBucket(name: "b") { name } }', 2],
+    ['deleteBucket with force', 'mutation { deleteBucket(name: "b", force: true) }', 4],
+    ['deleteBucket without', 'mutation { a: deleteBucket(name: "b") b: deleteBucket(name: "b", force: false) }', 2],
+    ['deleteObject', `mutation { ${two('deleteObject(bucket: "b", key: "k")')} }`, 2],
+    ['deleteObjects', `mutation { ${two('deleteObjects(bucket: "b", keys: ["k"]) { deleted }')} }`, 2],
+    ['deletePrefix', 'mutation { deletePrefix(bucket: "b", prefix: "p") { deleted } }', 2],
+    ['uploadObject', 'mutation($f: Upload!) { uploadObject(bucket: "b", key: "k", file: $f) { key contentType } }', 2],
+    ['multipart create', `mutation { multipart { ${two('create(bucket: "b", key: "k") { uploadId }')} } }`, 2],
+    [
+      'multipart uploadPart',
+      `mutation($f: Upload!) { multipart { ${two('uploadPart(bucket: "b", key: "k", uploadId: "u", partNumber: 1, file: $f) { etag }')} } }`,
+      2,
+    ],
+    ['multipart complete', 'mutation { multipart { complete(bucket: "b", key: "k", uploadId: "u") { key } } }', 3],
+    ['multipart abort', `mutation { multipart { ${two('abort(bucket: "b", key: "k", uploadId: "u")')} } }`, 2],
+    [
+      'abortStale in a bucket: 100 aborted and 100 failed assumed',
+      'mutation { multipart { abortStale(bucket: "b", olderThanSeconds: 0) { aborted { parts { size } } failed { upload { parts { size } } } } } }',
+      201,
+    ],
+    ['abortStale in every bucket', 'mutation { multipart { abortStale(olderThanSeconds: 0) { cutoff } } }', 101],
+  ])('%s', async (_what, query, cost) => {
+    const res = await server.gql(query, {}, AUTH);
+    expect(res.body.errors).toEqual([
+      expect.objectContaining({ extensions: { code: 'BAD_USER_INPUT', limit: 'COST', cost, maxCost: 1 } }),
+    ]);
+  });
+});
+
 describe('FIELD_COSTS', () => {
   it('names fields of the schema', () => {
     const missing = Object.keys(FIELD_COSTS).filter((coordinate) => {
