@@ -132,6 +132,7 @@ describe('the store calls of a request (MAX_STORE_CALLS_PER_REQUEST)', () => {
     const message = await refused(query, 1001, { bucket, first: 999 });
     expect(message).toMatch(/^operation "Page" may make up to 1001 calls to the store/);
     await refused(query.replace('$first: Int', '$first: Int = 999'), 1001, { bucket });
+    await refused(query.replace('$first: Int', '$first: Int = 1'), 1001, { bucket, first: 999 });
     // Without `first`, a page is 100 objects; ten spreads of it are 10 × 101.
     const spread = `query Spread { bucket(name: "${bucket}") { ${Array.from({ length: 10 }, (_, i) => `... on Bucket { p${i}: objects { ...Edges } }`).join(' ')} } }
       fragment Edges on ObjectConnection { edges { node { contentType } } }`;
@@ -151,6 +152,10 @@ describe('the store calls of a request (MAX_STORE_CALLS_PER_REQUEST)', () => {
     expect(small.body).toEqual({ data: { __typename: 'Query' } });
     const big = await answerOf(await postJson(server, { query, operationName: 'Big' }, AUTH));
     expect(expectCostRefusal(big.body, 1002)).toMatch(/^operation "Big" may make up to 1002 calls to the store/);
+    const unnamed = await answerOf(await postJson(server, { query }, AUTH));
+    expect(unnamed.body.errors).toEqual([
+      { message: 'Could not determine what operation to execute.', extensions: { code: 'BAD_USER_INPUT' } },
+    ]);
   });
 
   it('buckets counts 100 buckets: listing each with HEAD fields is refused', async () => {
@@ -373,8 +378,8 @@ describe('the estimate, field by field (FIELD_COSTS)', () => {
       3,
     ],
     [
-      'pages outside 1..1000 call nothing',
-      `{ bucket(name: "b") { a: objects(first: 0) ${heads} b: objects(first: 1001) ${heads} c: objects(first: 1) ${heads} } }`,
+      'pages outside 1 to 1000 call nothing',
+      `{ bucket(name: "b") { a: objects(first: 0) ${heads} b: objects(first: 1001) ${heads} c: objects(first: 1) ${heads} d: objects(first: -1) ${heads} } }`,
       3,
     ],
     ['first: null is the default page', `{ bucket(name: "b") { objects(first: null) ${heads} } }`, 102],
@@ -388,6 +393,16 @@ describe('the estimate, field by field (FIELD_COSTS)', () => {
       'fragments and inline fragments at the top',
       `{ ...Q ...Q ... on Query { c: object(bucket: "b", key: "k") { key } } } fragment Q on Query { ${two('object(bucket: "b", key: "k") { key }')} }`,
       5,
+    ],
+    [
+      'an inline fragment without a type condition, at the top',
+      `{ ... { ${two('object(bucket: "b", key: "k") { key }')} } }`,
+      2,
+    ],
+    [
+      'an inline fragment without a type condition, in a field',
+      `{ bucket(name: "b") { ... { ${two('object(key: "k") { key }')} } } }`,
+      3,
     ],
     ['createBucket', 'mutation { createBucket(name: "b") { name } }', 2],
     ['deleteBucket with force', 'mutation { deleteBucket(name: "b", force: true) }', 4],

@@ -317,6 +317,12 @@ describe('document limits count everywhere in a document, and measuring survives
 
   it.each([
     ['an unknown fragment', '{ ...Nowhere }', 'Unknown fragment "Nowhere".'],
+    ['an unknown fragment in a field', '{ __schema { ...Nowhere } }', 'Unknown fragment "Nowhere".'],
+    [
+      'fragments that spread each other in a field',
+      '{ __schema { ...S } } fragment S on __Schema { ...T } fragment T on __Schema { ...S }',
+      'Cannot spread fragment "S" within itself via "T".',
+    ],
     [
       'an unknown field with a selection',
       '{ nowhere { deeper { deepest } } }',
