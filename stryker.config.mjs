@@ -15,6 +15,8 @@ export default {
     'src/security/auth.ts',
     'src/security/csrf.ts',
     'src/graphql/plugins/use-document-limits.ts',
+    'src/graphql/plugins/use-store-call-limit.ts',
+    'src/graphql/cost.ts',
     'src/core/validation.ts',
   ],
   testRunner: 'vitest',

@@ -33,6 +33,9 @@ const CHEAP = 'cost-cheap-token-0123456789ab';
 const COSTLY = 'cost-costly-token-0123456789a';
 const REFUSED = 'cost-refused-token-0123456789';
 const BIG = 'cost-big-token-0123456789abcd';
+const EXACT = 'cost-exact-token-0123456789a';
+const BATCH = 'cost-batch-token-0123456789a';
+const TOKENS = 'cost-tokens-token-0123456789';
 const API_KEYS = JSON.stringify({
   keys: [
     { name: 'admin', token: TOKEN, grants: [{ bucket: '*', role: 'admin' }] },
@@ -40,6 +43,9 @@ const API_KEYS = JSON.stringify({
     { name: 'costly', token: COSTLY, grants: [{ bucket: '*', role: 'admin' }] },
     { name: 'refused', token: REFUSED, grants: [{ bucket: '*', role: 'admin' }] },
     { name: 'big', token: BIG, grants: [{ bucket: '*', role: 'admin' }] },
+    { name: 'exact', token: EXACT, grants: [{ bucket: '*', role: 'admin' }] },
+    { name: 'batch', token: BATCH, grants: [{ bucket: '*', role: 'admin' }] },
+    { name: 'tokens', token: TOKENS, grants: [{ bucket: '*', role: 'admin' }] },
   ],
 });
 const auth = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -50,6 +56,14 @@ const KEYS = ['a.txt', 'b.txt', 'c.txt'];
 /** `{ bucket(name) { objects(first) { edges { node { key <fields> } } } } }`: 2 calls, and one HEAD per object with HEAD fields. */
 const listing = (bucket: string, first: number, fields = '') =>
   `{ bucket(name: "${bucket}") { objects(first: ${first}) { edges { node { key ${fields} } } } } }`;
+
+/** POSTs `body` (one operation or a batch) to `/graphql` as JSON. */
+const postJson = (server: TestServer, body: unknown, headers: Record<string, string>) =>
+  fetch(`${server.base}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
 
 describe('the store calls of a request (MAX_STORE_CALLS_PER_REQUEST)', () => {
   const store = storeForSecurity(testStores());
@@ -100,6 +114,12 @@ describe('the store calls of a request (MAX_STORE_CALLS_PER_REQUEST)', () => {
       'the operation may make up to 1002 calls to the store; this server allows 1000 per request (MAX_STORE_CALLS_PER_REQUEST). Ask for smaller pages (first), fewer aliases, or contentType and metadata of fewer listed objects.',
     );
     await refused(listing(bucket, 999, 'metadata { key }'), 1001);
+    // Like a validation error: 400 only to clients that accept application/graphql-response+json.
+    const json = await answerOf(
+      await postJson(server, { query: listing(bucket, 1000, 'contentType') }, { ...AUTH, accept: 'application/json' }),
+    );
+    expect(json.status).toBe(200);
+    expectCostRefusal(json.body, 1002);
     const plain = await passes(listing(bucket, 1000, 'size storageClass url downloadPath'));
     expect((plain.data!.bucket as { objects: { edges: unknown[] } }).objects.edges).toHaveLength(KEYS.length);
     // At the limit: one HEAD per listed object, however many of its fields need it.
@@ -129,6 +149,7 @@ describe('the store calls of a request (MAX_STORE_CALLS_PER_REQUEST)', () => {
     const message = await refused(query, 1001, { bucket, first: 999 });
     expect(message).toMatch(/^operation "Page" may make up to 1001 calls to the store/);
     await refused(query.replace('$first: Int', '$first: Int = 999'), 1001, { bucket });
+    await refused(query.replace('$first: Int', '$first: Int = 1'), 1001, { bucket, first: 999 });
     // Without `first`, a page is 100 objects; ten spreads of it are 10 × 101.
     const spread = `query Spread { bucket(name: "${bucket}") { ${Array.from({ length: 10 }, (_, i) => `... on Bucket { p${i}: objects { ...Edges } }`).join(' ')} } }
       fragment Edges on ObjectConnection { edges { node { contentType } } }`;
@@ -140,6 +161,18 @@ describe('the store calls of a request (MAX_STORE_CALLS_PER_REQUEST)', () => {
       'fragment D40 on Bucket { objects(first: 1) { prefixes } }',
     ].join(' ');
     await refused(doubling, 1 + 2 ** 40);
+  });
+
+  it('the operation the request names is the one estimated, and named in the error', async () => {
+    const query = `query Small { __typename } query Big ${listing(bucket, 1000, 'contentType')}`;
+    const small = await answerOf(await postJson(server, { query, operationName: 'Small' }, AUTH));
+    expect(small.body).toEqual({ data: { __typename: 'Query' } });
+    const big = await answerOf(await postJson(server, { query, operationName: 'Big' }, AUTH));
+    expect(expectCostRefusal(big.body, 1002)).toMatch(/^operation "Big" may make up to 1002 calls to the store/);
+    const unnamed = await answerOf(await postJson(server, { query }, AUTH));
+    expect(unnamed.body.errors).toEqual([
+      { message: 'Could not determine what operation to execute.', extensions: { code: 'BAD_USER_INPUT' } },
+    ]);
   });
 
   it('buckets counts 100 buckets: listing each with HEAD fields is refused', async () => {
@@ -396,5 +429,160 @@ describe('FIELD_COSTS', () => {
       return !named || !('getFields' in named) || !(field in named.getFields());
     });
     expect(missing).toEqual([]);
+  });
+});
+
+describe('MAX_STORE_CALLS_PER_REQUEST, MAX_BATCH_OPERATIONS and MAX_QUERY_TOKENS, as the store-call limit applies them', () => {
+  const store = storeForSecurity(testStores());
+  let server: TestServer;
+  let s3: S3Client;
+  let bucket: string;
+
+  beforeAll(async () => {
+    s3 = s3Client(store);
+    bucket = await createTestBucket(s3, 'sec-cost-settings');
+    for (const key of KEYS) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }));
+    server = await startServer(store, {
+      API_KEYS,
+      RATE_LIMIT_PER_MINUTE: '100',
+      MAX_STORE_CALLS_PER_REQUEST: '42',
+      MAX_BATCH_OPERATIONS: '2',
+      MAX_QUERY_TOKENS: '100',
+    });
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await removeBucket(s3, bucket);
+    s3.destroy();
+  });
+
+  /** 42 calls: the limit of this server. */
+  const atLimit = () => listing(bucket, 40, 'contentType');
+
+  it('an operation at the limit runs and is charged all its calls', async () => {
+    expect(outcome(await server.gql(atLimit(), {}, auth(EXACT)))).toBe('OK');
+    expect(outcome(await server.gql(atLimit(), {}, auth(EXACT)))).toBe('OK');
+    // 84 of the 100 are spent.
+    expect((await server.gql(atLimit(), {}, auth(EXACT))).status).toBe(429);
+  });
+
+  it('a batch over MAX_BATCH_OPERATIONS, which Yoga refuses, is charged one; a batch of MAX_BATCH_OPERATIONS is estimated', async () => {
+    // 14 calls each: 42 together, which would be charged if the batch were estimated.
+    const three = await postJson(
+      server,
+      Array.from({ length: 3 }, () => ({ query: listing(bucket, 12, 'contentType') })),
+      auth(BATCH),
+    );
+    expect(three.status).toBe(413);
+    await three.arrayBuffer();
+    // One spent: two requests at the limit (84) still run.
+    expect(outcome(await server.gql(atLimit(), {}, auth(BATCH)))).toBe('OK');
+    expect(outcome(await server.gql(atLimit(), {}, auth(BATCH)))).toBe('OK');
+    const pages = await answerOf(
+      await postJson(
+        server,
+        [{ query: listing(bucket, 20, 'contentType') }, { query: listing(bucket, 20, 'contentType') }],
+        { ...auth(BATCH), accept: 'application/json' },
+      ),
+    );
+    const answers = pages.body as unknown as GqlResponse['body'][];
+    expect(answers.map((a) => a.errors?.[0]?.extensions)).toEqual([
+      { code: 'BAD_USER_INPUT', limit: 'COST', cost: 44, maxCost: 42 },
+      { code: 'BAD_USER_INPUT', limit: 'COST', cost: 44, maxCost: 42 },
+    ]);
+  });
+
+  it('a document over MAX_QUERY_TOKENS is refused, and charged one', async () => {
+    const long = listing(bucket, 40, `contentType ${'size '.repeat(100)}`);
+    for (let i = 0; i < 2; i++) {
+      const res = await server.gql(long, {}, auth(TOKENS));
+      expect(res.body.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', limit: 'MAX_QUERY_TOKENS' });
+    }
+    expect(outcome(await server.gql(atLimit(), {}, auth(TOKENS)))).toBe('OK');
+  });
+});
+
+describe('the estimate, field by field (FIELD_COSTS)', () => {
+  const store = storeForSecurity(testStores());
+  let server: TestServer;
+
+  beforeAll(async () => {
+    // At most one call: every operation below is refused, with its estimate in `extensions.cost`, and runs nothing.
+    server = await startServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0', MAX_STORE_CALLS_PER_REQUEST: '1' });
+  });
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  const two = (field: string) => `a: ${field} b: ${field}`;
+  const heads = '{ edges { node { contentType } } }';
+
+  it.each([
+    [
+      'a HEAD per top-level object, its HEAD fields free',
+      `{ ${two('object(bucket: "b", key: "k") { key contentType metadata { key } }')} }`,
+      2,
+    ],
+    ["a bucket's objects", `{ bucket(name: "b") { ${two('object(key: "k") { contentType }')} } }`, 3],
+    [
+      'createdAt: the bucket list, once per top-level field',
+      `{ bucket(name: "b") { name createdAt } x: buckets { createdAt } }`,
+      3,
+    ],
+    [
+      'pages outside 1 to 1000 call nothing',
+      `{ bucket(name: "b") { a: objects(first: 0) ${heads} b: objects(first: 1001) ${heads} c: objects(first: 1) ${heads} d: objects(first: -1) ${heads} } }`,
+      3,
+    ],
+    ['first: null is the default page', `{ bucket(name: "b") { objects(first: null) ${heads} } }`, 102],
+    [
+      'uploads: 100 assumed, a ListParts each',
+      `{ bucket(name: "b") { multipartUploads { key parts { size } } } }`,
+      102,
+    ],
+    ["an upload's bucket's createdAt", `{ bucket(name: "b") { multipartUploads { bucket { createdAt } } } }`, 3],
+    [
+      'fragments and inline fragments at the top',
+      `{ ...Q ...Q ... on Query { c: object(bucket: "b", key: "k") { key } } } fragment Q on Query { ${two('object(bucket: "b", key: "k") { key }')} }`,
+      5,
+    ],
+    [
+      'an inline fragment without a type condition, at the top',
+      `{ ... { ${two('object(bucket: "b", key: "k") { key }')} } }`,
+      2,
+    ],
+    [
+      'an inline fragment without a type condition, in a field',
+      `{ bucket(name: "b") { ... { ${two('object(key: "k") { key }')} } } }`,
+      3,
+    ],
+    ['createBucket', 'mutation { createBucket(name: "b") { name } }', 2],
+    ['deleteBucket with force', 'mutation { deleteBucket(name: "b", force: true) }', 4],
+    ['deleteBucket without', 'mutation { a: deleteBucket(name: "b") b: deleteBucket(name: "b", force: false) }', 2],
+    ['deleteObject', `mutation { ${two('deleteObject(bucket: "b", key: "k")')} }`, 2],
+    ['deleteObjects', `mutation { ${two('deleteObjects(bucket: "b", keys: ["k"]) { deleted }')} }`, 2],
+    ['deletePrefix', 'mutation { deletePrefix(bucket: "b", prefix: "p") { deleted } }', 2],
+    ['uploadObject', 'mutation($f: Upload!) { uploadObject(bucket: "b", key: "k", file: $f) { key contentType } }', 2],
+    ['multipart create', `mutation { multipart { ${two('create(bucket: "b", key: "k") { uploadId }')} } }`, 2],
+    [
+      'multipart uploadPart',
+      `mutation($f: Upload!) { multipart { ${two('uploadPart(bucket: "b", key: "k", uploadId: "u", partNumber: 1, file: $f) { etag }')} } }`,
+      2,
+    ],
+    ['multipart complete', 'mutation { multipart { complete(bucket: "b", key: "k", uploadId: "u") { key } } }', 3],
+    ['multipart abort', `mutation { multipart { ${two('abort(bucket: "b", key: "k", uploadId: "u")')} } }`, 2],
+    [
+      'abortStale in a bucket: 100 aborted and 100 failed assumed',
+      'mutation { multipart { abortStale(bucket: "b", olderThanSeconds: 0) { aborted { parts { size } } failed { upload { parts { size } } } } } }',
+      201,
+    ],
+    ['abortStale in every bucket', 'mutation { multipart { abortStale(olderThanSeconds: 0) { cutoff } } }', 101],
+  ])('%s', async (_what, query, cost) => {
+    const res = await server.gql(query, {}, AUTH);
+    expect(res.body.errors).toEqual([
+      expect.objectContaining({ extensions: { code: 'BAD_USER_INPUT', limit: 'COST', cost, maxCost: 1 } }),
+    ]);
   });
 });

@@ -15,10 +15,12 @@ import { createTestBucket, removeBucket, s3Client, storeForSecurity, testStores 
 
 const TOKEN = 'limits-admin-token-0123456789';
 const OTHER = 'limits-other-token-0123456789';
+const EMPTY = 'limits-empty-token-0123456789';
 const API_KEYS = JSON.stringify({
   keys: [
     { name: 'admin', token: TOKEN, grants: [{ bucket: '*', role: 'admin' }] },
     { name: 'other', token: OTHER, grants: [{ bucket: '*', role: 'admin' }] },
+    { name: 'empty', token: EMPTY, grants: [{ bucket: '*', role: 'admin' }] },
   ],
 });
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -201,6 +203,8 @@ describe('document limits count everywhere in a document, and measuring survives
       RATE_LIMIT_PER_MINUTE: '0',
       MAX_QUERY_ALIASES: '3',
       MAX_QUERY_DIRECTIVES: '3',
+      MAX_QUERY_DEPTH: '4',
+      MAX_QUERY_TOKENS: '500',
     });
   });
 
@@ -269,6 +273,19 @@ describe('document limits count everywhere in a document, and measuring survives
     }
   });
 
+  it('MAX_QUERY_DEPTH and MAX_QUERY_TOKENS set the depth and token limits', async () => {
+    expect((await server.gql(queryOfDepth(4), {}, AUTH)).body.errors).toBeUndefined();
+    const deep = await server.gql(queryOfDepth(5), {}, AUTH);
+    expect(limitErrors(deep)).toEqual([
+      'MAX_QUERY_DEPTH: the operation nests fields 5 levels deep; this server allows 4.',
+    ]);
+    const tokens = (n: number) => `{ ${'__typename '.repeat(n - 2)}}`;
+    expect((await server.gql(tokens(500), {}, AUTH)).body.errors).toBeUndefined();
+    expect(limitErrors(await server.gql(tokens(501), {}, AUTH))).toEqual([
+      'MAX_QUERY_TOKENS: The document has more than 500 tokens, the limit of this server.',
+    ]);
+  });
+
   it('at the limits everything runs', async () => {
     const query = `{ ...F ... on Query @include(if: true) { a2: __typename } } fragment F on Query { a0: __typename a1: __typename @skip(if: false) __typename @include(if: true) }`;
     expect(await server.gql(query, {}, AUTH)).toMatchObject({
@@ -300,6 +317,12 @@ describe('document limits count everywhere in a document, and measuring survives
 
   it.each([
     ['an unknown fragment', '{ ...Nowhere }', 'Unknown fragment "Nowhere".'],
+    ['an unknown fragment in a field', '{ __schema { ...Nowhere } }', 'Unknown fragment "Nowhere".'],
+    [
+      'fragments that spread each other in a field',
+      '{ __schema { ...S } } fragment S on __Schema { ...T } fragment T on __Schema { ...S }',
+      'Cannot spread fragment "S" within itself via "T".',
+    ],
     [
       'an unknown field with a selection',
       '{ nowhere { deeper { deepest } } }',
@@ -547,6 +570,19 @@ describe('the per-client rate limit', () => {
     // The batch of three counted three: one request is left, then a batch of two is over.
     expect(outcome(await typename(other))).toBe('OK');
     expect((await typename(other)).status).toBe(429);
+  });
+
+  it('counts an empty batch as one request', async () => {
+    const empty = { authorization: `Bearer ${EMPTY}` };
+    const batch = await fetch(`${server.base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...empty },
+      body: '[]',
+    });
+    expect(batch.status).toBe(200);
+    await batch.arrayBuffer();
+    for (let i = 0; i < 3; i++) expect(outcome(await typename(empty))).toBe('OK');
+    expect((await typename(empty)).status).toBe(429);
   });
 
   it('counts requests with unknown or missing keys by client address, so keys cannot be guessed fast', async () => {
