@@ -57,6 +57,8 @@ export const POLICY = {
   'Query.buckets': anyKey,
   'Query.bucket': rule<{ name: string }>((a) => [read(a.name)]),
   'Query.object': readBucketArg,
+  /** Any key (and anonymous access where it is allowed): the answer is the caller itself. */
+  'Query.viewer': anyKey,
 
   'Mutation.createBucket': rule<{ name: string }>((a) => [admin(a.name)]),
   'Mutation.deleteBucket': rule<{ name: string }>((a) => [admin(a.name)]),

@@ -5,10 +5,17 @@ import type { Role } from './roles.js';
 
 const RANK: Record<Role, number> = { read: 1, write: 2, admin: 3 };
 
+/** A role on a bucket, or on every bucket (`*`), as an API key's configuration grants it. */
+export type Grant = ApiKeyConfig['grants'][number];
+
 /** Who is calling, and what they may do. Roles nest: read < write < admin. */
 export interface Caller {
   /** The API key's name; null for an anonymous caller. */
   readonly name: string | null;
+  /** True when no API key was presented (no keys configured, or ALLOW_ANONYMOUS). */
+  readonly anonymous: boolean;
+  /** Every grant the caller holds; an anonymous caller holds admin on `*`. */
+  readonly grants: readonly Grant[];
   /** May this caller act with `role` on `bucket`? */
   can(bucket: string, role: Role): boolean;
   /** Does this caller hold any grant on `bucket` (so it may see it in `buckets`)? */
@@ -19,15 +26,19 @@ export interface Caller {
 
 const everything: Caller = {
   name: null,
+  anonymous: true,
+  grants: [{ bucket: '*', role: 'admin' }],
   can: () => true,
   canSee: () => true,
   hasAnyRole: () => true,
 };
 
 class KeyCaller implements Caller {
+  readonly anonymous = false;
+
   constructor(
     readonly name: string,
-    private readonly grants: ApiKeyConfig['grants'],
+    readonly grants: readonly Grant[],
   ) {}
 
   private rank(bucket: string): number {

@@ -139,6 +139,11 @@ const OPERATIONS: Operation[] = [
     run: gqlOp('{ buckets { name } }', () => ({})),
   },
   {
+    name: 'query viewer',
+    needs: () => [],
+    run: gqlOp('{ viewer { name anonymous grants { bucket role } } }', () => ({})),
+  },
+  {
     name: 'query bucket (with objects and createdAt)',
     needs: () => [{ bucket: A, role: 'read' }],
     run: gqlOp('query($b: String!) { bucket(name: $b) { name createdAt objects { edges { node { key } } } } }', () => ({

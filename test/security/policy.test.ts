@@ -33,12 +33,14 @@ const DATA_TYPES = [
   'AbortStaleResult',
   'DeleteObjectError',
   'DeleteObjectsResult',
+  'Grant',
   'MetadataEntry',
   'ObjectConnection',
   'ObjectEdge',
   'PageInfo',
   'PresignedUrl',
   'UploadedPart',
+  'Viewer',
 ];
 
 const pothosOptions = (thing: { extensions?: unknown }) =>
@@ -209,7 +211,14 @@ describe('type rules hold where a field above let an object through', () => {
 
   it('a caller that may see a bucket but not read it gets FORBIDDEN on its fields, and no listing is sent', async () => {
     // A caller that breaks the invariant the `buckets` field relies on (seeing implies reading).
-    const liar: Caller = { name: 'liar', can: () => false, canSee: (name) => name === bucket, hasAnyRole: () => false };
+    const liar: Caller = {
+      name: 'liar',
+      anonymous: false,
+      grants: [],
+      can: () => false,
+      canSee: (name) => name === bucket,
+      hasAnyRole: () => false,
+    };
     calls.length = 0;
     const body = await run(
       liar,
@@ -225,6 +234,8 @@ describe('type rules hold where a field above let an object through', () => {
     // Roles nest for real keys, so only a caller that breaks that shows the Object and MultipartUpload rules on their own.
     const writeOnly: Caller = {
       name: 'write-only',
+      anonymous: false,
+      grants: [],
       can: (name, role) => (name === source && role === 'read') || (name === bucket && role === 'write'),
       canSee: () => false,
       hasAnyRole: () => false,
