@@ -234,6 +234,68 @@ describe('loadConfig', () => {
   });
 });
 
+describe('UPLOAD_RULES', () => {
+  it('reads rules inline or from a file: sizes with units, types lower-case, a named rule over *', () => {
+    const inline = loadConfig({
+      UPLOAD_RULES: JSON.stringify({
+        photos: { maxBytes: '10MiB', contentTypes: ['Image/*', 'application/pdf'] },
+        '*': { maxBytes: 1024 },
+      }),
+    }).uploadRules;
+    expect(inline.ruleFor('photos')).toEqual({
+      bucket: 'photos',
+      maxBytes: 10 * 1024 ** 2,
+      contentTypes: ['image/*', 'application/pdf'],
+    });
+    expect(inline.ruleFor('other')).toEqual({ bucket: '*', maxBytes: 1024, contentTypes: [] });
+    expect(loadConfig({}).uploadRules.ruleFor('photos')).toBeUndefined();
+
+    const dir = mkdtempSync(join(tmpdir(), 's3gql-rules-'));
+    try {
+      const file = join(dir, 'rules.json');
+      writeFileSync(file, JSON.stringify({ docs: { contentTypes: ['text/plain'] }, '*': {} }));
+      const rules = loadConfig({ UPLOAD_RULES_FILE: file }).uploadRules;
+      expect(rules.ruleFor('docs')).toEqual({ bucket: 'docs', maxBytes: null, contentTypes: ['text/plain'] });
+      expect(rules.ruleFor('other')).toEqual({ bucket: '*', maxBytes: null, contentTypes: [] });
+      expect(problems({ UPLOAD_RULES_FILE: join(dir, 'missing.json') })).toEqual([
+        `UPLOAD_RULES_FILE: cannot read ${join(dir, 'missing.json')} (ENOENT)`,
+      ]);
+      expect(problems({ UPLOAD_RULES: '{}', UPLOAD_RULES_FILE: file })).toEqual([
+        'UPLOAD_RULES and UPLOAD_RULES_FILE: set one of them, not both',
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names every problem on its own line: bad names, sizes, types, unknown fields', () => {
+    expect(
+      problems({
+        UPLOAD_RULES: JSON.stringify({
+          Photos: { maxBytes: 'lots' },
+          docs: { maxbytes: 1, contentTypes: ['image', 'text/*', 7] },
+          empty: { maxBytes: 0 },
+          half: { maxBytes: 1.5 },
+          '*': [],
+        }),
+      }),
+    ).toEqual([
+      'UPLOAD_RULES: Photos: is not "*" or a bucket name: it may contain only lower-case letters, digits, dots and hyphens',
+      'UPLOAD_RULES: Photos.maxBytes: must be a whole number of bytes of at least 1, or a size such as "10MiB" (got "lots")',
+      'UPLOAD_RULES: docs.contentTypes.0: "image" is not a media type "type/subtype" or "type/*"',
+      'UPLOAD_RULES: docs.contentTypes.2: must be a string',
+      'UPLOAD_RULES: docs: unknown field "maxbytes": a rule has only "maxBytes" and "contentTypes"',
+      'UPLOAD_RULES: empty.maxBytes: must be a whole number of bytes of at least 1, or a size such as "10MiB" (got 0)',
+      'UPLOAD_RULES: half.maxBytes: must be a whole number of bytes of at least 1, or a size such as "10MiB" (got 1.5)',
+      'UPLOAD_RULES: *: must be an object {"maxBytes"?, "contentTypes"?}',
+    ]);
+    expect(problems({ UPLOAD_RULES: '[]' })).toEqual([
+      'UPLOAD_RULES: (root): must be a JSON object keyed by bucket name or "*", e.g. {"photos":{"maxBytes":"10MiB","contentTypes":["image/*"]},"*":{"maxBytes":"1GiB"}}',
+    ]);
+    expect(problems({ UPLOAD_RULES: '{"photos": ' })[0]).toMatch(/^UPLOAD_RULES: not valid JSON/);
+  });
+});
+
 describe('parseByteSize', () => {
   it('reads plain numbers and units', () => {
     expect(parseByteSize('1024')).toBe(1024);

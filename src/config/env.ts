@@ -99,6 +99,8 @@ export const envSchema = z.object({
   MAX_CONNECTIONS_PER_CLIENT: int(0, 1_000_000).default(64),
   PUBLIC_URL: z.string().optional(),
   CORS_ORIGINS: z.string().optional(),
+  UPLOAD_RULES: z.string().optional(),
+  UPLOAD_RULES_FILE: z.string().optional(),
   CURSOR_SECRET: z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -base64 32`)').optional(),
 });
 

@@ -2,11 +2,14 @@
  * The server's settings. This folder is the only code that reads the
  * environment (`loadConfig`): everything else receives a `Config`. Every
  * problem is reported at once, one line per variable, and no secret value is
- * ever echoed back. The variables are in env.ts, API keys in api-keys.ts.
+ * ever echoed back. The variables are in env.ts, API keys in api-keys.ts,
+ * upload rules in upload-rules.ts.
  */
 import { readApiKeys, type ApiKeyConfig } from './api-keys.js';
 import { ALIASES, DEFAULT_RATE_LIMIT_PER_MINUTE, envSchema } from './env.js';
 import { readCorsOrigins, readPublicUrl } from './origins.js';
+import { readUploadRules } from './upload-rules.js';
+import type { UploadRules } from '../core/upload-rules.js';
 
 export type { ApiKeyConfig } from './api-keys.js';
 export {
@@ -85,6 +88,8 @@ export interface Config {
   publicUrl: string | undefined;
   /** Origins granted CORS on /graphql and /objects (exact, as browsers send them), or `['*']`; empty: none. */
   corsOrigins: string[];
+  /** Per-bucket upload rules (UPLOAD_RULES / UPLOAD_RULES_FILE); `ruleFor(bucket)` finds a bucket's. */
+  uploadRules: UploadRules;
 }
 
 /** Thrown with every problem found, one line each, naming the variable. */
@@ -148,6 +153,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     { apiKeys: apiKeys.length, allowAnonymous: e.ALLOW_ANONYMOUS },
     problems,
   );
+  const uploadRules = readUploadRules(e.UPLOAD_RULES, e.UPLOAD_RULES_FILE, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   const locked = apiKeys.length > 0;
@@ -196,5 +202,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cursorSecret: e.CURSOR_SECRET,
     publicUrl,
     corsOrigins,
+    uploadRules,
   };
 }

@@ -2,7 +2,8 @@
  * Core: what every layer shares, importing no other layer: the contract's
  * errors (this file), S3's limits and name rules (s3-rules.ts, shared with
  * the embedded store), the API's argument rules (validation.ts), signed
- * listing cursors (cursors.ts) and a bounded worker pool (concurrency.ts).
+ * listing cursors (cursors.ts), a bounded worker pool (concurrency.ts) and
+ * the per-bucket upload rules (upload-rules.ts).
  */
 import { GraphQLError } from 'graphql';
 

@@ -22,7 +22,12 @@ export function copySource(bucket: string, key: string): string {
 
 type Location = { bucket: string; key: string };
 
-export async function copyObject(s3: StoreContext, src: Location, dst: Location): Promise<ObjectHead> {
+export async function copyObject(
+  s3: StoreContext,
+  src: Location,
+  dst: Location,
+  beforeCopy?: (source: ObjectHead) => void,
+): Promise<ObjectHead> {
   if (src.bucket === dst.bucket && src.key === dst.key) {
     throw badInput('key', 'the source and the destination are the same object');
   }
@@ -30,6 +35,7 @@ export async function copyObject(s3: StoreContext, src: Location, dst: Location)
   if (source === null) {
     throw new AppError('NO_SUCH_KEY', `object "${src.key}" in bucket "${src.bucket}" does not exist`);
   }
+  beforeCopy?.(source);
   // A missing source (deleted since the HEAD) names the source, anything else the destination.
   await call(
     (e) => toAppError(e, s3ErrorName(e) === 'NoSuchKey' ? src : dst),

@@ -137,10 +137,15 @@ export class Store {
   /**
    * Server-side copy keeping content type and metadata. CopySource is encoded
    * per key segment. Objects above copyMultipartThreshold (5 GiB) are copied
-   * with UploadPartCopy. Returns the HEAD of the copy.
+   * with UploadPartCopy. Returns the HEAD of the copy. `beforeCopy` sees the
+   * source's HEAD before anything is written; what it throws stops the copy.
    */
-  copyObject(src: { bucket: string; key: string }, dst: { bucket: string; key: string }): Promise<ObjectHead> {
-    return copyObject(this.s3, src, dst);
+  copyObject(
+    src: { bucket: string; key: string },
+    dst: { bucket: string; key: string },
+    beforeCopy?: (source: ObjectHead) => void,
+  ): Promise<ObjectHead> {
+    return copyObject(this.s3, src, dst, beforeCopy);
   }
 
   /** A presigned GET URL for the public endpoint. */

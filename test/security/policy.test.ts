@@ -40,6 +40,7 @@ const DATA_TYPES = [
   'PageInfo',
   'PresignedUrl',
   'UploadedPart',
+  'UploadRules',
   'Viewer',
 ];
 

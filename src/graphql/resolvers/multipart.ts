@@ -2,11 +2,12 @@ import type { Readable } from 'node:stream';
 import type { FileUpload } from 'graphql-upload-minimal';
 import type { Context } from '../context.js';
 import type { BucketInfo } from '../loaders.js';
-import { badInput, partTooLarge } from '../../core/errors.js';
+import { AppError, badInput, partTooLarge } from '../../core/errors.js';
 import type { MultipartUploadInfo, ObjectHead, PartInfo } from '../../s3/store.js';
 import { spool } from '../../s3/spool.js';
 import { abortStaleUploads } from '../../s3/stale-uploads.js';
 import * as v from '../../core/validation.js';
+import * as rules from '../../core/upload-rules.js';
 import { fileError } from './file.js';
 import type { MetadataEntry, PresignedUrl } from './object.js';
 
@@ -76,12 +77,16 @@ export interface CreateArgs {
   metadata?: readonly MetadataEntry[] | null | undefined;
 }
 
-/** multipart.create: starts an upload; the object gets the content type and metadata given here. */
+/**
+ * multipart.create: starts an upload; the object gets the content type and
+ * metadata given here, so this is where the bucket's upload rule checks the type.
+ */
 export async function create(args: CreateArgs, ctx: Context): Promise<MultipartUploadInfo> {
   const bucket = v.bucketName(args.bucket, 'bucket');
   const key = v.objectKey(args.key, 'key');
   const contentType = v.contentType(args.contentType, 'contentType');
   const metadata = v.metadata(args.metadata, 'metadata');
+  rules.checkContentType(ctx.config.uploadRules.ruleFor(bucket), contentType, 'contentType');
   const upload = await ctx.store.createMultipartUpload(bucket, key, { contentType, metadata });
   ctx.logger.debug({ bucket, key, uploadId: upload.uploadId }, 'multipart upload created');
   return upload;
@@ -102,24 +107,28 @@ export interface UploadPartArgs extends UploadRef {
  * - without it, the part is spooled first (see `src/s3/spool.ts`: up to 8 MiB
  *   in memory, beyond that in a private temporary file that is deleted when
  *   the call ends, however it ends) and then sent with its length.
- * Either way at most `maxPartBytes(ctx)` bytes: more is PAYLOAD_TOO_LARGE.
+ * Either way at most `maxPartBytes(ctx)` bytes, or the bucket's upload
+ * rule's maxBytes when smaller: more is PAYLOAD_TOO_LARGE. (The rule binds
+ * the whole object; `complete` checks the total of the parts.)
  */
 export async function uploadPart(args: UploadPartArgs, ctx: Context): Promise<PartInfo> {
   const { bucket, key, uploadId } = uploadRef(args);
   const partNumber = v.partNumber(args.partNumber, 'partNumber');
-  const limit = maxPartBytes(ctx);
+  const serverLimit = maxPartBytes(ctx);
+  const own = { maxBytes: serverLimit, tooLarge: () => partTooLarge(serverLimit) };
+  const limit = rules.sizeLimit(ctx.config.uploadRules.ruleFor(bucket), own, 'file');
   const size = args.size ?? undefined;
   if (size !== undefined) {
     if (!Number.isSafeInteger(size) || size < 0)
       throw badInput('size', `must be a whole number of bytes (got ${size})`);
-    if (size > limit) throw partTooLarge(limit);
+    if (size > limit.maxBytes) throw limit.tooLarge();
   }
 
   let body: Readable;
   try {
     body = (await args.file).createReadStream();
   } catch (err) {
-    throw fileError(err, () => partTooLarge(limit));
+    throw fileError(err, limit.tooLarge);
   }
   // The stream's own failure (too large, client gone) explains a failed part better than the store's view of it.
   let bodyError: unknown;
@@ -131,14 +140,17 @@ export async function uploadPart(args: UploadPartArgs, ctx: Context): Promise<Pa
     if (size !== undefined) {
       return await ctx.store.uploadPart(bucket, key, uploadId, partNumber, body, size);
     }
-    const spooled = await spool(body, { maxBytes: limit });
+    const spooled = await spool(body, { maxBytes: limit.maxBytes });
     try {
       return await ctx.store.uploadPart(bucket, key, uploadId, partNumber, spooled.open(), spooled.length);
     } finally {
       await spooled.dispose();
     }
   } catch (err) {
-    throw fileError(bodyError ?? err, () => partTooLarge(limit));
+    const failure = fileError(bodyError ?? err, limit.tooLarge);
+    // Past a rule's maxBytes (the smaller limit) the spool stops the part: the rule is what refused.
+    const ruleRefused = limit !== own && failure instanceof AppError && failure.code === 'PAYLOAD_TOO_LARGE';
+    throw ruleRefused ? limit.tooLarge() : failure;
   } finally {
     if (!body.destroyed && !body.readableEnded) body.destroy();
   }
@@ -152,6 +164,8 @@ export interface PresignPartArgs extends UploadRef {
 /**
  * multipart.presignPart: a PUT URL for one part, signed here without asking
  * the store anything (so signing each part just before it is sent is cheap).
+ * Given under an upload rule too: a part is no object, and the object only
+ * comes to be through `complete`, which holds the parts' total to the rule.
  */
 export async function presignPart(args: PresignPartArgs, ctx: Context): Promise<PresignedUrl> {
   const { bucket, key, uploadId } = uploadRef(args);
@@ -170,11 +184,21 @@ export interface CompleteArgs extends UploadRef {
  * uploaded part (ListParts, all pages). A failed completion creates no
  * object and leaves the upload open, so the client can fix the part list,
  * upload a part again, or abort.
+ *
+ * Under an upload rule with maxBytes the parts are listed first (every
+ * page) and their total held to it: over it, the upload is aborted (so its
+ * parts are gone) and PAYLOAD_TOO_LARGE names the rule. The store then
+ * completes with exactly the parts measured: a given part whose ETag is not
+ * the uploaded one is INVALID_PART here, so no part sent after the listing
+ * can slip in.
  */
 export async function complete(args: CompleteArgs, ctx: Context): Promise<ObjectHead> {
   const { bucket, key, uploadId } = uploadRef(args);
-  const parts = v.completedParts(args.parts, 'parts');
-  if (parts !== undefined) {
+  let parts = v.completedParts(args.parts, 'parts');
+  const rule = ctx.config.uploadRules.ruleFor(bucket);
+  if (rule?.maxBytes !== null && rule?.maxBytes !== undefined) {
+    parts = await measuredParts({ bucket, key, uploadId }, parts, rule, ctx);
+  } else if (parts !== undefined) {
     // Some stores (moto) complete an already completed upload again instead of
     // answering NoSuchUpload; ListParts tells every store's open uploads apart.
     // Without parts the store lists them itself, which checks the same.
@@ -184,6 +208,37 @@ export async function complete(args: CompleteArgs, ctx: Context): Promise<Object
   ctx.loaders.objectChanged(bucket, key, head);
   ctx.logger.debug({ bucket, key, uploadId, size: head.size }, 'multipart upload completed');
   return head;
+}
+
+/**
+ * The parts to complete with (the given ones, else every uploaded one), once
+ * their total is within the rule's maxBytes; over it the upload is aborted.
+ */
+async function measuredParts(
+  ref: UploadRef,
+  given: { partNumber: number; etag: string }[] | undefined,
+  rule: rules.UploadRule,
+  ctx: Context,
+): Promise<{ partNumber: number; etag: string }[]> {
+  const uploaded = await ctx.store.listParts(ref.bucket, ref.key, ref.uploadId);
+  const byNumber = new Map(uploaded.map((p) => [p.partNumber, p]));
+  const chosen = given ?? uploaded;
+  let total = 0;
+  for (const part of chosen) {
+    const stored = byNumber.get(part.partNumber);
+    if (stored === undefined || stored.etag !== part.etag) {
+      throw new AppError('INVALID_PART', `part ${part.partNumber} with ETag "${part.etag}" was not uploaded`, {
+        argument: 'parts',
+      });
+    }
+    total += stored.size;
+  }
+  if (rule.maxBytes !== null && total > rule.maxBytes) {
+    await ctx.store.abortMultipartUpload(ref.bucket, ref.key, ref.uploadId);
+    ctx.logger.info({ ...ref, size: total }, 'multipart upload aborted: larger than its upload rule');
+    throw rules.ruleTooLarge(rule, 'parts', total);
+  }
+  return chosen.map((p) => ({ partNumber: p.partNumber, etag: p.etag }));
 }
 
 /** multipart.abort: the upload and every part of it are gone afterwards. */

@@ -5,6 +5,7 @@ import { headKey, type BucketInfo } from '../loaders.js';
 import { AppError, badInput } from '../../core/errors.js';
 import type { DeleteResult, ObjectHead, ObjectSummary, PresignResult } from '../../s3/store.js';
 import * as v from '../../core/validation.js';
+import * as rules from '../../core/upload-rules.js';
 import { fileError } from './file.js';
 
 /** An object as a field's parent: a listing entry, or a HEAD result with content type and metadata. */
@@ -92,23 +93,29 @@ const uploadTooLarge = (maxBytes: number) =>
 /**
  * Mutation.uploadObject: validates every argument, waits for the file part,
  * takes its stream once and streams it into the store (in parts when large),
- * at most `maxUploadBytes`. The `contentType` argument wins over the type the
- * client gave the file part.
+ * at most `maxUploadBytes` or the bucket's upload rule's maxBytes, whichever
+ * is smaller. The `contentType` argument wins over the type the client gave
+ * the file part; the bucket's rule must allow the type before any byte is
+ * sent to the store.
  */
 export async function uploadObject(args: UploadObjectArgs, ctx: Context): Promise<ObjectHead> {
   const bucket = v.bucketName(args.bucket, 'bucket');
   const key = v.objectKey(args.key, 'key');
   const contentType = v.contentType(args.contentType, 'contentType');
   const metadata = v.metadata(args.metadata, 'metadata');
+  const rule = ctx.config.uploadRules.ruleFor(bucket);
+  if (contentType !== undefined) rules.checkContentType(rule, contentType, 'contentType');
 
-  const maxBytes = ctx.config.maxUploadBytes;
+  const serverLimit = ctx.config.maxUploadBytes;
+  const own = { maxBytes: serverLimit, tooLarge: () => uploadTooLarge(serverLimit) };
+  const limit = rules.sizeLimit(rule, own, 'file');
   let file: FileUpload;
   let body: Readable;
   try {
     file = await args.file;
     body = file.createReadStream();
   } catch (err) {
-    throw fileError(err, () => uploadTooLarge(maxBytes));
+    throw fileError(err, limit.tooLarge);
   }
 
   // The stream's own failure explains a failed upload better than the store's view of it.
@@ -119,20 +126,24 @@ export async function uploadObject(args: UploadObjectArgs, ctx: Context): Promis
     abort.abort(err);
   });
   // A bare busboy stream stops at its size limit and then ends as if it were whole.
-  body.once('limit', () => body.destroy(uploadTooLarge(maxBytes)));
+  body.once('limit', () => body.destroy(limit.tooLarge()));
 
   const claimed = file.mimetype && v.isContentType(file.mimetype) ? file.mimetype : undefined;
   try {
+    if (contentType === undefined) rules.checkContentType(rule, claimed, 'file');
     const head = await ctx.store.uploadStream(bucket, key, body, {
       contentType: contentType ?? claimed,
       metadata,
-      maxBytes,
+      maxBytes: limit.maxBytes,
       signal: abort.signal,
     });
     ctx.loaders.objectChanged(bucket, key, head);
     return head;
   } catch (err) {
-    throw fileError(bodyError ?? err, () => uploadTooLarge(maxBytes));
+    const failure = fileError(bodyError ?? err, limit.tooLarge);
+    // Past a rule's maxBytes (the smaller limit) the store's counter stops the stream: the rule is what refused.
+    const ruleRefused = limit !== own && failure instanceof AppError && failure.code === 'PAYLOAD_TOO_LARGE';
+    throw ruleRefused ? limit.tooLarge() : failure;
   } finally {
     if (!body.destroyed && !body.readableEnded) body.destroy();
   }
@@ -175,13 +186,23 @@ export interface CopyObjectArgs {
   key: string;
 }
 
-/** Mutation.copyObject: a server-side copy (reads the source, writes the target). */
+/**
+ * Mutation.copyObject: a server-side copy (reads the source, writes the
+ * target). The copy keeps the source's size and content type, so the
+ * source's HEAD is held to the destination bucket's upload rule before
+ * anything is written.
+ */
 export async function copyObject(args: CopyObjectArgs, ctx: Context): Promise<ObjectHead> {
   const sourceBucket = v.bucketName(args.sourceBucket, 'sourceBucket');
   const sourceKey = v.objectKey(args.sourceKey, 'sourceKey');
   const bucket = v.bucketName(args.bucket, 'bucket');
   const key = v.objectKey(args.key, 'key');
-  const head = await ctx.store.copyObject({ bucket: sourceBucket, key: sourceKey }, { bucket, key });
+  const rule = ctx.config.uploadRules.ruleFor(bucket);
+  const obeysRule = (source: ObjectHead) => {
+    rules.checkSize(rule, source.size, 'sourceKey');
+    rules.checkContentType(rule, source.contentType, 'sourceKey');
+  };
+  const head = await ctx.store.copyObject({ bucket: sourceBucket, key: sourceKey }, { bucket, key }, obeysRule);
   ctx.loaders.objectChanged(bucket, key, head);
   return head;
 }
@@ -194,7 +215,12 @@ export interface PresignArgs {
   contentType?: string | null | undefined;
 }
 
-/** Mutation.presign: a GET (read) or PUT (write) URL straight to the store. */
+/**
+ * Mutation.presign: a GET (read) or PUT (write) URL straight to the store.
+ * A PUT URL cannot bound what is sent with it, so a bucket whose upload rule
+ * has maxBytes gets none (presignPost can bound it); with content types,
+ * the PUT's Content-Type is signed and must be one the rule allows.
+ */
 export async function presign(args: PresignArgs, ctx: Context): Promise<PresignedUrl> {
   const bucket = v.bucketName(args.bucket, 'bucket');
   const key = v.objectKey(args.key, 'key');
@@ -203,6 +229,17 @@ export async function presign(args: PresignArgs, ctx: Context): Promise<Presigne
   const contentType = v.contentType(args.contentType, 'contentType');
   if (method === 'GET' && contentType !== undefined) {
     throw badInput('contentType', 'applies only to PUT (a GET downloads the stored Content-Type)');
+  }
+  if (method === 'PUT') {
+    const rule = ctx.config.uploadRules.ruleFor(bucket);
+    if (rule?.maxBytes !== null && rule?.maxBytes !== undefined) {
+      throw new AppError(
+        'BAD_USER_INPUT',
+        `method: a presigned PUT cannot limit its size, and the upload rule of this bucket allows at most ${rule.maxBytes} bytes; use presignPost, whose policy holds the limit`,
+        { argument: 'method', rule },
+      );
+    }
+    rules.checkContentType(rule, contentType, 'contentType');
   }
   const signed =
     method === 'GET'

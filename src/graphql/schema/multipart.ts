@@ -168,7 +168,9 @@ MultipartMutationsRef.implement({
           'A presigned PUT URL for one part, for clients that send parts straight to the store. PUT the part’s',
           'bytes to it and keep the `ETag` response header for `complete` (a browser can read it only when the',
           'store’s CORS rule exposes ETag). Ask for each URL just before its part is sent, so it does not expire',
-          `while queued. The store is not asked anything: an unknown upload id fails on the PUT. ${CONCURRENT}`,
+          'while queued. The store is not asked anything: an unknown upload id fails on the PUT. Under an upload',
+          "rule with maxBytes, `complete` holds the parts' total to it (and aborts the upload when over).",
+          CONCURRENT,
         ].join(' '),
         args: {
           bucket: bucket(),

@@ -223,7 +223,7 @@ builder.mutationFields((t) => ({
   presign: t.field({
     authScopes: fieldAccess('Mutation.presign'),
     type: PresignedUrlRef,
-    description: `A presigned URL: GET to download, PUT to upload straight to the store. expiresIn is 1..${MAX_PRESIGN_EXPIRES_SECONDS} seconds.`,
+    description: `A presigned URL: GET to download, PUT to upload straight to the store. expiresIn is 1..${MAX_PRESIGN_EXPIRES_SECONDS} seconds. A PUT cannot limit its size: in a bucket whose upload rule has maxBytes it is refused (use presignPost); with content types, contentType is required and must be allowed.`,
     args: {
       bucket: t.arg.string({ required: true, description: 'The bucket name.' }),
       key: t.arg.string({ required: true, description: 'The object key.' }),
