@@ -55,3 +55,10 @@ export function bucketNameProblem(name: string): string | undefined {
 export const MAX_LIST_BUCKETS = 10_000;
 /** Most rules one bucket CORS configuration holds. */
 export const MAX_CORS_RULES = 100;
+/** Largest bucket CORS configuration document (PutBucketCors), in bytes. */
+export const MAX_CORS_CONFIG_BYTES = 64 * 1024;
+/** The methods a bucket CORS rule may allow. */
+export const CORS_METHODS = ['GET', 'PUT', 'POST', 'DELETE', 'HEAD'] as const;
+
+/** Whether a CORS origin or header pattern is acceptable to S3: at most one `*` wildcard. */
+export const hasOneWildcardAtMost = (pattern: string): boolean => pattern.split('*').length <= 2;

@@ -1,5 +1,9 @@
 import { badInput } from './errors.js';
 import {
+  CORS_METHODS,
+  hasOneWildcardAtMost,
+  MAX_CORS_CONFIG_BYTES,
+  MAX_CORS_RULES,
   MAX_DELETE_KEYS,
   MAX_KEY_BYTES,
   MAX_LIST_KEYS as MAX_PAGE_SIZE,
@@ -245,4 +249,128 @@ export function ageSeconds(value: number, argument = 'olderThanSeconds'): number
     throw badInput(argument, `must be a whole number of seconds between 0 and ${MAX_AGE_SECONDS} (got ${value})`);
   }
   return value;
+}
+
+// ---- bucket CORS ----
+
+/** Most entries in one list of a CORS rule (origins, methods, headers). */
+const MAX_CORS_ENTRIES = 100;
+/** Longest origin or header name in a CORS rule. */
+const MAX_CORS_ENTRY_LENGTH = 256;
+/** Longest MaxAgeSeconds: a day (browsers cap it lower still: Chromium at 2 hours). */
+const MAX_CORS_MAX_AGE = 86_400;
+/** The XML around one entry at most (`<AllowedOrigin></AllowedOrigin>`) and around one rule, for the document's size. */
+const CORS_ENTRY_MARKUP = 31;
+const CORS_RULE_MARKUP = 80;
+
+/** `*`, or an origin as browsers send it (scheme://host[:port], no path), where `*` may stand for part of the host. */
+const CORS_ORIGIN = /^(?:\*|[A-Za-z][A-Za-z0-9+.-]*:\/\/[A-Za-z0-9._~%*[\]:-]+)$/;
+
+/** A rule of setBucketCors, as given. */
+interface CorsRuleArg {
+  allowedOrigins: readonly string[];
+  allowedMethods: readonly string[];
+  allowedHeaders?: readonly string[] | null | undefined;
+  exposeHeaders?: readonly string[] | null | undefined;
+  maxAgeSeconds?: number | null | undefined;
+}
+
+/** A checked CORS rule, in the shape the store layer sends. */
+export interface CorsRuleValue {
+  allowedOrigins: string[];
+  allowedMethods: string[];
+  allowedHeaders: string[];
+  exposeHeaders: string[];
+  maxAgeSeconds?: number;
+}
+
+function corsEntries(
+  values: readonly string[],
+  argument: string,
+  check: (value: string) => boolean,
+  what: string,
+  required: boolean,
+): string[] {
+  if (required && values.length === 0) throw badInput(argument, 'must name at least one');
+  if (values.length > MAX_CORS_ENTRIES) {
+    throw badInput(argument, `must name at most ${MAX_CORS_ENTRIES} (got ${values.length})`);
+  }
+  values.forEach((value, i) => {
+    if (value.length === 0 || value.length > MAX_CORS_ENTRY_LENGTH || !check(value)) {
+      throw badInput(`${argument}[${i}]`, `must be ${what}, at most ${MAX_CORS_ENTRY_LENGTH} characters`);
+    }
+  });
+  return [...values];
+}
+
+/** The bytes an entry takes in the XML document, escapes included (`&` and `'` are the only token characters escaped). */
+const xmlBytes = (value: string) => value.length + 5 * (value.match(/[&']/g)?.length ?? 0) + CORS_ENTRY_MARKUP;
+
+/**
+ * The rules of setBucketCors, as S3 takes them: 1..100 rules; each with 1..100
+ * origins (`*`, or scheme://host[:port] with at most one `*`), 1..100 methods among
+ * GET PUT POST HEAD DELETE, up to 100 allowed headers (header names, at most
+ * one `*` each) and exposed headers (header names), and a max age of
+ * 0..86400 s; the whole configuration within S3's 64 KiB document.
+ */
+export function corsRules(rules: readonly CorsRuleArg[], argument = 'rules'): CorsRuleValue[] {
+  if (rules.length === 0) {
+    throw badInput(argument, 'must hold at least one rule (deleteBucketCors removes them all)');
+  }
+  if (rules.length > MAX_CORS_RULES) {
+    throw badInput(argument, `must hold at most ${MAX_CORS_RULES} rules (got ${rules.length})`);
+  }
+  let bytes = 0;
+  const checked = rules.map((rule, i) => {
+    const at = `${argument}[${i}]`;
+    const value: CorsRuleValue = {
+      allowedOrigins: corsEntries(
+        rule.allowedOrigins,
+        `${at}.allowedOrigins`,
+        (o) => CORS_ORIGIN.test(o) && hasOneWildcardAtMost(o),
+        '"*" or an origin as browsers send it (scheme://host[:port], no path), with at most one "*"',
+        true,
+      ),
+      allowedMethods: corsEntries(
+        rule.allowedMethods,
+        `${at}.allowedMethods`,
+        (m) => (CORS_METHODS as readonly string[]).includes(m),
+        `one of ${CORS_METHODS.join(', ')}`,
+        true,
+      ),
+      allowedHeaders: corsEntries(
+        rule.allowedHeaders ?? [],
+        `${at}.allowedHeaders`,
+        (h) => TOKEN.test(h) && hasOneWildcardAtMost(h),
+        'a header name (or a pattern with one "*", "*" alone for every header)',
+        false,
+      ),
+      exposeHeaders: corsEntries(
+        rule.exposeHeaders ?? [],
+        `${at}.exposeHeaders`,
+        (h) => TOKEN.test(h) && !h.includes('*'),
+        'a header name',
+        false,
+      ),
+    };
+    const maxAge = rule.maxAgeSeconds;
+    if (maxAge !== null && maxAge !== undefined) {
+      if (!Number.isInteger(maxAge) || maxAge < 0 || maxAge > MAX_CORS_MAX_AGE) {
+        throw badInput(`${at}.maxAgeSeconds`, `must be between 0 and ${MAX_CORS_MAX_AGE} seconds (got ${maxAge})`);
+      }
+      value.maxAgeSeconds = maxAge;
+    }
+    bytes += CORS_RULE_MARKUP;
+    for (const list of [value.allowedOrigins, value.allowedMethods, value.allowedHeaders, value.exposeHeaders]) {
+      for (const entry of list) bytes += xmlBytes(entry);
+    }
+    return value;
+  });
+  if (bytes > MAX_CORS_CONFIG_BYTES) {
+    throw badInput(
+      argument,
+      `must fit in S3's ${MAX_CORS_CONFIG_BYTES / 1024} KiB CORS configuration (about ${bytes} bytes)`,
+    );
+  }
+  return checked;
 }

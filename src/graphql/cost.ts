@@ -77,6 +77,7 @@ export const FIELD_COSTS: Readonly<Record<string, FieldRule>> = {
   'Query.object': { calls: 1 }, // HeadObject
   'Bucket.createdAt': { bucketList: true },
   'Bucket.object': { calls: 1 },
+  'Bucket.cors': { calls: 1 }, // GetBucketCors
   'Bucket.objects': {
     calls: (arg) => (pageSize(arg('first')) > 0 ? 1 : 0), // ListObjectsV2
     scope: (arg) => ({ page: pageSize(arg('first')), listed: false }),
@@ -90,6 +91,8 @@ export const FIELD_COSTS: Readonly<Record<string, FieldRule>> = {
   'MultipartUpload.parts': { calls: 1 },
   'Mutation.createBucket': { calls: 2 }, // HeadBucket, CreateBucket
   'Mutation.deleteBucket': { calls: (arg) => (arg('force') === true ? 4 : 1) }, // with force: ListMultipartUploads, ListObjectsV2, DeleteObjects, DeleteBucket
+  'Mutation.setBucketCors': { calls: 1 }, // PutBucketCors
+  'Mutation.deleteBucketCors': { calls: 1 }, // DeleteBucketCors
   'Mutation.deleteObject': { calls: 1 },
   'Mutation.deleteObjects': { calls: 1 },
   'Mutation.deletePrefix': { calls: 2 }, // ListObjectsV2, DeleteObjects

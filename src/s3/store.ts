@@ -7,14 +7,15 @@
  *
  * Store is a facade; the calls are in one file per domain, as functions of a
  * StoreContext (the clients and settings, ./shared.ts): buckets.ts,
- * objects.ts (list, head, get, upload), copy.ts, deletion.ts, presign.ts,
- * multipart.ts. client.ts builds the S3 client; spool.ts (part bodies of
+ * cors.ts (bucket CORS rules), objects.ts (list, head, get, upload), copy.ts,
+ * deletion.ts, presign.ts, multipart.ts. client.ts builds the S3 client; spool.ts (part bodies of
  * unknown length) and stale-uploads.ts (abortStale, the CLI) work with Store.
  */
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import * as buckets from './buckets.js';
 import { copyObject } from './copy.js';
+import * as cors from './cors.js';
 import * as deletion from './deletion.js';
 import * as multipart from './multipart.js';
 import * as objects from './objects.js';
@@ -22,6 +23,7 @@ import * as presign from './presign.js';
 import { storeContext, type StoreContext } from './shared.js';
 import type {
   BucketInfo,
+  CorsRule,
   DeleteResult,
   GetOptions,
   GetResult,
@@ -84,6 +86,21 @@ export class Store {
    */
   deleteBucket(name: string, { force = false }: { force?: boolean } = {}): Promise<void> {
     return deletion.deleteBucket(this.s3, name, force);
+  }
+
+  /** The bucket's CORS rules (GetBucketCors); a bucket without rules gives an empty list. */
+  getBucketCors(bucket: string): Promise<CorsRule[]> {
+    return cors.getBucketCors(this.s3, bucket);
+  }
+
+  /** Replaces the bucket's CORS rules (PutBucketCors): one to MAX_CORS_RULES, checked by the caller. */
+  putBucketCors(bucket: string, rules: readonly CorsRule[]): Promise<void> {
+    return cors.putBucketCors(this.s3, bucket, rules);
+  }
+
+  /** Removes the bucket's CORS rules (DeleteBucketCors); a bucket without rules succeeds. */
+  deleteBucketCors(bucket: string): Promise<void> {
+    return cors.deleteBucketCors(this.s3, bucket);
   }
 
   /** One page of objects: exactly one ListObjectsV2 call. */

@@ -8,6 +8,15 @@ export interface BucketInfo {
   createdAt?: Date;
 }
 
+/** One bucket CORS rule, as S3 keeps it. */
+export interface CorsRule {
+  allowedOrigins: string[];
+  allowedMethods: string[];
+  allowedHeaders: string[];
+  exposeHeaders: string[];
+  maxAgeSeconds?: number;
+}
+
 export interface ObjectSummary {
   bucket: string;
   key: string;

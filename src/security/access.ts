@@ -62,6 +62,9 @@ export const POLICY = {
 
   'Mutation.createBucket': rule<{ name: string }>((a) => [admin(a.name)]),
   'Mutation.deleteBucket': rule<{ name: string }>((a) => [admin(a.name)]),
+  /** A bucket's CORS rules decide which web pages may use its presigned URLs: the bucket's admins set them. */
+  'Mutation.setBucketCors': rule<BucketArg>((a) => [admin(a.bucket)]),
+  'Mutation.deleteBucketCors': rule<BucketArg>((a) => [admin(a.bucket)]),
   'Mutation.uploadObject': writeBucketArg,
   'Mutation.deleteObject': writeBucketArg,
   'Mutation.deleteObjects': writeBucketArg,
@@ -86,6 +89,8 @@ export const POLICY = {
 
   /** Every field of a bucket (objects, object, multipartUploads, createdAt, ...). */
   Bucket: rule<{ name: string }>((b) => [read(b.name)]),
+  /** On top of `Bucket`: its CORS rules are read by those who may set them. */
+  'Bucket.cors': rule<{ name: string }>((b) => [admin(b.name)]),
   /** Every field of an object, the presigned GET `url` included. */
   Object: readBucketArg,
   /** Every field of an upload, `parts` included. */

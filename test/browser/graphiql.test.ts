@@ -5,17 +5,14 @@
  * panel as a multipart request, and sends the headers editor's headers.
  * Skipped, with the reason printed, when chromium is not installed.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from '../support/data.js';
 import { startServer, type TestServer } from '../support/app.js';
+import { guardedPage, haveChromium, launchChromium } from '../support/browser.js';
 import { createTestBucket, removeBucket, s3Client, testStores } from '../support/stores.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.log(`Browser tests skipped: no ${CHROMIUM} (apt-get install -y chromium; .ci/run does it).`);
 
 /** Where the tests leave their screenshots, to look at the page. */
 const SHOTS = process.env.GRAPHIQL_SCREENSHOTS;
@@ -30,23 +27,10 @@ const TOKEN = 'graphiql-browser-test-token';
  */
 async function openPage(browser: Browser, server: TestServer, viewport = { width: 1440, height: 900 }) {
   const origin = new URL(server.base).origin;
-  const context: BrowserContext = await browser.newContext({ viewport });
-  const outside: string[] = [];
-  const errors: string[] = [];
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (new URL(url).origin === origin) return route.continue();
-    outside.push(url);
-    return route.abort('blockedbyclient');
-  });
-  const page = await context.newPage();
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') errors.push(msg.text());
-  });
-  page.on('pageerror', (err) => errors.push(String(err)));
-  await page.goto(`${server.base}/graphql`);
-  await page.locator('.graphiql-query-editor .view-lines').first().waitFor({ timeout: 30_000 });
-  return { page, context, outside, errors };
+  const opened = await guardedPage(browser, (url) => url.origin === origin, { viewport });
+  await opened.page.goto(`${server.base}/graphql`);
+  await opened.page.locator('.graphiql-query-editor .view-lines').first().waitFor({ timeout: 30_000 });
+  return opened;
 }
 
 /** The text of a Monaco editor's visible lines (Monaco writes spaces as no-break spaces). */
@@ -74,14 +58,14 @@ async function screenshot(page: Page, name: string) {
   await page.screenshot({ path: `${SHOTS}/${name}.png` });
 }
 
-describe.skipIf(!haveChromium)('GraphiQL in a browser', () => {
+describe.skipIf(!haveChromium())('GraphiQL in a browser', () => {
   let browser: Browser;
   let s3: S3Client;
   let bucket: string;
   const opened: BrowserContext[] = [];
 
   beforeAll(async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    browser = await launchChromium();
     s3 = s3Client(store);
     bucket = await createTestBucket(s3, 'graphiql');
   });

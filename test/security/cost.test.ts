@@ -559,6 +559,12 @@ describe('the estimate, field by field (FIELD_COSTS)', () => {
       3,
     ],
     ['createBucket', 'mutation { createBucket(name: "b") { name } }', 2],
+    ["a bucket's CORS rules", `{ bucket(name: "b") { ${two('cors { allowedOrigins }')} } }`, 3],
+    [
+      'setBucketCors and deleteBucketCors, then the rules',
+      'mutation { setBucketCors(bucket: "b", rules: [{ allowedOrigins: ["*"], allowedMethods: ["GET"] }]) { name } deleteBucketCors(bucket: "b") { cors { allowedOrigins } } }',
+      3,
+    ],
     ['deleteBucket with force', 'mutation { deleteBucket(name: "b", force: true) }', 4],
     ['deleteBucket without', 'mutation { a: deleteBucket(name: "b") b: deleteBucket(name: "b", force: false) }', 2],
     ['deleteObject', `mutation { ${two('deleteObject(bucket: "b", key: "k")')} }`, 2],

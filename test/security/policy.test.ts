@@ -31,6 +31,7 @@ const GUARDED_TYPES = ['Bucket', 'Object', 'MultipartUpload'];
 const DATA_TYPES = [
   'AbortStaleFailure',
   'AbortStaleResult',
+  'CorsRule',
   'DeleteObjectError',
   'DeleteObjectsResult',
   'Grant',
@@ -88,9 +89,18 @@ describe('the access policy covers the schema', () => {
     }
   });
 
+  it('a field of a guarded type with a rule of its own has that rule attached', () => {
+    const own = GUARDED_TYPES.flatMap((t) =>
+      Object.values((schema.getType(t) as import('graphql').GraphQLObjectType).getFields())
+        .filter((field) => `${t}.${field.name}` in POLICY)
+        .map((field) => [`${t}.${field.name}`, typeof pothosOptions(field).authScopes]),
+    );
+    expect(own).toEqual([['Bucket.cors', 'function']]);
+  });
+
   it('every rule of the table is used by the schema or the /objects route', () => {
     const used = new Set([
-      ...ROOT_TYPES.flatMap((t) =>
+      ...[...ROOT_TYPES, ...GUARDED_TYPES].flatMap((t) =>
         Object.keys((schema.getType(t) as import('graphql').GraphQLObjectType).getFields()).map((f) => `${t}.${f}`),
       ),
       ...GUARDED_TYPES,

@@ -32,7 +32,8 @@ export type DeviationId =
   | 'multipart.uploadPartAfterAbort'
   | 'multipart.completeAfterAbort'
   | 'auth.signaturesNotChecked'
-  | 'auth.anonymousReadNoErrorCode';
+  | 'auth.anonymousReadNoErrorCode'
+  | 'cors.preflightNotChecked';
 
 const expectedDeviations: Record<StoreName, Partial<Record<DeviationId, Deviation>>> = {
   moto: {
@@ -65,6 +66,11 @@ const expectedDeviations: Record<StoreName, Partial<Record<DeviationId, Deviatio
       aws: 'Error responses: every error carries an XML body with <Code>; an anonymous GET of a private object is 403 AccessDenied.',
       store:
         'moto refuses an anonymous GET of a private object with 403 and an empty text/html body (its ACL check), so no error code.',
+    },
+    'cors.preflightNotChecked': {
+      aws: 'CORS configuration: "Amazon S3 evaluates the CORS configuration for the bucket and uses the first CORSRule rule that matches the incoming browser request"; a preflight that no rule matches is 403 (AccessForbidden).',
+      store:
+        "moto grants every preflight to a bucket without rules (200, the request's own origin and every method: its server's flask-cors), and answers a preflight the bucket's rules refuse with 403 that still carries Access-Control-Allow-Origin.",
     },
   },
   embedded: {},

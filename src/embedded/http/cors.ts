@@ -2,48 +2,21 @@
  * CORS: preflights (OPTIONS), the CORS headers of actual requests, and the
  * bucket CORS configuration (GetBucketCors, PutBucketCors, DeleteBucketCors).
  *
- * A bucket without a CORS configuration answers as if it had
- * DEFAULT_CORS_RULE (any origin, every method and header, ETag and the other
- * useful headers exposed), so browsers can use presigned URLs against a fresh
- * `npm start` without set-up; GetBucketCors still answers
- * NoSuchCORSConfiguration for it. AWS instead refuses such preflights (403).
- * Once a bucket has rules, they apply as S3 applies them. Nothing is
+ * As on S3, a bucket's rules are the only grant: a bucket without rules
+ * refuses every preflight (403) and its answers carry no CORS header, so a
+ * page on another origin can use presigned URLs only once an operator has
+ * allowed its origin (setBucketCors in the API, or PutBucketCors). Nothing is
  * reachable without a signature or a presigned URL either way. CORS is
  * answered before authentication, so a missing bucket answers as a bucket
  * without rules: a preflight must not tell which buckets exist.
  */
 import type { ServerResponse } from 'node:http';
+import { MAX_CORS_CONFIG_BYTES } from '../../core/s3-rules.js';
 import { S3Error } from '../errors.js';
 import type { CorsRule } from '../storage/records.js';
 import { readDocument, requireBucket, send, type Ctx } from './context.js';
 import { headerValue, requireIntegrityHeader } from './headers.js';
-import { corsConfigurationXml, CORS_METHODS, parseCorsConfiguration } from './xml.js';
-
-/** CORS configurations are small documents. */
-const CORS_DOC_LIMIT = 64 * 1024;
-
-const DEFAULT_CORS_RULE: CorsRule = {
-  allowedOrigins: ['*'],
-  allowedMethods: [...CORS_METHODS],
-  allowedHeaders: ['*'],
-  exposeHeaders: [
-    'ETag',
-    'Content-Range',
-    'Content-Disposition',
-    'Content-Encoding',
-    'Accept-Ranges',
-    'x-amz-request-id',
-    'x-amz-id-2',
-    'x-amz-version-id',
-    'x-amz-mp-parts-count',
-    'x-amz-checksum-crc32',
-    'x-amz-checksum-crc32c',
-    'x-amz-checksum-crc64nvme',
-    'x-amz-checksum-sha1',
-    'x-amz-checksum-sha256',
-  ],
-  maxAgeSeconds: 3000,
-};
+import { corsConfigurationXml, parseCorsConfiguration } from './xml.js';
 
 function wildcardMatch(pattern: string, value: string): boolean {
   const star = pattern.indexOf('*');
@@ -75,17 +48,17 @@ function setCorsOrigin(res: ServerResponse, rule: CorsRule, origin: string): voi
   res.setHeader('Vary', 'Origin, Access-Control-Request-Headers, Access-Control-Request-Method');
 }
 
-/** The bucket's rules, DEFAULT_CORS_RULE without them; a missing bucket answers as a bucket without rules. */
-function corsRules(ctx: Ctx, bucket: string): CorsRule[] {
+/** The bucket's rules; a missing bucket answers as a bucket without rules. */
+function corsRules(ctx: Ctx, bucket: string): CorsRule[] | undefined {
   const { storage } = ctx.store;
-  return (storage.hasBucket(bucket) ? storage.getBucketCors(bucket) : undefined) ?? [DEFAULT_CORS_RULE];
+  return storage.hasBucket(bucket) ? storage.getBucketCors(bucket) : undefined;
 }
 
 /** Sets the CORS headers of an actual (not preflight) request from an allowed origin. */
 export function applyCors(ctx: Ctx): void {
   const origin = headerValue(ctx.req, 'origin');
   if (origin === undefined || ctx.bucket === undefined) return;
-  const rule = corsRuleFor(corsRules(ctx, ctx.bucket), origin, ctx.method, []);
+  const rule = corsRuleFor(corsRules(ctx, ctx.bucket) ?? [], origin, ctx.method, []);
   if (rule) setCorsOrigin(ctx.res, rule, origin);
 }
 
@@ -103,6 +76,7 @@ export function preflight(ctx: Ctx): void {
     throw new S3Error('AccessForbidden', 'CORSResponse: CORS is not enabled for this endpoint.');
   }
   const rules = corsRules(ctx, ctx.bucket);
+  if (!rules) throw new S3Error('AccessForbidden', 'CORSResponse: CORS is not enabled for this bucket.');
   const requested = (headerValue(ctx.req, 'access-control-request-headers') ?? '')
     .split(',')
     .map((h) => h.trim().toLowerCase())
@@ -133,7 +107,7 @@ export async function getBucketCors(ctx: Ctx): Promise<void> {
 export async function putBucketCors(ctx: Ctx): Promise<void> {
   requireBucket(ctx);
   requireIntegrityHeader(ctx.req);
-  const rules = parseCorsConfiguration(await readDocument(ctx, CORS_DOC_LIMIT));
+  const rules = parseCorsConfiguration(await readDocument(ctx, MAX_CORS_CONFIG_BYTES));
   await ctx.store.storage.putBucketCors(ctx.bucket!, rules);
   send(ctx, 200);
 }

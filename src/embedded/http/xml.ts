@@ -9,7 +9,7 @@
  * normalise away).
  */
 import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
-import { MAX_CORS_RULES, MAX_DELETE_KEYS } from '../../core/s3-rules.js';
+import { CORS_METHODS, hasOneWildcardAtMost, MAX_CORS_RULES, MAX_DELETE_KEYS } from '../../core/s3-rules.js';
 import { errors } from '../errors.js';
 import type { CorsRule } from '../storage/records.js';
 
@@ -171,8 +171,6 @@ export function parseCreateBucketConfiguration(body: Buffer): { locationConstrai
   return location ? { locationConstraint: location } : {};
 }
 
-export const CORS_METHODS = ['GET', 'PUT', 'POST', 'DELETE', 'HEAD'] as const;
-
 /** PutBucketCors, validated as S3 validates it. */
 export function parseCorsConfiguration(body: Buffer): CorsRule[] {
   const root = parseXml(body, 'CORSConfiguration');
@@ -188,12 +186,12 @@ export function parseCorsConfiguration(body: Buffer): CorsRule[] {
       }
     }
     for (const origin of allowedOrigins) {
-      if (origin.split('*').length > 2) {
+      if (!hasOneWildcardAtMost(origin)) {
         throw errors.invalidRequest(`AllowedOrigin "${origin}" can not have more than one wildcard.`);
       }
     }
     for (const header of allowedHeaders) {
-      if (header.split('*').length > 2) {
+      if (!hasOneWildcardAtMost(header)) {
         throw errors.invalidRequest(`AllowedHeader "${header}" can not have more than one wildcard.`);
       }
     }

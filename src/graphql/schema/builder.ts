@@ -19,7 +19,8 @@ import { AppError } from '../../core/errors.js';
  * field's arguments, or for the object of a type. Every root and group
  * field says `authScopes: fieldAccess('Type.field')`, and Bucket, Object
  * and MultipartUpload say `authScopes: typeAccess('Type')`, which covers
- * each of their fields. The check runs before the resolver, so a denied
+ * each of their fields; a field of theirs that needs more says
+ * `authScopes: typeAccess('Type.field')` too (both rules apply). The check runs before the resolver, so a denied
  * field sends nothing to the store; it fails with FORBIDDEN.
  */
 export interface SchemaTypes {
@@ -70,10 +71,12 @@ export const builder = new SchemaBuilder<SchemaTypes>({
   },
 });
 
+/** Fields of guarded types with a rule of their own, which applies to the object (like the type's). */
+type ObjectFieldOperation = Extract<Operation, 'Bucket.cors'>;
 /** Operations whose rule applies to a field's arguments. */
-type FieldOperation = Extract<Operation, `${string}.${string}`>;
-/** Operations whose rule applies to every field of a type, given the object. */
-type TypeOperation = Extract<Operation, 'Bucket' | 'Object' | 'MultipartUpload'>;
+type FieldOperation = Exclude<Extract<Operation, `${string}.${string}`>, ObjectFieldOperation>;
+/** Operations whose rule applies to every field of a type (or to one field), given the object. */
+type TypeOperation = Extract<Operation, 'Bucket' | 'Object' | 'MultipartUpload'> | ObjectFieldOperation;
 
 /** `authScopes` of a root or group field: the rule of `operation` in `src/security/access.ts`, applied to the field's arguments. */
 export const fieldAccess =
@@ -82,7 +85,7 @@ export const fieldAccess =
     access: (POLICY[operation] as (input: InputOf<Op>) => Need[])(args),
   });
 
-/** `authScopes` of a type: the rule of `operation` in `src/security/access.ts`, applied to each object of the type. */
+/** `authScopes` of a type (or of a field of it): the rule of `operation` in `src/security/access.ts`, applied to the object. */
 export const typeAccess =
   <Op extends TypeOperation>(operation: Op) =>
   (parent: InputOf<Op>) => ({

@@ -1,7 +1,7 @@
 /**
  * The GraphQL schema, built with Pothos: the builder and its plugins
  * (builder.ts, scope-auth rules from src/security/access.ts), scalars, and
- * one file per domain (bucket, object, multipart, upload-rules, viewer) holding its types and root
+ * one file per domain (bucket, object, multipart, upload-rules, viewer, cors) holding its types and root
  * fields. It knows the resolvers, never the store layer.
  */
 import { builder } from './builder.js';
@@ -11,6 +11,7 @@ import './bucket.js';
 import './multipart.js';
 import './upload-rules.js';
 import './viewer.js';
+import './cors.js';
 
 /** The GraphQL schema. Building it reads no environment and opens no connection. */
 export const schema = builder.toSchema({ sortSchema: true });
