@@ -39,12 +39,18 @@ export class Drain {
     return this.started;
   }
 
-  /** Tracks one request: `handling` is its handler's promise (already caught), `res` its response. */
+  /**
+   * Tracks one request until its handler is done (`handling`, already
+   * caught) and its response closed (a download is still being sent after
+   * its handler returned).
+   */
   track(res: ServerResponse, handling: Promise<void>): void {
     if (this.started && !res.headersSent) res.setHeader('connection', 'close');
-    this.pending.add(handling);
-    void handling.finally(() => {
-      this.pending.delete(handling);
+    const closed = new Promise((resolve) => res.once('close', resolve));
+    const request = Promise.all([handling, closed]).then(() => undefined);
+    this.pending.add(request);
+    void request.finally(() => {
+      this.pending.delete(request);
       // Its connection may have just gone idle: no further request on it.
       if (this.started) setImmediate(() => this.server.closeIdleConnections());
     });
