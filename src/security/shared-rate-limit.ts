@@ -57,7 +57,7 @@ class Insurance extends RateLimiterMemory {
  * reconnecting on its own, and it is the client rate-limiter-flexible's Redis
  * limiter is built and documented around.
  */
-export class SharedRateLimiter implements Limiter {
+class SharedRateLimiter implements Limiter {
   private readonly redis: Redis;
   private readonly limiter: RateLimiterRedis;
   /** Whether Redis is known to be out of reach (undefined: not known yet). */
