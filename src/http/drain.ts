@@ -14,8 +14,8 @@ export interface DrainOutcome {
 }
 
 /**
- * Graceful drain of the HTTP server (SIGTERM, SIGINT: src/main.ts): from
- * `start()` on, `/readyz` answers 503, the listening socket is closed (new
+ * Graceful drain of the HTTP server (SIGTERM, SIGINT: src/main.ts): once
+ * `drain()` is called, `/readyz` answers 503, the listening socket is closed (new
  * connections are refused), idle keep-alive connections are closed and every
  * other one once its response is sent (`Connection: close`). Requests in
  * flight (uploads and downloads) run to their end for up to `timeoutMs`;
