@@ -6,6 +6,8 @@ import { Metrics } from './observability/metrics.js';
 import { createS3Client } from './s3/client.js';
 import { Store } from './s3/store.js';
 import { createServer, EMBEDDED_PREFIX } from './http/server.js';
+import type { DrainOutcome } from './http/drain.js';
+import { createRateLimiter } from './security/shared-rate-limit.js';
 import { createYogaApp } from './graphql/yoga.js';
 
 interface AppDeps {
@@ -21,6 +23,12 @@ export interface App extends AppDeps {
   embedded: EmbeddedStore | undefined;
   /** The store settings in use (with the embedded store's address and keys filled in). */
   storeSettings: StoreSettings & { endpoint: string; accessKeyId: string; secretAccessKey: string };
+  /**
+   * Graceful shutdown (SIGTERM): /readyz 503, no new connections, requests in
+   * flight finish for up to SHUTDOWN_TIMEOUT_MS and are then cut cleanly
+   * (src/http/drain.ts); then `close()`.
+   */
+  drain(): Promise<DrainOutcome>;
   close(): Promise<void>;
 }
 
@@ -90,21 +98,32 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   // whose secret signs listing cursors unless CURSOR_SECRET is set.
   const deps: AppDeps = { config: { ...config, store: storeSettings }, store, logger, metrics };
   const yoga = createYogaApp(deps);
-  const server = createServer({ ...deps, yoga, embedded });
+  const rateLimiter = createRateLimiter(config, logger.child({ component: 'rate-limit' }), {
+    shared: (up) => metrics.rateLimitShared(up),
+  });
+  const { server, drain } = createServer({ ...deps, yoga, embedded, rateLimiter });
+
+  const close = async () => {
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+    await rateLimiter.close();
+    client.destroy();
+    presignClient.destroy();
+    await embedded?.close();
+  };
 
   return {
     ...deps,
     server,
     embedded,
     storeSettings,
-    async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
-      client.destroy();
-      presignClient.destroy();
-      await embedded?.close();
+    async drain() {
+      const outcome = await drain.drain(config.shutdownTimeoutMs, logger);
+      await close();
+      return outcome;
     },
+    close,
   };
 }

@@ -87,14 +87,21 @@ async function main() {
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 
+  // A second signal while draining changes nothing: the drain has its own deadline (SHUTDOWN_TIMEOUT_MS).
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
-    app.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
+    logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'draining: requests in flight may finish');
+    app.drain().then(
+      ({ cut }) => {
+        logger.info({ cut }, 'shut down');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'shutting down failed');
+        process.exit(1);
+      },
     );
   };
   process.on('SIGINT', () => stop('SIGINT'));

@@ -202,6 +202,19 @@ describe('loadConfig', () => {
     expect(loadConfig({ API_KEYS: keys, RATE_LIMIT_PER_MINUTE: '60' }).rateLimitPerMinute).toBe(60);
   });
 
+  it('reads REDIS_URL (never echoing it back) and SHUTDOWN_TIMEOUT_MS', () => {
+    expect(loadConfig({})).toMatchObject({ redisUrl: undefined, shutdownTimeoutMs: 30_000 });
+    expect(loadConfig({ REDIS_URL: 'redis://:pw@10.0.0.5:6379/2', SHUTDOWN_TIMEOUT_MS: '0' })).toMatchObject({
+      redisUrl: 'redis://:pw@10.0.0.5:6379/2',
+      shutdownTimeoutMs: 0,
+    });
+    const refused = problems({ REDIS_URL: 'http://:hunter2@cache:6379', SHUTDOWN_TIMEOUT_MS: 'soon' });
+    expect(refused).toEqual([
+      'REDIS_URL: must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379',
+      expect.stringMatching(/^SHUTDOWN_TIMEOUT_MS: must be a whole number \(got "soon"\)$/),
+    ]);
+  });
+
   it('explains malformed API keys without showing them', () => {
     expect(problems({ API_KEYS: '{nope' })).toEqual([
       'API_KEYS: not valid JSON (expected {"keys":[{"name":…,"token":…,"grants":[…]}]})',

@@ -102,6 +102,12 @@ export const envSchema = z.object({
   UPLOAD_RULES: z.string().optional(),
   UPLOAD_RULES_FILE: z.string().optional(),
   CURSOR_SECRET: z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -base64 32`)').optional(),
+  REDIS_URL: z
+    .string()
+    .trim()
+    .pipe(z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379' }))
+    .optional(),
+  SHUTDOWN_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
 });
 
 /** Older names still read, each for the variable it stands for. */

@@ -65,8 +65,12 @@ export interface Config {
   maxQueryTokens: number;
   /** Most store calls the operations of one HTTP request may make, as estimated before they run (see src/graphql/cost.ts). */
   maxStoreCallsPerRequest: number;
-  /** Store calls a minute per API key (per client address for anonymous callers), per instance, each request counting its estimated calls and at least one per operation; 0: no limit. */
+  /** Store calls a minute per API key (per client address for anonymous callers), each request counting its estimated calls and at least one per operation; 0: no limit. */
   rateLimitPerMinute: number;
+  /** Where the rate limit is counted for every replica together (src/security/shared-rate-limit.ts); undefined: in this process's memory. */
+  redisUrl: string | undefined;
+  /** How long a SIGTERM lets uploads and downloads in flight run before they are cut (src/http/drain.ts). */
+  shutdownTimeoutMs: number;
   /** How long a client may take to send a request's headers before it gets 408 and the connection is closed. */
   headersTimeoutMs: number;
   /** The slowest request body accepted, in bytes a second over `uploadRateWindowMs`; 0: no minimum. */
@@ -124,7 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const name = String(issue.path[0]);
-      const secret = /SECRET|KEYS/.test(name);
+      const secret = /SECRET|KEYS|REDIS_URL/.test(name);
       const got = secret || raw[name] === undefined ? '' : ` (got "${raw[name]}")`;
       problems.push(`${name}: ${issue.message}${got}`);
     }
@@ -194,6 +198,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxStoreCallsPerRequest: e.MAX_STORE_CALLS_PER_REQUEST,
     rateLimitPerMinute:
       e.RATE_LIMIT_PER_MINUTE ?? (locked || !isLoopbackHost(e.HOST) ? DEFAULT_RATE_LIMIT_PER_MINUTE : 0),
+    redisUrl: e.REDIS_URL,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
     minUploadBytesPerSecond: e.MIN_UPLOAD_BYTES_PER_SECOND,
     uploadRateWindowMs: e.UPLOAD_RATE_WINDOW_MS,

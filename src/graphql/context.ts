@@ -24,7 +24,7 @@ export interface ServerContext {
   requestId?: string;
   caller?: Caller;
   /** Charges `count` more to this client's rate limit (src/graphql/plugins/use-store-call-limit.ts: store calls past the one charged on arrival); throws the RATE_LIMITED error when over. */
-  chargeOperations?: (count: number) => void;
+  chargeOperations?: (count: number) => Promise<void>;
 }
 
 /** Everything a resolver gets. A new one per request, so loaders never share results between requests. */

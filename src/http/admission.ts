@@ -3,7 +3,11 @@ import type { Config } from '../config/index.js';
 import { AppError } from '../core/errors.js';
 import { StoreCallBudget, withStoreCallBudget } from '../core/store-call-budget.js';
 import { keyringOf, type Caller, type Keyring } from '../security/auth.js';
-import { RateLimiter, rateLimitedError } from '../security/rate-limit.js';
+import type { Metrics } from '../observability/metrics.js';
+import { type Limiter, rateLimitedError } from '../security/rate-limit.js';
+
+/** The routes that admit requests, the `route` label of the rate-limit refusals. */
+export type AdmittedRoute = 'graphql' | 'objects';
 
 /** Who a request comes from: its caller when its key is good, else the authentication error. */
 export type Identity = { caller: Caller; error?: undefined } | { caller?: undefined; error: AppError };
@@ -19,14 +23,23 @@ export class Admitted {
     readonly identity: Identity,
     /** Its API key's name (`key:<name>`), else its remote address (`address:<ip>`). */
     readonly client: string,
-    private readonly limiter: RateLimiter,
+    private readonly route: AdmittedRoute,
+    private readonly limiter: Limiter,
+    private readonly metrics: Metrics,
     private readonly maxStoreCalls: number,
   ) {}
 
-  /** Takes `cost` from the client's allowance; throws RATE_LIMITED (429) when it is spent. */
-  charge(cost: number): void {
-    const decision = this.limiter.take(this.client, cost);
-    if (!decision.allowed) throw rateLimitedError(decision.retryAfterSeconds, this.limiter.perMinute);
+  /**
+   * Takes `cost` from the client's allowance; throws RATE_LIMITED (429) when
+   * it is spent. `phase`: `request` for the one every request is charged on
+   * arrival, `cost` for the rest of a GraphQL request's estimated cost.
+   */
+  async charge(cost: number, phase: 'request' | 'cost' = 'cost'): Promise<void> {
+    const decision = await this.limiter.take(this.client, cost);
+    if (!decision.allowed) {
+      this.metrics.rateLimitRefused(this.route, phase);
+      throw rateLimitedError(decision.retryAfterSeconds, this.limiter.perMinute);
+    }
     this.charged += cost;
   }
 
@@ -41,7 +54,7 @@ export class Admitted {
     try {
       await withStoreCallBudget(budget, handle);
     } finally {
-      this.limiter.spend(this.client, budget.calls - this.charged);
+      await this.limiter.spend(this.client, budget.calls - this.charged);
     }
   }
 }
@@ -55,24 +68,26 @@ export class Admitted {
  */
 export class Admission {
   readonly keyring: Keyring;
-  private readonly limiter: RateLimiter;
   private readonly maxStoreCalls: number;
 
-  constructor(config: Config) {
+  constructor(
+    config: Config,
+    private readonly limiter: Limiter,
+    private readonly metrics: Metrics,
+  ) {
     this.keyring = keyringOf(config);
-    this.limiter = new RateLimiter(config.rateLimitPerMinute);
     this.maxStoreCalls = config.maxStoreCallsPerRequest;
   }
 
   /** Identifies the request and charges one to its client; throws RATE_LIMITED, never the authentication error (see `identity`). */
-  admit(req: IncomingMessage): Admitted {
+  async admit(req: IncomingMessage, route: AdmittedRoute): Promise<Admitted> {
     const identity = this.identify(req);
     const client =
       identity.caller?.name != null
         ? `key:${identity.caller.name}`
         : `address:${req.socket.remoteAddress ?? 'unknown'}`;
-    const admitted = new Admitted(identity, client, this.limiter, this.maxStoreCalls);
-    admitted.charge(1);
+    const admitted = new Admitted(identity, client, route, this.limiter, this.metrics, this.maxStoreCalls);
+    await admitted.charge(1, 'request');
     return admitted;
   }
 

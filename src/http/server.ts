@@ -11,9 +11,11 @@ import type { Config } from '../config/index.js';
 import { requestIdFrom } from '../observability/request-id.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Store } from '../s3/store.js';
+import type { Limiter } from '../security/rate-limit.js';
 import { Admission } from './admission.js';
 import { BodyRateGuard, capConnections } from './connections.js';
 import { Cors } from './cors.js';
+import { Drain } from './drain.js';
 import { errorBody, sendError, sendJson } from './respond.js';
 import { GRAPHIQL_ASSETS_PREFIX, GraphiQL } from './routes/graphiql.js';
 import { GRAPHQL_PATH, graphqlRoute, type GraphQLHandler } from './routes/graphql.js';
@@ -32,6 +34,8 @@ export interface ServerDeps {
   logger: Logger;
   metrics: Metrics;
   yoga: GraphQLHandler;
+  /** The per-client rate limit of `/graphql` and `/objects` (RATE_LIMIT_PER_MINUTE, shared through REDIS_URL). */
+  rateLimiter: Limiter;
   /**
    * The embedded store's request handler, when it is the store in use: it is
    * served under EMBEDDED_PREFIX too (SigV4 is its authentication).
@@ -103,12 +107,13 @@ const notFound = (res: ServerResponse) =>
  * arrive within HEADERS_TIMEOUT_MS (else 408), a body at
  * MIN_UPLOAD_BYTES_PER_SECOND at least (else 408 and the connection is
  * closed), and connections are capped in all and per client address.
- * /readyz answers from a store check at most READY_CACHE_MS old.
+ * /readyz answers from a store check at most READY_CACHE_MS old, and 503
+ * once the server drains (drain.ts: SIGTERM).
  */
-export function createServer(deps: ServerDeps): Server {
+export function createServer(deps: ServerDeps): { server: Server; drain: Drain } {
   const { config, store, logger, metrics, yoga, embedded } = deps;
   const cors = new Cors(config.corsOrigins);
-  const admission = new Admission(config);
+  const admission = new Admission(config, deps.rateLimiter, metrics);
   const readyz = readyzRoute(store);
   const bodyRate = new BodyRateGuard(config.minUploadBytesPerSecond, config.uploadRateWindowMs);
   const graphiql = config.graphiql ? new GraphiQL({ endpoint: GRAPHQL_PATH }) : undefined;
@@ -119,7 +124,10 @@ export function createServer(deps: ServerDeps): Server {
       name: 'readyz',
       matches: (path) => path === '/readyz',
       readOnly: true,
-      handle: (_req, res, { log }) => readyz(res, log),
+      handle: (_req, res, { log }) =>
+        drain.draining
+          ? sendJson(res, 503, { status: 'draining', message: 'the server is shutting down' })
+          : readyz(res, log),
     },
     {
       name: 'metrics',
@@ -207,10 +215,14 @@ export function createServer(deps: ServerDeps): Server {
         else log.info({ ...line, aborted: true }, 'request ended before its response was complete');
       });
 
-      serve(req, res, route, { path, query, requestId, log }).catch((err: unknown) => sendError(res, err, log));
+      drain.track(
+        res,
+        serve(req, res, route, { path, query, requestId, log }).catch((err: unknown) => sendError(res, err, log)),
+      );
     },
   );
+  const drain = new Drain(server, (draining) => metrics.draining(draining));
   server.setTimeout(IDLE_TIMEOUT_MS);
   capConnections(server, config.maxConnections, config.maxConnectionsPerClient, logger);
-  return server;
+  return { server, drain };
 }

@@ -45,6 +45,9 @@ export class Metrics {
   private readonly operations: Counter<'name' | 'type' | 'outcome'>;
   private readonly operationDuration: Histogram<'type' | 'outcome'>;
   private readonly operationNames = new Set<string>();
+  private readonly rateRefusals: Counter<'route' | 'phase'>;
+  private readonly rateShared: Gauge;
+  private readonly drainingGauge: Gauge;
 
   constructor(options: MetricsOptions = {}) {
     const prefix = options.prefix ?? 's3graphql_';
@@ -103,6 +106,22 @@ export class Metrics {
       buckets: LATENCY_BUCKETS,
       registers,
     });
+    this.rateRefusals = new Counter({
+      name: `${prefix}rate_limit_refusals_total`,
+      help: 'Requests refused by the rate limit (429 RATE_LIMITED), by route and phase (request: on arrival; cost: when the estimated store calls of a GraphQL request were charged).',
+      labelNames: ['route', 'phase'],
+      registers,
+    });
+    this.rateShared = new Gauge({
+      name: `${prefix}rate_limit_shared`,
+      help: 'With REDIS_URL: 1 while the rate limit is counted in Redis for every replica, 0 while Redis is out of reach and it is counted in this replica’s memory.',
+      registers,
+    });
+    this.drainingGauge = new Gauge({
+      name: `${prefix}draining`,
+      help: '1 from SIGTERM or SIGINT until the process exits (no new connections; requests in flight finish), else 0.',
+      registers,
+    });
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix });
   }
 
@@ -149,6 +168,21 @@ export class Metrics {
       done = true;
       this.inFlight.dec();
     };
+  }
+
+  /** A request refused by the rate limit. */
+  rateLimitRefused(route: 'graphql' | 'objects', phase: 'request' | 'cost'): void {
+    this.rateRefusals.inc({ route, phase });
+  }
+
+  /** Whether the rate limit is counted in Redis (true) or, Redis out of reach, in memory (false). */
+  rateLimitShared(up: boolean): void {
+    this.rateShared.set(up ? 1 : 0);
+  }
+
+  /** The server has started (true) draining. */
+  draining(on: boolean): void {
+    this.drainingGauge.set(on ? 1 : 0);
   }
 
   /** One executed GraphQL operation. */

@@ -11,8 +11,22 @@ interface Bucket {
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
 /**
+ * What admission needs of a rate limiter: this process's `RateLimiter`, or
+ * the one shared by every replica through Redis (shared-rate-limit.ts).
+ */
+export interface Limiter {
+  readonly perMinute: number;
+  /** Takes `cost` (at most `perMinute`) from `client`'s allowance, or says how long to wait. */
+  take(client: string, cost: number): RateDecision | Promise<RateDecision>;
+  /** Charges `cost` after the fact: never refused. */
+  spend(client: string, cost: number): void | Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
  * A token bucket per client, in this process's memory (so per instance: N
- * instances behind a load balancer allow N times the rate). A client may
+ * instances behind a load balancer allow N times the rate; REDIS_URL shares
+ * the count instead, shared-rate-limit.ts). A client may
  * spend `perMinute` in a burst, and then one every 60/perMinute seconds;
  * a GraphQL request spends its estimated cost (src/graphql/cost.ts) before it
  * runs, a download one, and each the store calls it made beyond that when it
@@ -21,7 +35,7 @@ export type RateDecision = { allowed: true } | { allowed: false; retryAfterSecon
  * one, the least recently seen, gives it a full bucket. `perMinute` 0 turns
  * limiting off.
  */
-export class RateLimiter {
+export class RateLimiter implements Limiter {
   private readonly buckets = new Map<string, Bucket>();
   private readonly perMs: number;
 
@@ -60,6 +74,8 @@ export class RateLimiter {
     this.buckets.set(client, { tokens: Math.max(0, this.refilled(client, now) - cost), updated: now });
   }
 
+  async close(): Promise<void> {}
+
   /** The tokens of `client`'s bucket at `now`; it is taken out of the map, and the caller puts it back (so the map stays in least-recently-seen order). */
   private refilled(client: string, now: number): number {
     const bucket = this.buckets.get(client);
@@ -76,17 +92,15 @@ export class RateLimiter {
 }
 
 /**
- * The answer to a client over its rate: HTTP 429 with a Retry-After header,
- * the contract's FORBIDDEN code (clients switch on the contract's list, so
- * no code is added to it) and `reason: "RATE_LIMITED"` to tell it apart.
- * Yoga applies `extensions.http` to the response and never shows it.
+ * The answer to a client over its rate: the contract's RATE_LIMITED code,
+ * HTTP 429 with a Retry-After header (Yoga applies `extensions.http` to the
+ * response and never shows it; the plain routes do the same in respond.ts).
  */
 export function rateLimitedError(retryAfterSeconds: number, perMinute: number): AppError {
   return new AppError(
-    'FORBIDDEN',
+    'RATE_LIMITED',
     `Too many requests: this client may make ${perMinute} store calls a minute (RATE_LIMIT_PER_MINUTE); retry in ${retryAfterSeconds} s.`,
     {
-      reason: 'RATE_LIMITED',
       retryAfterSeconds,
       http: { status: 429, headers: { 'retry-after': String(retryAfterSeconds) } },
     },

@@ -104,7 +104,7 @@ export function useStoreCallLimit<TContext extends object = object>(options: Sto
   return {
     onRequestParse({ request, serverContext }) {
       return {
-        onRequestParseDone({ requestParserResult }) {
+        async onRequestParseDone({ requestParserResult }) {
           const operations = (
             Array.isArray(requestParserResult) ? requestParserResult : [requestParserResult]
           ) as Params[];
@@ -117,7 +117,7 @@ export function useStoreCallLimit<TContext extends object = object>(options: Sto
           // The server took one on arrival; the two takes together are at most a full bucket.
           const charged = Math.min(spent, limits.ratePerMinute || spent);
           const charge = (serverContext as ServerContext | undefined)?.chargeOperations;
-          if (charge && charged > 1) charge(charged - 1);
+          if (charge && charged > 1) await charge(charged - 1);
         },
       };
     },

@@ -85,7 +85,7 @@ export async function graphqlRoute(
   if (isCsrfSuspect(method, req.headers)) {
     return sendJson(res, 403, errorBody('FORBIDDEN', CSRF_MESSAGE));
   }
-  const admitted = deps.admission.admit(req);
+  const admitted = await deps.admission.admit(req, 'graphql');
   const { identity } = admitted;
   const context: ServerContext = {
     requestId,

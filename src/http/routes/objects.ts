@@ -335,7 +335,7 @@ function fromHead(head: ObjectHead): Representation {
  * inside its store-call budget (a second GET after a failed If-Range is
  * charged when it ends).
  */
-export function objectsRoute(
+export async function objectsRoute(
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
@@ -343,7 +343,7 @@ export function objectsRoute(
   deps: { store: Store; metrics: Metrics; admission: Admission },
   log: Logger,
 ): Promise<void> {
-  const admitted = deps.admission.admit(req);
+  const admitted = await deps.admission.admit(req, 'objects');
   const { identity } = admitted;
   if (identity.error) throw identity.error;
   const objectDeps = { store: deps.store, metrics: deps.metrics, privateAnswers: deps.admission.keyring.enabled };
