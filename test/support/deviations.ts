@@ -32,7 +32,8 @@ export type DeviationId =
   | 'multipart.uploadPartAfterAbort'
   | 'multipart.completeAfterAbort'
   | 'auth.signaturesNotChecked'
-  | 'auth.anonymousReadNoErrorCode';
+  | 'auth.anonymousReadNoErrorCode'
+  | 'postObject.policyNotChecked';
 
 const expectedDeviations: Record<StoreName, Partial<Record<DeviationId, Deviation>>> = {
   moto: {
@@ -65,6 +66,11 @@ const expectedDeviations: Record<StoreName, Partial<Record<DeviationId, Deviatio
       aws: 'Error responses: every error carries an XML body with <Code>; an anonymous GET of a private object is 403 AccessDenied.',
       store:
         'moto refuses an anonymous GET of a private object with 403 and an empty text/html body (its ACL check), so no error code.',
+    },
+    'postObject.policyNotChecked': {
+      aws: 'POST Object: the policy\'s signature, expiration and every condition are checked; a form that breaks one is 403 AccessDenied ("Invalid according to Policy: ..."), a file past content-length-range 400 EntityTooLarge, and nothing is stored.',
+      store:
+        'moto checks neither the policy nor its signature: it stores whatever the form sends (201 or 204 as asked).',
     },
   },
   embedded: {},

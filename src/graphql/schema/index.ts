@@ -9,6 +9,7 @@ import './scalars.js';
 import './object.js';
 import './bucket.js';
 import './multipart.js';
+import './presign-post.js';
 import './viewer.js';
 
 /** The GraphQL schema. Building it reads no environment and opens no connection. */
