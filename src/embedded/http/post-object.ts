@@ -10,7 +10,7 @@
  *
  * See https://docs.aws.amazon.com/AmazonS3/latest/API/RESTObjectPOST.html
  */
-import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline, Transform, type TransformCallback } from 'node:stream';
 import { FILENAME_VARIABLE } from '../../core/s3-rules.js';
 import { verifyPostPolicy, type SizeRange } from '../auth/post-policy.js';
 import { errors, S3Error } from '../errors.js';
@@ -88,10 +88,8 @@ async function storeFile(ctx: Ctx, bucket: string, { fields, stream, filename }:
   if (redirect !== undefined) throw errors.notImplemented({ Field: redirect });
   validateKey(key);
   const headers = storedHeaders(fields);
-  const limited = stream.pipe(new SizeLimit(range));
-  stream.once('error', (err) => limited.destroy(err));
-  // It can fail before the write attaches (while the temp file opens): the error stays on the stream, where the write finds it.
-  limited.on('error', () => undefined);
+  // A file stream that is cut off (the client went away) fails `limited` too, and with it the write.
+  const limited = pipeline(stream, new SizeLimit(range), () => undefined);
   return ctx.store.storage.putObject(bucket, key, limited, headers);
 }
 
