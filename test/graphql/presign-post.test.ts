@@ -293,9 +293,12 @@ describe('presignPost arguments and access', () => {
     expect(codes(denied)).toEqual(['FORBIDDEN']);
     const other = await app.gql(PresignPostDocument, { ...args, bucket: 'logs' }, bearer(WRITER));
     expect(codes(other)).toEqual(['FORBIDDEN']);
+    app.resetCalls();
     const granted = await app.gql(PresignPostDocument, args, bearer(WRITER));
     expect(granted.errors).toBeUndefined();
     expect(granted.data!.presignPost.maxBytes).toBe(10);
+    // Signed here: no store call.
+    expect(app.calls).toEqual([]);
   });
 
   it.each<[string, Omit<PresignPostMutationVariables, 'bucket'> & { bucket?: string }]>([
