@@ -38,6 +38,7 @@ const DATA_TYPES = [
   'ObjectConnection',
   'ObjectEdge',
   'PageInfo',
+  'PresignedPost',
   'PresignedUrl',
   'UploadedPart',
   'Viewer',
