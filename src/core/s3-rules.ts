@@ -21,6 +21,9 @@ export const MAX_METADATA_BYTES = 2048;
 export const MAX_PRESIGN_EXPIRES_SECONDS = 604_800;
 /** Most entries one listing page (objects, uploads, parts) holds. */
 export const MAX_LIST_KEYS = 1000;
+/** In a POST form's `key` field, the store puts the uploaded file's name in its place. */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: S3's own variable, not a template
+export const FILENAME_VARIABLE = '${filename}';
 /** Most keys one DeleteObjects request names. */
 export const MAX_DELETE_KEYS = 1000;
 

@@ -78,6 +78,24 @@ export function checkContentType(
 }
 
 /**
+ * Throws BAD_USER_INPUT unless every type starting with `prefix` is one the
+ * rule allows: only a `type/*` entry covers a prefix (`image/` or
+ * `image/sv` under `image/*`), since a starts-with condition also lets
+ * through types that merely begin like an exact entry.
+ */
+export function checkContentTypePrefix(rule: UploadRule | undefined, prefix: string, argument: string): void {
+  if (rule === undefined || rule.contentTypes.length === 0) return;
+  const start = prefix.toLowerCase();
+  const covered = rule.contentTypes.some((allowed) => allowed.endsWith('/*') && start.startsWith(allowed.slice(0, -1)));
+  if (covered) return;
+  throw new AppError(
+    'BAD_USER_INPUT',
+    `${argument}: types starting with "${start}" are not all allowed by ${ruleName(rule)} (${rule.contentTypes.join(', ')})`,
+    { argument, rule },
+  );
+}
+
+/**
  * PAYLOAD_TOO_LARGE over the rule's maxBytes, naming `argument` (e.g. `file`,
  * `sourceKey`, `parts`), with `extensions.rule` and, when known, the `size`.
  */

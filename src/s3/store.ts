@@ -31,6 +31,8 @@ import type {
   ObjectHead,
   ObjectPage,
   PartInfo,
+  PostPolicy,
+  PresignedPostResult,
   PresignResult,
   StoreOptions,
   UploadOptions,
@@ -186,6 +188,14 @@ export class Store {
     opts: { contentType?: string } = {},
   ): Promise<PresignResult> {
     return presign.presignPut(this.s3, bucket, key, expiresIn, opts);
+  }
+
+  /**
+   * A presigned POST form for a browser upload straight to the store, whose
+   * policy bounds the key, the size, the type and the metadata.
+   */
+  presignPost(policy: PostPolicy): Promise<PresignedPostResult> {
+    return presign.presignPost(this.s3, policy);
   }
 
   createMultipartUpload(

@@ -91,6 +91,30 @@ export interface PresignResult {
   headers: { key: string; value: string }[];
 }
 
+/** What a presigned POST form allows; exactly one of key and keyPrefix. */
+export type PostPolicy = ({ key: string } | { keyPrefix: string }) & {
+  bucket: string;
+  /** The content-length-range the store holds the file to, in bytes. */
+  minBytes: number;
+  maxBytes: number;
+  contentType?: string | undefined;
+  contentTypePrefix?: string | undefined;
+  /** User metadata, names lower-case without x-amz-meta-. */
+  metadata?: Record<string, string> | undefined;
+  /** The success_action_status the form sends: the store's answer to a stored file. */
+  successStatus: 200 | 201 | 204;
+  expiresIn: number;
+};
+
+export interface PresignedPostResult {
+  /** Where the form is sent (POST). */
+  url: string;
+  /** Form fields to send before the file, in this order. */
+  fields: { key: string; value: string }[];
+  /** When the policy expires. */
+  expiresAt: Date;
+}
+
 export interface MultipartUploadInfo {
   bucket: string;
   key: string;

@@ -74,6 +74,8 @@ export const POLICY = {
   'Mutation.presign': rule<{ bucket: string; method?: string | null | undefined }>((a) => [
     a.method === 'PUT' ? write(a.bucket) : read(a.bucket),
   ]),
+  /** A form upload is given only to a key that may write the bucket. */
+  'Mutation.presignPost': writeBucketArg,
   /** The group itself touches nothing; each of its fields has its own rule. */
   'Mutation.multipart': anyKey,
 

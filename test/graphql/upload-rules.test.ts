@@ -41,6 +41,10 @@ const COPY = `mutation Copy($sourceBucket: String!, $sourceKey: String!, $bucket
 const PRESIGN = `mutation Presign($bucket: String!, $key: String!, $method: PresignMethod, $contentType: String) {
   presign(bucket: $bucket, key: $key, method: $method, contentType: $contentType) { url method headers { key value } } }`;
 
+const PRESIGN_POST = `mutation PresignPost($bucket: String!, $key: String, $maxBytes: SafeInt!, $contentType: String, $contentTypePrefix: String) {
+  presignPost(bucket: $bucket, key: $key, maxBytes: $maxBytes, contentType: $contentType, contentTypePrefix: $contentTypePrefix) {
+    url maxBytes fields { key value } } }`;
+
 const RULES = `query Rules($bucket: String!) { bucket(name: $bucket) { name uploadRules { maxBytes contentTypes } } }`;
 
 /** The `*` rule: one part of 5 MiB and 10 bytes more, so a total over it needs two parts. */
@@ -348,6 +352,47 @@ describe.each(testStores())('upload rules on $name', (store) => {
       });
       expect(put.status).toBe(200);
       expect(await stored(docs, 'd.txt')).toEqual({ size: 5, contentType: 'text/plain' });
+    });
+  });
+
+  describe('presignPost', () => {
+    it('refuses a maxBytes above the rule as PAYLOAD_TOO_LARGE, and a type the rule does not allow', async () => {
+      const over = await app.gql(PRESIGN_POST, {
+        bucket: photos,
+        key: 'p.png',
+        maxBytes: 1001,
+        contentType: 'image/png',
+      });
+      expect(codes(over)).toEqual(['PAYLOAD_TOO_LARGE']);
+      expect(firstError(over)!.extensions).toMatchObject({ argument: 'maxBytes', rule: photosRule });
+      const refusals = [
+        { contentType: 'text/plain', argument: 'contentType' },
+        { contentType: undefined, argument: 'contentType' },
+        { contentTypePrefix: 'application/', argument: 'contentTypePrefix' },
+        // A starts-with condition on an exact entry would also let `application/pdfx` in.
+        { contentTypePrefix: 'application/pdf', argument: 'contentTypePrefix' },
+      ];
+      for (const { argument, ...types } of refusals) {
+        const res = await app.gql(PRESIGN_POST, { bucket: photos, key: 'p.png', maxBytes: 1000, ...types });
+        expect(codes(res), JSON.stringify(types)).toEqual(['BAD_USER_INPUT']);
+        expect(firstError(res)!.extensions).toMatchObject({ argument, rule: photosRule });
+      }
+    });
+
+    it('signs a form within the rule: exactly maxBytes, an allowed type or a type prefix under type/*', async () => {
+      for (const types of [{ contentType: 'application/pdf' }, { contentTypePrefix: 'image/' }]) {
+        const res = await app.gql<{ presignPost: { maxBytes: number } }>(PRESIGN_POST, {
+          bucket: photos,
+          key: 'p.png',
+          maxBytes: 1000,
+          ...types,
+        });
+        expect(res.errors, JSON.stringify(types)).toBeUndefined();
+        expect(res.data!.presignPost.maxBytes).toBe(1000);
+      }
+      const star = await app.gql(PRESIGN_POST, { bucket: other, key: 'o.bin', maxBytes: STAR_MAX + 1 });
+      expect(codes(star)).toEqual(['PAYLOAD_TOO_LARGE']);
+      expect(firstError(star)!.extensions).toMatchObject({ rule: starRule });
     });
   });
 

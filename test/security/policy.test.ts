@@ -39,6 +39,7 @@ const DATA_TYPES = [
   'ObjectConnection',
   'ObjectEdge',
   'PageInfo',
+  'PresignedPost',
   'PresignedUrl',
   'UploadedPart',
   'UploadRules',

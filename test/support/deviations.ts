@@ -33,7 +33,8 @@ export type DeviationId =
   | 'multipart.completeAfterAbort'
   | 'auth.signaturesNotChecked'
   | 'auth.anonymousReadNoErrorCode'
-  | 'cors.preflightNotChecked';
+  | 'cors.preflightNotChecked'
+  | 'postObject.policyNotChecked';
 
 const expectedDeviations: Record<StoreName, Partial<Record<DeviationId, Deviation>>> = {
   moto: {
@@ -71,6 +72,11 @@ const expectedDeviations: Record<StoreName, Partial<Record<DeviationId, Deviatio
       aws: 'CORS configuration: "Amazon S3 evaluates the CORS configuration for the bucket and uses the first CORSRule rule that matches the incoming browser request"; a preflight that no rule matches is 403 (AccessForbidden).',
       store:
         "moto grants every preflight to a bucket without rules (200, the request's own origin and every method: its server's flask-cors), and answers a preflight the bucket's rules refuse with 403 that still carries Access-Control-Allow-Origin.",
+    },
+    'postObject.policyNotChecked': {
+      aws: 'POST Object: the policy\'s signature, expiration and every condition are checked; a form that breaks one is 403 AccessDenied ("Invalid according to Policy: ..."), a file past content-length-range 400 EntityTooLarge, and nothing is stored.',
+      store:
+        'moto checks neither the policy nor its signature: it stores whatever the form sends (201 or 204 as asked).',
     },
   },
   embedded: {},

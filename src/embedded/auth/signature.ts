@@ -158,6 +158,11 @@ function signingKey(secretAccessKey: string, date: string, region: string): Buff
   return hmac(hmac(hmac(hmac(`AWS4${secretAccessKey}`, date), region), SERVICE), TERMINATOR);
 }
 
+/** A POST policy's signature: the HMAC of the base64 policy document with the credential's signing key. */
+export function policySignature(secretAccessKey: string, credential: Credential, policy: string): Buffer {
+  return hmac(signingKey(secretAccessKey, credential.date, credential.region), policy);
+}
+
 function queryBag(query: URLSearchParams): Record<string, string | string[]> {
   const bag: Record<string, string | string[]> = Object.create(null);
   for (const [key, value] of query) {

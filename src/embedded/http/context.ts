@@ -66,13 +66,18 @@ export function sendXml(ctx: Ctx, root: string, body: XmlElement, headers: Recor
   send(ctx, 200, renderXml(root, body), headers);
 }
 
-/** The decoded request body; sends 100 Continue first when the client waits for it. */
-export function body(ctx: Ctx): RequestBody {
+/** Marks the body as being read; sends 100 Continue first when the client waits for it. */
+export function startBody(ctx: Ctx): void {
   if (ctx.expectContinue && !ctx.continued) {
     ctx.res.writeContinue();
     ctx.continued = true;
   }
   ctx.bodyStarted = true;
+}
+
+/** The decoded request body; sends 100 Continue first when the client waits for it. */
+export function body(ctx: Ctx): RequestBody {
+  startBody(ctx);
   const decoded = requestBody(ctx.req, ctx.verified!);
   // A small body can end (and fail its checks) before its consumer attaches,
   // e.g. while the temp file opens: keep the error on the stream, where

@@ -3,14 +3,14 @@
  * headers a write sets, Content-MD5, the announced body length, checksum
  * headers, and the date and ETag formats S3 answers with.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { MAX_METADATA_BYTES } from '../../core/s3-rules.js';
 import { isStoredChecksum } from '../auth/checksums.js';
 import { errors, S3Error } from '../errors.js';
 import type { ObjectHeaders } from '../storage/records.js';
 
 /** A request header as one string (repeated headers joined with commas, as HTTP allows). */
-export function headerValue(req: IncomingMessage, name: string): string | undefined {
+export function headerValue(req: { headers: IncomingHttpHeaders }, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value.join(',') : value;
 }
@@ -41,8 +41,12 @@ function userMetadataBytes(metadata: Record<string, string>): number {
   return total;
 }
 
-/** What a PutObject, CreateMultipartUpload or CopyObject (REPLACE) sets besides the bytes. */
-export function objectHeaders(req: IncomingMessage): ObjectHeaders {
+/**
+ * What a PutObject, CreateMultipartUpload or CopyObject (REPLACE) sets
+ * besides the bytes, from its headers; for a POST Object, from its form
+ * fields by lower-case name.
+ */
+export function objectHeaders(req: { headers: IncomingHttpHeaders }): ObjectHeaders {
   const headers: ObjectHeaders = {
     contentType: headerValue(req, 'content-type') || 'binary/octet-stream',
     metadata: {},

@@ -9,6 +9,7 @@ import type { Ctx, Handler } from './context.js';
 import * as cors from './cors.js';
 import * as multipart from './multipart.js';
 import * as objects from './objects.js';
+import { postObject } from './post-object.js';
 
 /** Sub-resources S3 has and this store does not implement: NotImplemented rather than a wrong answer. */
 const UNSUPPORTED = new Set([
@@ -53,6 +54,9 @@ async function methodNotAllowed(ctx: Ctx): Promise<void> {
   });
 }
 
+/** A browser form upload: authorised by its form's POST policy, not by a request signature. */
+export const POST_OBJECT = 'PostObject';
+
 /** The operation's name (for the log) and its handler. */
 export function route(ctx: Ctx): [string, Handler] {
   const { method, query } = ctx;
@@ -83,7 +87,7 @@ export function route(ctx: Ctx): [string, Handler] {
         return ['DeleteBucket', buckets.deleteBucket];
       case 'POST':
         if (query.has('delete')) return ['DeleteObjects', buckets.deleteObjects];
-        return ['NotImplemented', notImplemented];
+        return [POST_OBJECT, postObject];
       default:
         return ['MethodNotAllowed', methodNotAllowed];
     }

@@ -3,7 +3,8 @@
  *
  * The request target is parsed once (target.ts) and that result is both
  * routed (router.ts) and verified. Every request but a CORS preflight
- * (cors.ts) is authenticated by `verifyRequest` (auth/sigv4.ts) before
+ * (cors.ts) and a POST Object (post-object.ts: its form carries a signed
+ * policy instead) is authenticated by `verifyRequest` (auth/sigv4.ts) before
  * anything else happens, and every request body is read through `body`
  * (context.ts), which removes aws-chunked framing and verifies signatures and
  * checksums. With `Expect: 100-continue` the interim 100 is sent only once the
@@ -24,7 +25,7 @@ import type { Storage } from '../storage/storage.js';
 import { send, type Ctx, type StoreSettings } from './context.js';
 import { applyCors, preflight } from './cors.js';
 import { hasBody } from './headers.js';
-import { route } from './router.js';
+import { POST_OBJECT, route } from './router.js';
 import { parseTarget } from './target.js';
 import { errorXml } from './xml.js';
 
@@ -179,7 +180,10 @@ async function dispatch(ctx: Ctx, basePath: string): Promise<void> {
   applyCors(ctx);
   const [op, handler] = route(ctx);
   ctx.op = op;
-  ctx.verified = verifyRequest(ctx.req, target, ctx.store.credentials, { region: ctx.store.region });
+  // POST Object carries its signature in the form (checked by its handler, before the file is read).
+  if (op !== POST_OBJECT) {
+    ctx.verified = verifyRequest(ctx.req, target, ctx.store.credentials, { region: ctx.store.region });
+  }
   await handler(ctx);
 }
 

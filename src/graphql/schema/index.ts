@@ -10,6 +10,7 @@ import './object.js';
 import './bucket.js';
 import './multipart.js';
 import './upload-rules.js';
+import './presign-post.js';
 import './viewer.js';
 import './cors.js';
 

@@ -11,7 +11,7 @@ export const URL_LIFETIME = `Lifetime of the URL in seconds, 1..${MAX_PRESIGN_EX
 /** An object, from a listing (key, size, ETag, date) or a HEAD (with content type and metadata). */
 export const ObjectRef = builder.objectRef<ObjectValue>('Object');
 
-const MetadataEntryRef = builder.simpleObject('MetadataEntry', {
+export const MetadataEntryRef = builder.simpleObject('MetadataEntry', {
   description: 'One user-metadata entry (x-amz-meta-<key>), or one HTTP header.',
   fields: (t) => ({
     key: t.string({ description: 'The name, lower-case for user metadata.' }),

@@ -148,6 +148,20 @@ export type UploadObjectMutationVariables = Exact<{
 
 export type UploadObjectMutation = { uploadObject: { contentType: string | null, id: string, key: string, size: number, etag: string, lastModified: string, storageClass: string | null, metadata: Array<{ key: string, value: string }>, bucket: { name: string } } };
 
+export type PresignPostMutationVariables = Exact<{
+  bucket: string;
+  key?: string | null | undefined;
+  keyPrefix?: string | null | undefined;
+  maxBytes: number;
+  contentType?: string | null | undefined;
+  contentTypePrefix?: string | null | undefined;
+  metadata?: Array<MetadataInput> | MetadataInput | null | undefined;
+  expiresIn?: number | null | undefined;
+}>;
+
+
+export type PresignPostMutation = { presignPost: { url: string, expiresAt: string, maxBytes: number, fields: Array<{ key: string, value: string }> } };
+
 export class TypedDocumentString<TResult, TVariables>
   extends String
   implements DocumentTypeDecoration<TResult, TVariables>
@@ -413,3 +427,25 @@ export const UploadObjectDocument = new TypedDocumentString(`
     name
   }
 }`) as unknown as TypedDocumentString<UploadObjectMutation, UploadObjectMutationVariables>;
+export const PresignPostDocument = new TypedDocumentString(`
+    mutation PresignPost($bucket: String!, $key: String, $keyPrefix: String, $maxBytes: SafeInt!, $contentType: String, $contentTypePrefix: String, $metadata: [MetadataInput!], $expiresIn: Int) {
+  presignPost(
+    bucket: $bucket
+    key: $key
+    keyPrefix: $keyPrefix
+    maxBytes: $maxBytes
+    contentType: $contentType
+    contentTypePrefix: $contentTypePrefix
+    metadata: $metadata
+    expiresIn: $expiresIn
+  ) {
+    url
+    fields {
+      key
+      value
+    }
+    expiresAt
+    maxBytes
+  }
+}
+    `) as unknown as TypedDocumentString<PresignPostMutation, PresignPostMutationVariables>;
