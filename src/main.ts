@@ -4,6 +4,7 @@ import { type Config, ConfigError, loadConfig } from './config/index.js';
 import { StartupError } from './embedded/index.js';
 import { createLogger, SecretScrubber } from './observability/logger.js';
 import { checkReady } from './http/routes/health.js';
+import { nodeSupportNotice } from './s3/node-support.js';
 
 /** Stops start-up with one clear line per problem, and no stack trace. */
 function fail(lines: string[]): never {
@@ -86,6 +87,9 @@ async function main() {
     lines.push(`  store:      ${app.storeSettings.endpoint}`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
+  // Once serving, so that a failed start still says only what stopped it.
+  const notice = nodeSupportNotice();
+  if (notice !== undefined) process.stderr.write(`s3-graphql: ${notice}\n`);
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -7,6 +7,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { StoreSettings } from '../config/index.js';
 import { currentStoreCallBudget } from '../core/store-call-budget.js';
 import { storeStatusOf } from './errors.js';
+import { quietSdkNodeWarning } from './node-support.js';
 
 /** One finished store command, for metrics and tests. */
 export interface StoreCallEvent {
@@ -120,6 +121,8 @@ export function createS3Client(settings: ResolvedStoreSettings, opts: CreateS3Cl
       ? (settings.publicEndpoint ?? settings.endpoint)
       : settings.endpoint;
   const logger = opts.logger ? sdkLogger(opts.logger) : silentLogger;
+  // Before the first command: the SDK checks the Node version then (the server's own notice is in src/main.ts).
+  quietSdkNodeWarning();
 
   const client = new S3Client({
     endpoint,
