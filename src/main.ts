@@ -5,6 +5,7 @@ import { StartupError } from './embedded/index.js';
 import { createLogger, SecretScrubber } from './observability/logger.js';
 import { checkReady } from './http/routes/health.js';
 import { nodeSupportNotice } from './s3/node-support.js';
+import type { Tracing } from './observability/tracing.js';
 
 /** Stops start-up with one clear line per problem, and no stack trace. */
 function fail(lines: string[]): never {
@@ -35,6 +36,12 @@ async function main() {
   }
   const scrubber = new SecretScrubber();
   const logger = createLogger(config, { scrubber });
+  // Imported only when on: without an endpoint no part of the OpenTelemetry SDK is loaded.
+  let tracing: Tracing | undefined;
+  if (config.tracing.otlpEndpoint !== undefined) {
+    const { startTracing } = await import('./observability/tracing.js');
+    tracing = await startTracing(config.tracing);
+  }
 
   let app: App;
   try {
@@ -96,10 +103,14 @@ async function main() {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    app.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
+    app
+      .close()
+      // The spans of the last requests are sent before the process ends.
+      .then(() => tracing?.shutdown())
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -99,6 +99,8 @@ export const envSchema = z.object({
   MAX_CONNECTIONS_PER_CLIENT: int(0, 1_000_000).default(64),
   PUBLIC_URL: z.string().optional(),
   CORS_ORIGINS: z.string().optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: url.optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).max(200).default('s3-graphql'),
   CURSOR_SECRET: z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -base64 32`)').optional(),
 });
 

@@ -10,6 +10,7 @@ import { maskError } from './errors.js';
 import { useAccessNotes } from './plugins/use-access-notes.js';
 import { useDocumentLimits } from './plugins/use-document-limits.js';
 import { useIntrospection } from './plugins/use-introspection.js';
+import { useOperationSpan } from './plugins/use-operation-span.js';
 import { useOperationMetrics } from './plugins/use-operation-metrics.js';
 import { useStoreCallLimit } from './plugins/use-store-call-limit.js';
 import { useUnexpectedErrorLog, yogaLogger } from './plugins/use-unexpected-error-log.js';
@@ -44,6 +45,7 @@ export function createYogaApp(deps: YogaDeps) {
   const plugins: Plugin<Context>[] = [
     useUnexpectedErrorLog(),
     useAccessNotes<Context>(),
+    useOperationSpan<Context>(),
     ...(metrics ? [useOperationMetrics<Context>({ metrics })] : []),
     useValidationErrorCode(),
     useIntrospection({ enabled: config.introspection }),

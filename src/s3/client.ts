@@ -8,6 +8,7 @@ import type { StoreSettings } from '../config/index.js';
 import { currentStoreCallBudget } from '../core/store-call-budget.js';
 import { storeStatusOf } from './errors.js';
 import { quietSdkNodeWarning } from './node-support.js';
+import { addStoreCallTracing } from './tracing.js';
 
 /** One finished store command, for metrics and tests. */
 export interface StoreCallEvent {
@@ -152,6 +153,7 @@ export function createS3Client(settings: ResolvedStoreSettings, opts: CreateS3Cl
     // Added first, so it runs outside the reporter: a call refused by the budget was never sent, and is not reported.
     addStoreCallBudget(client);
     if (opts.onCall) addCallReporter(client, opts.onCall);
+    addStoreCallTracing(client);
   }
   return client;
 }

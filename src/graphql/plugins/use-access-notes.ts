@@ -17,7 +17,7 @@ export function useAccessNotes<TContext extends object = object>(): Plugin<TCont
         if (!notes || result === null || result instanceof Error) return;
         const operationName = (context as { params?: { operationName?: string | null } }).params?.operationName;
         const operation = getOperationAST(result as DocumentNode, operationName ?? undefined);
-        (notes.operations ??= []).push(operation?.name?.value ?? null);
+        notes.operations = [...(notes.operations ?? []), operation?.name?.value ?? null];
       };
     },
   };
