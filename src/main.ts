@@ -4,6 +4,8 @@ import { type Config, ConfigError, loadConfig } from './config/index.js';
 import { StartupError } from './embedded/index.js';
 import { createLogger, SecretScrubber } from './observability/logger.js';
 import { checkReady } from './http/routes/health.js';
+import { nodeSupportNotice } from './s3/node-support.js';
+import type { Tracing } from './observability/tracing.js';
 
 /** Stops start-up with one clear line per problem, and no stack trace. */
 function fail(lines: string[]): never {
@@ -34,6 +36,12 @@ async function main() {
   }
   const scrubber = new SecretScrubber();
   const logger = createLogger(config, { scrubber });
+  // Imported only when on: without an endpoint no part of the OpenTelemetry SDK is loaded.
+  let tracing: Tracing | undefined;
+  if (config.tracing.otlpEndpoint !== undefined) {
+    const { startTracing } = await import('./observability/tracing.js');
+    tracing = await startTracing(config.tracing);
+  }
 
   let app: App;
   try {
@@ -86,6 +94,9 @@ async function main() {
     lines.push(`  store:      ${app.storeSettings.endpoint}`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
+  // Once serving, so that a failed start still says only what stopped it.
+  const notice = nodeSupportNotice();
+  if (notice !== undefined) process.stderr.write(`s3-graphql: ${notice}\n`);
 
   // A second signal while draining changes nothing: the drain has its own deadline (SHUTDOWN_TIMEOUT_MS).
   let stopping = false;
@@ -93,16 +104,23 @@ async function main() {
     if (stopping) return;
     stopping = true;
     logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'draining: requests in flight may finish');
-    app.drain().then(
-      ({ cut }) => {
-        logger.info({ cut }, 'shut down');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        logger.error({ err }, 'shutting down failed');
-        process.exit(1);
-      },
-    );
+    app
+      .drain()
+      // The spans of the last requests are sent before the process ends.
+      .then(async ({ cut }) => {
+        await tracing?.shutdown();
+        return cut;
+      })
+      .then(
+        (cut) => {
+          logger.info({ cut }, 'shut down');
+          process.exit(0);
+        },
+        (err: unknown) => {
+          logger.error({ err }, 'shutting down failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

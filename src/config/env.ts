@@ -101,6 +101,8 @@ export const envSchema = z.object({
   CORS_ORIGINS: z.string().optional(),
   UPLOAD_RULES: z.string().optional(),
   UPLOAD_RULES_FILE: z.string().optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: url.optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).max(200).default('s3-graphql'),
   CURSOR_SECRET: z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -base64 32`)').optional(),
   REDIS_URL: z
     .string()

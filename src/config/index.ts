@@ -38,6 +38,13 @@ export interface StoreSettings {
   maxAttempts: number;
 }
 
+export interface TracingSettings {
+  /** The OTLP/HTTP endpoint (spans go to `<endpoint>/v1/traces`); undefined: no tracing. */
+  otlpEndpoint: string | undefined;
+  /** `service.name` of every span. */
+  serviceName: string;
+}
+
 export interface Config {
   port: number;
   host: string;
@@ -85,6 +92,8 @@ export interface Config {
    * key (every replica has it, so each takes the others' cursors).
    */
   cursorSecret: string | undefined;
+  /** OpenTelemetry tracing (src/observability/tracing.ts): on when an OTLP endpoint is set. */
+  tracing: TracingSettings;
   /**
    * The API's origin as clients reach it (PUBLIC_URL); undefined: the
    * listening address. Presigned URLs of the embedded store point at its `/s3`.
@@ -206,6 +215,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxConnections: e.MAX_CONNECTIONS,
     maxConnectionsPerClient: e.MAX_CONNECTIONS_PER_CLIENT,
     cursorSecret: e.CURSOR_SECRET,
+    tracing: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME },
     publicUrl,
     corsOrigins,
     uploadRules,

@@ -1,5 +1,5 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { AppError } from './errors.js';
+import { currentRequestScope, withRequestScope } from './request-scope.js';
 
 /**
  * The run-time cap on one HTTP request's store calls. The estimate
@@ -68,14 +68,13 @@ export class StoreCallBudget {
   }
 }
 
-const current = new AsyncLocalStorage<StoreCallBudget>();
-
-/** Runs `fn` (and everything it starts) with `budget` as the store-call budget. */
+/** Runs `fn` (and everything it starts) with `budget` as the store-call budget, in the request's scope (if any). */
 export function withStoreCallBudget<T>(budget: StoreCallBudget, fn: () => T): T {
-  return current.run(budget, fn);
+  const scope = currentRequestScope();
+  return withRequestScope({ requestId: scope?.requestId, notes: scope?.notes ?? {}, budget }, fn);
 }
 
 /** The budget of the request this code runs for; undefined outside a request. */
 export function currentStoreCallBudget(): StoreCallBudget | undefined {
-  return current.getStore();
+  return currentRequestScope()?.budget;
 }

@@ -7,8 +7,10 @@
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { createContext, listingCursorsOf, type Context, type ContextDeps, type ServerContext } from './context.js';
 import { maskError } from './errors.js';
+import { useAccessNotes } from './plugins/use-access-notes.js';
 import { useDocumentLimits } from './plugins/use-document-limits.js';
 import { useIntrospection } from './plugins/use-introspection.js';
+import { useOperationSpan } from './plugins/use-operation-span.js';
 import { useOperationMetrics } from './plugins/use-operation-metrics.js';
 import { useStoreCallLimit } from './plugins/use-store-call-limit.js';
 import { useUnexpectedErrorLog, yogaLogger } from './plugins/use-unexpected-error-log.js';
@@ -42,6 +44,8 @@ export function createYogaApp(deps: YogaDeps) {
   const contextDeps: ContextDeps = { ...deps, cursors: listingCursorsOf(config) };
   const plugins: Plugin<Context>[] = [
     useUnexpectedErrorLog(),
+    useAccessNotes<Context>(),
+    useOperationSpan<Context>(),
     ...(metrics ? [useOperationMetrics<Context>({ metrics })] : []),
     useValidationErrorCode(),
     useIntrospection({ enabled: config.introspection }),

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config/index.js';
 import { AppError } from '../core/errors.js';
+import { currentRequestScope } from '../core/request-scope.js';
 import { StoreCallBudget, withStoreCallBudget } from '../core/store-call-budget.js';
 import { keyringOf, type Caller, type Keyring } from '../security/auth.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -82,6 +83,9 @@ export class Admission {
   /** Identifies the request and charges one to its client; throws RATE_LIMITED, never the authentication error (see `identity`). */
   async admit(req: IncomingMessage, route: AdmittedRoute): Promise<Admitted> {
     const identity = this.identify(req);
+    const notes = currentRequestScope()?.notes;
+    // Its name only: the access line never shows a token.
+    if (notes && identity.caller) notes.caller = identity.caller.name;
     const client =
       identity.caller?.name != null
         ? `key:${identity.caller.name}`

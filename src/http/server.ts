@@ -6,8 +6,10 @@
  * (cors.ts) and the embedded store's `/s3`. It enters through `createServer`.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
+import { type AccessNotes, withRequestScope } from '../core/request-scope.js';
 import { requestIdFrom } from '../observability/request-id.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Store } from '../s3/store.js';
@@ -77,6 +79,14 @@ const methodNotAllowed = (res: ServerResponse, allow: string) =>
     allow,
   });
 
+/** The socket's `bytesRead` when its last request ended: what a keep-alive connection's next request read is counted from. */
+const readAtLastEnd = new WeakMap<Socket, number>();
+
+/** The access line's GraphQL operations: the one name, or the names of a batch joined by commas; unnamed ones as "anonymous". */
+function operationField(notes: AccessNotes): string | undefined {
+  return notes.operations?.map((name) => name ?? 'anonymous').join(',') || undefined;
+}
+
 const notFound = (res: ServerResponse) =>
   sendJson(
     res,
@@ -92,8 +102,10 @@ const notFound = (res: ServerResponse) =>
  * `x-request-id` when well formed, echoed back), then `/healthz`, `/readyz`,
  * `/metrics`, `GET`/`HEAD /objects/{bucket}/{key}`, and `/graphql`
  * (routes/graphql.ts: CSRF, the upload pre-parse, then Yoga). Any other path
- * is a 404. One log line and one metrics sample per request. It does not
- * listen yet.
+ * is a 404. One metrics sample and one access line per request (route,
+ * GraphQL operations, caller's key name, status, duration, bytes in and
+ * out); every line logged while serving it carries its request id
+ * (src/core/request-scope.ts). It does not listen yet.
  *
  * `OPTIONS` on `/graphql` and `/objects` is a CORS preflight (cors.ts),
  * answered before admission; their other answers carry the CORS grant of
@@ -192,6 +204,9 @@ export function createServer(deps: ServerDeps): { server: Server; drain: Drain }
     },
     (req, res) => {
       const started = process.hrtime.bigint();
+      const socket = req.socket;
+      const readBefore = readAtLastEnd.get(socket) ?? 0;
+      const writtenBefore = socket.bytesWritten;
       const header = req.headers['x-request-id'];
       const requestId = requestIdFrom(typeof header === 'string' ? header : undefined);
       res.setHeader('x-request-id', requestId);
@@ -204,20 +219,35 @@ export function createServer(deps: ServerDeps): { server: Server; drain: Drain }
       const route = routes.find((r) => r.matches(path));
       const name = route?.name ?? 'unknown';
       const method = req.method ?? 'GET';
+      const notes: AccessNotes = {};
       bodyRate.watch(req, res, log);
 
       res.once('close', () => {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         const status = res.headersSent ? res.statusCode : 0;
         metrics.httpRequest(name, method, status, seconds);
-        const line = { method, route: name, path, status, ms: Math.round(seconds * 1000) };
+        readAtLastEnd.set(socket, socket.bytesRead);
+        const line = {
+          method,
+          route: name,
+          path,
+          operation: operationField(notes),
+          caller: notes.caller,
+          status,
+          ms: Math.round(seconds * 1000),
+          // On the connection, headers included: a keep-alive connection's bytes are counted from the end of its last request.
+          bytesIn: socket.bytesRead - readBefore,
+          bytesOut: socket.bytesWritten - writtenBefore,
+        };
         if (res.writableFinished) log.info(line, 'request');
         else log.info({ ...line, aborted: true }, 'request ended before its response was complete');
       });
 
       drain.track(
         res,
-        serve(req, res, route, { path, query, requestId, log }).catch((err: unknown) => sendError(res, err, log)),
+        withRequestScope({ requestId, notes }, () => serve(req, res, route, { path, query, requestId, log })).catch(
+          (err: unknown) => sendError(res, err, log),
+        ),
       );
     },
   );

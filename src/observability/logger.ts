@@ -6,6 +6,7 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { AppError } from '../core/errors.js';
+import { currentRequestScope } from '../core/request-scope.js';
 
 /** What stands in a log line where a secret was. */
 const REDACTED = '[redacted]';
@@ -79,7 +80,21 @@ export interface LoggerOptions {
 }
 
 /**
- * The server's logger: JSON lines at `config.logLevel`; errors logged as
+ * `requestId` of the request the running code serves (src/core/request-scope.ts),
+ * for lines written by loggers that do not carry it already: the S3 client's
+ * store-call lines, and any other component's lines written while a request
+ * is served. A logger made with `child({ requestId })` keeps its own.
+ */
+function requestIdMixin(_line: object, _level: number, logger: Logger): object {
+  const requestId = currentRequestScope()?.requestId;
+  if (requestId === undefined) return {};
+  const bindings = (logger as unknown as Record<symbol, unknown>)[pino.symbols.chindingsSym];
+  return typeof bindings === 'string' && bindings.includes('"requestId":') ? {} : { requestId };
+}
+
+/**
+ * The server's logger: JSON lines at `config.logLevel`, each written while
+ * serving a request with that request's `requestId`; errors logged as
  * `err` keep their name, message, code and causes but no stack; the
  * Authorization header, tokens and secret keys are censored by path; and
  * every line passes through a `SecretScrubber`.
@@ -93,6 +108,7 @@ export function createLogger(
   return pino(
     {
       level: config.logLevel,
+      mixin: requestIdMixin,
       redact: { paths: REDACT_PATHS, censor: REDACTED },
       // `err` is ours; the store client's SDK logs its failures as `error`.
       serializers: { err: (err: unknown) => errorDetails(err), error: (err: unknown) => errorDetails(err) },

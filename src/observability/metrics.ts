@@ -24,6 +24,17 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 /** Distinct GraphQL operation names kept as labels; later ones count as "other". */
 const MAX_OPERATION_NAMES = 200;
 
+/** Adds one to `gauge` now, and takes it off again on the first call of the function returned. */
+function inFlight(gauge: Gauge): () => void {
+  gauge.inc();
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    gauge.dec();
+  };
+}
+
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
 /**
@@ -42,8 +53,9 @@ export class Metrics {
   private readonly bytesUp: Counter;
   private readonly bytesDown: Counter;
   private readonly inFlight: Gauge;
+  private readonly downloadsInFlight: Gauge;
   private readonly operations: Counter<'name' | 'type' | 'outcome'>;
-  private readonly operationDuration: Histogram<'type' | 'outcome'>;
+  private readonly operationDuration: Histogram<'name' | 'type' | 'outcome'>;
   private readonly operationNames = new Set<string>();
   private readonly rateRefusals: Counter<'route' | 'phase'>;
   private readonly rateShared: Gauge;
@@ -93,6 +105,11 @@ export class Metrics {
       help: 'Multipart (file upload) requests being received right now.',
       registers,
     });
+    this.downloadsInFlight = new Gauge({
+      name: `${prefix}downloads_in_flight`,
+      help: 'Object contents being sent on /objects right now.',
+      registers,
+    });
     this.operations = new Counter({
       name: `${prefix}graphql_operations_total`,
       help: 'GraphQL operations executed, by operation name, type and outcome.',
@@ -101,8 +118,8 @@ export class Metrics {
     });
     this.operationDuration = new Histogram({
       name: `${prefix}graphql_operation_duration_seconds`,
-      help: 'Execution time of GraphQL operations, by type and outcome.',
-      labelNames: ['type', 'outcome'],
+      help: "Execution time of GraphQL operations (an upload's included), by operation name, type and outcome.",
+      labelNames: ['name', 'type', 'outcome'],
       buckets: LATENCY_BUCKETS,
       registers,
     });
@@ -159,15 +176,14 @@ export class Metrics {
     if (bytes > 0) this.bytesDown.inc(bytes);
   }
 
-  /** Marks the start of an upload request; call the returned function exactly once when it is over. */
+  /** Marks the start of an upload request; the returned function marks its end (calls after the first do nothing). */
   uploadStarted(): () => void {
-    this.inFlight.inc();
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      this.inFlight.dec();
-    };
+    return inFlight(this.inFlight);
+  }
+
+  /** Marks the start of sending an object's content; the returned function marks its end (calls after the first do nothing). */
+  downloadStarted(): () => void {
+    return inFlight(this.downloadsInFlight);
   }
 
   /** A request refused by the rate limit. */
@@ -187,8 +203,9 @@ export class Metrics {
 
   /** One executed GraphQL operation. */
   graphqlOperation(event: GraphQLOperationEvent): void {
-    this.operations.inc({ name: this.operationLabel(event.name), type: event.type, outcome: event.outcome });
-    this.operationDuration.observe({ type: event.type, outcome: event.outcome }, event.seconds);
+    const labels = { name: this.operationLabel(event.name), type: event.type, outcome: event.outcome };
+    this.operations.inc(labels);
+    this.operationDuration.observe(labels, event.seconds);
   }
 
   private operationLabel(name: string | null | undefined): string {

@@ -7,6 +7,8 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { StoreSettings } from '../config/index.js';
 import { currentStoreCallBudget } from '../core/store-call-budget.js';
 import { storeStatusOf } from './errors.js';
+import { quietSdkNodeWarning } from './node-support.js';
+import { addStoreCallTracing } from './tracing.js';
 
 /** One finished store command, for metrics and tests. */
 export interface StoreCallEvent {
@@ -120,6 +122,8 @@ export function createS3Client(settings: ResolvedStoreSettings, opts: CreateS3Cl
       ? (settings.publicEndpoint ?? settings.endpoint)
       : settings.endpoint;
   const logger = opts.logger ? sdkLogger(opts.logger) : silentLogger;
+  // Before the first command: the SDK checks the Node version then (the server's own notice is in src/main.ts).
+  quietSdkNodeWarning();
 
   const client = new S3Client({
     endpoint,
@@ -149,6 +153,7 @@ export function createS3Client(settings: ResolvedStoreSettings, opts: CreateS3Cl
     // Added first, so it runs outside the reporter: a call refused by the budget was never sent, and is not reported.
     addStoreCallBudget(client);
     if (opts.onCall) addCallReporter(client, opts.onCall);
+    addStoreCallTracing(client);
   }
   return client;
 }

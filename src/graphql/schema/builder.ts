@@ -1,10 +1,13 @@
 import SchemaBuilder from '@pothos/core';
 import ScopeAuthPlugin, { AuthScopeFailureType, type AuthFailure } from '@pothos/plugin-scope-auth';
 import SimpleObjectsPlugin from '@pothos/plugin-simple-objects';
+import TracingPlugin, { isRootField } from '@pothos/plugin-tracing';
+import { createOpenTelemetryWrapper } from '@pothos/tracing-opentelemetry';
 import type { FileUpload } from 'graphql-upload-minimal';
 import { forbidden, POLICY, unmet, type InputOf, type Need, type Operation } from '../../security/access.js';
 import type { Context } from '../context.js';
 import { AppError } from '../../core/errors.js';
+import { graphqlTracer } from '../plugins/use-operation-span.js';
 
 /**
  * The one Pothos builder: its plugins, scalar shapes and the root types.
@@ -35,7 +38,33 @@ export interface SchemaTypes {
   AuthScopes: {
     access: readonly Need[];
   };
+  Tracing: boolean;
 }
+
+/**
+ * The fields besides the root fields whose resolvers reach the store
+ * (directly, or through the request's loaders): each gets a resolver span
+ * when tracing is on (src/observability/tracing.ts). Fields that only read
+ * their parent get none, so a listing of a thousand objects is not a
+ * thousand spans.
+ */
+const STORE_FIELDS = new Set([
+  'Bucket.createdAt',
+  'Bucket.objects',
+  'Bucket.object',
+  'Bucket.multipartUploads',
+  'Object.contentType',
+  'Object.metadata',
+  'MultipartUpload.parts',
+  'MultipartMutations.create',
+  'MultipartMutations.uploadPart',
+  'MultipartMutations.complete',
+  'MultipartMutations.abort',
+  'MultipartMutations.abortStale',
+]);
+
+/** A resolver span (`graphql.resolve`, with the field's name, path and type), without arguments or source text. */
+const traceResolver = createOpenTelemetryWrapper(graphqlTracer(), { includeArgs: false, includeSource: false });
 
 /** The needs of the first `access` scope that failed. */
 function failedNeeds(failure: AuthFailure): readonly Need[] | undefined {
@@ -55,8 +84,12 @@ function failedNeeds(failure: AuthFailure): readonly Need[] | undefined {
 }
 
 export const builder = new SchemaBuilder<SchemaTypes>({
-  plugins: [ScopeAuthPlugin, SimpleObjectsPlugin],
+  plugins: [ScopeAuthPlugin, SimpleObjectsPlugin, TracingPlugin],
   defaultFieldNullability: false,
+  tracing: {
+    default: (config) => isRootField(config) || STORE_FIELDS.has(`${config.parentType}.${config.name}`),
+    wrap: (resolver, options) => traceResolver(resolver, options),
+  },
   scopeAuth: {
     authScopes: (ctx) => ({
       access: (needs) => unmet(ctx.caller, needs) === undefined,

@@ -301,6 +301,7 @@ async function serveObject(
     res.end();
     return;
   }
+  res.once('close', deps.metrics.downloadStarted());
   // Which side failed first decides how the failure is logged: the error the pipeline reports does not tell
   // (Node 24 reports the store stream's "aborted" after the pipeline destroys it for a departed client).
   const body = result.body;
