@@ -14,8 +14,10 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createWriteStream } from 'node:fs';
 import {
+  CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  ListBucketsCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -27,6 +29,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/app.js';
 import { digestOf, expectedDigest, MiB, randomStream } from '../support/data.js';
 import { gradientPng } from '../support/png.js';
+import { createTestBucket, removeBucket, s3Client, testStores } from '../support/stores.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -199,7 +202,6 @@ describe.skipIf(!haveChromium)('the web console in a browser', () => {
     expect(digestOf(Buffer.from(await shared.arrayBuffer()))).toEqual(await expectedDigest(BIG, 'console-big'));
     await screenshot(page, 'console-details');
     await big.getByRole('button', { name: 'Close' }).click();
-    await screenshot(page, 'console-wide');
 
     // Delete a selection (two files), then the folder, each after confirming.
     await page.getByLabel('Select big.bin').check();
@@ -212,35 +214,56 @@ describe.skipIf(!haveChromium)('the web console in a browser', () => {
     await expect.poll(() => keysOf(s3, 'console-flow')).toEqual([]);
     await page.getByText('This bucket is empty.').waitFor();
 
+    // Deleting the bucket, with what is in it, takes typing its name.
+    await s3.send(new PutObjectCommand({ Bucket: 'console-flow', Key: 'left.txt', Body: 'left' }));
+    await page.getByRole('button', { name: 'Delete bucket' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Delete bucket console-flow?' });
+    expect(await confirm.getByRole('button', { name: 'Delete' }).isDisabled()).toBe(true);
+    await confirm.getByLabel(/^Type/).fill('console-flow');
+    await confirm.getByRole('button', { name: 'Delete' }).click();
+    await page.getByText('Choose a bucket.').waitFor();
+    const buckets = await s3.send(new ListBucketsCommand({}));
+    expect(buckets.Buckets?.map((b) => b.Name)).not.toContain('console-flow');
+
     expect(outside).toEqual([]);
     expect(errors).toEqual([]);
   });
 
-  it('lays out at a phone width', async () => {
-    await s3.send(new PutObjectCommand({ Bucket: 'console-flow', Key: 'reports/2026/summary.pdf', Body: 'pdf' }));
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: 'console-flow',
-        Key: 'a-rather-long-file-name-for-a-small-screen.csv',
-        Body: 'a,b',
-      }),
-    );
-    const { page, context, outside, errors } = await openConsole(browser, server, { width: 390, height: 844 });
-    opened.push(context);
-    await page.getByRole('button', { name: 'console-flow', exact: true }).click();
-    await page.getByRole('button', { name: 'reports/', exact: true }).waitFor();
-    // Nothing wider than the screen.
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-    await screenshot(page, 'console-narrow');
-    expect(outside).toEqual([]);
-    expect(errors).toEqual([]);
+  it("lays out from a phone's width up, nothing wider than the screen", async () => {
+    const seed: [string, string | Buffer, string][] = [
+      ['reports/2026/summary.pdf', 'pdf', 'application/pdf'],
+      ['images/logo.png', PHOTO, 'image/png'],
+      ['images/banner.png', PHOTO, 'image/png'],
+      ['a-rather-long-file-name-for-a-small-screen-2026-11-26.csv', 'a,b\n1,2\n', 'text/csv'],
+      ['notes.txt', NOTES, 'text/plain'],
+      ['photo.png', PHOTO, 'image/png'],
+      ['backup.tar.gz', Buffer.alloc(3 * MiB + 12_345), 'application/gzip'],
+    ];
+    await s3.send(new CreateBucketCommand({ Bucket: 'console-layout' }));
+    for (const [Key, Body, ContentType] of seed) {
+      await s3.send(new PutObjectCommand({ Bucket: 'console-layout', Key, Body, ContentType }));
+    }
+    for (const [viewport, name] of [
+      [{ width: 1440, height: 900 }, 'console-wide'],
+      [{ width: 390, height: 844 }, 'console-narrow'],
+    ] as const) {
+      const { page, context, outside, errors } = await openConsole(browser, server, viewport);
+      opened.push(context);
+      await page.getByRole('button', { name: 'console-layout', exact: true }).click();
+      await page.getByRole('button', { name: 'backup.tar.gz', exact: true }).waitFor();
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(viewport.width);
+      await screenshot(page, name);
+      expect(outside).toEqual([]);
+      expect(errors).toEqual([]);
+    }
   });
 
   it('lists an open multipart upload and aborts it', async () => {
-    const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'console-flow', Key: 'left/over.bin' }));
+    await s3.send(new CreateBucketCommand({ Bucket: 'console-open' }));
+    const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'console-open', Key: 'left/over.bin' }));
     await s3.send(
       new UploadPartCommand({
-        Bucket: 'console-flow',
+        Bucket: 'console-open',
         Key: 'left/over.bin',
         UploadId: created.UploadId,
         PartNumber: 1,
@@ -249,12 +272,175 @@ describe.skipIf(!haveChromium)('the web console in a browser', () => {
     );
     const { page, context, errors } = await openConsole(browser, server);
     opened.push(context);
-    await page.getByRole('button', { name: 'console-flow', exact: true }).click();
+    await page.getByRole('button', { name: 'console-open', exact: true }).click();
     await page.getByRole('button', { name: 'Open uploads' }).click();
     await page.getByRole('button', { name: 'Abort upload of left/over.bin' }).click();
     await page.getByText('No open uploads.').waitFor();
-    const open = await s3.send(new ListMultipartUploadsCommand({ Bucket: 'console-flow' }));
+    const open = await s3.send(new ListMultipartUploadsCommand({ Bucket: 'console-open' }));
     expect(open.Uploads ?? []).toEqual([]);
     expect(errors).toEqual([]);
+  });
+});
+
+describe.skipIf(!haveChromium)('the web console with API keys', () => {
+  const READER = 'console-reader-token-0123456789';
+  let browser: Browser;
+  let dataDir: string;
+  let server: TestServer;
+  let s3: S3Client;
+  const opened: BrowserContext[] = [];
+
+  beforeAll(async () => {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    dataDir = await mkdtemp(join(tmpdir(), 's3-graphql-console-keys-'));
+    const API_KEYS = JSON.stringify({
+      keys: [{ name: 'viewer', token: READER, grants: [{ bucket: 'team', role: 'read' }] }],
+    });
+    server = await startServer(undefined, {
+      DATA_DIR: dataDir,
+      EMBEDDED_S3_PORT: '0',
+      API_KEYS,
+      RATE_LIMIT_PER_MINUTE: '0',
+    });
+    const embedded = server.app.embedded!;
+    s3 = new S3Client({
+      endpoint: embedded.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: embedded.credentials,
+    });
+    await s3.send(new CreateBucketCommand({ Bucket: 'team' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'team', Key: 'photo.png', Body: PHOTO, ContentType: 'image/png' }));
+    await s3.send(
+      new PutObjectCommand({ Bucket: 'team', Key: 'docs/readme.txt', Body: NOTES, ContentType: 'text/plain' }),
+    );
+  });
+
+  afterEach(async () => {
+    for (const context of opened.splice(0)) await context.close();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    s3?.destroy();
+    await server?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('asks for a key, keeps it for the tab, and shows a read key no upload, delete or create', async () => {
+    const { page, context, outside, errors } = await openConsole(browser, server);
+    opened.push(context);
+    await page.getByLabel('API key').fill('not-a-key-of-this-server');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').getByText('This API key is not accepted.').waitFor();
+    await page.getByLabel('API key').fill(READER);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('viewer').waitFor();
+    await page.getByRole('button', { name: 'team', exact: true }).click();
+    await page.getByRole('button', { name: 'photo.png', exact: true }).waitFor();
+    for (const name of ['Upload files', 'Upload folder', 'New bucket name'])
+      expect(await page.getByLabel(name).count()).toBe(0);
+    for (const name of [/^Delete/, 'Create bucket']) expect(await page.getByRole('button', { name }).count()).toBe(0);
+    expect(await page.getByRole('checkbox').count()).toBe(0);
+
+    // The preview is fetched with the key (an <img> could not send it) into a blob: URL.
+    await page.getByRole('button', { name: 'photo.png', exact: true }).click();
+    const photo = page.getByRole('dialog', { name: 'photo.png' });
+    const img = photo.getByRole('img', { name: 'Preview of photo.png' });
+    await expect.poll(() => img.evaluate((el: HTMLImageElement) => el.naturalWidth)).toBe(240);
+    expect(await img.getAttribute('src')).toMatch(/^blob:/);
+    for (const name of ['Delete', 'Rename', 'Copy'])
+      expect(await photo.getByRole('button', { name, exact: true }).count()).toBe(0);
+    await photo.getByRole('button', { name: 'Close' }).click();
+
+    // Kept for the tab (a reload stays signed in), in sessionStorage only; signing out forgets it.
+    expect(await page.evaluate(() => [sessionStorage.length, localStorage.length])).toEqual([1, 0]);
+    await page.reload();
+    await page.getByRole('button', { name: 'team', exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API key').waitFor();
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+
+    expect(outside).toEqual([]);
+    // The one failed request: the wrong key, answered 401.
+    expect(errors.filter((e) => !e.includes('401'))).toEqual([]);
+  });
+});
+
+describe.skipIf(!haveChromium)('the web console with a store on another origin', () => {
+  const store = testStores()[0]!;
+  let browser: Browser;
+  let dataDir: string;
+  let server: TestServer;
+  let s3: S3Client;
+  let bucket: string;
+  const opened: BrowserContext[] = [];
+
+  beforeAll(async () => {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    dataDir = await mkdtemp(join(tmpdir(), 's3-graphql-console-other-'));
+    await pipeline(randomStream(9 * MiB, 'console-parts'), createWriteStream(join(dataDir, 'parts.bin')));
+    s3 = s3Client(store);
+    bucket = await createTestBucket(s3, 'console');
+    server = await startServer(store, { RATE_LIMIT_PER_MINUTE: '0' });
+  });
+
+  afterEach(async () => {
+    for (const context of opened.splice(0)) await context.close();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await removeBucket(s3, bucket);
+    s3?.destroy();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('sends the parts through uploadPart when the page may not reach the store, byte-exact', async () => {
+    const { page, context, outside, requests } = await openConsole(browser, server);
+    opened.push(context);
+    await page.getByRole('button', { name: bucket, exact: true }).click();
+    await page.getByLabel('Upload files').setInputFiles(join(dataDir, 'parts.bin'));
+    await expect.poll(() => page.locator('.upload-done').count(), { timeout: 60_000 }).toBe(1);
+    expect(digestOf(await bytesOf(s3, bucket, 'parts.bin'))).toEqual(await expectedDigest(9 * MiB, 'console-parts'));
+    // The presigned PUTs (one per part already under way) were stopped in the browser by the page's
+    // policy: none reached the network, so the parts went through the server.
+    expect(requests.filter((r) => r.startsWith('PUT ')).length).toBeGreaterThan(0);
+    expect(outside).toEqual([]);
+  });
+
+  it('cancelling a multipart upload aborts it in the store', async () => {
+    const { page, context } = await openConsole(browser, server);
+    opened.push(context);
+    // Hold the parts on their way, so that the upload is still running when it is cancelled.
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let partsSeen = 0;
+    await page.route('**/graphql', async (route) => {
+      if (!(route.request().headers()['content-type'] ?? '').startsWith('multipart/form-data')) return route.continue();
+      partsSeen += 1;
+      await held;
+      return route.continue().catch(() => undefined);
+    });
+    await page.getByRole('button', { name: bucket, exact: true }).click();
+    await page.getByLabel('Upload files').setInputFiles({
+      name: 'cancelled.bin',
+      mimeType: 'application/octet-stream',
+      buffer: Buffer.alloc(9 * MiB, 7),
+    });
+    await expect.poll(() => partsSeen, { timeout: 30_000 }).toBeGreaterThan(0);
+    const started = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+    expect(started.Uploads?.map((u) => u.Key)).toEqual(['cancelled.bin']);
+
+    await page.getByRole('button', { name: 'Cancel upload of cancelled.bin' }).click();
+    await page.locator('.upload-cancelled').waitFor();
+    release();
+    await expect
+      .poll(async () => (await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? [])
+      .toEqual([]);
+    expect(await keysOf(s3, bucket)).not.toContain('cancelled.bin');
   });
 });

@@ -133,30 +133,33 @@ export function Browser(props: { bucket: string; viewer: Viewer; onDeleted: () =
         </div>
       </header>
       {showUploads && <OpenUploads bucket={bucket} canAbort={can.write} />}
-      <nav aria-label="Folder path" className="crumbs">
-        <ol>
-          <li>
-            <button type="button" className="link" onClick={() => open('')} aria-current={folder === '' || undefined}>
-              {bucket}
-            </button>
-          </li>
-          {crumbs.map((name, i) => {
-            const prefix = `${crumbs.slice(0, i + 1).join('/')}/`;
-            return (
-              <li key={prefix}>
-                <button
-                  type="button"
-                  className="link"
-                  onClick={() => open(prefix)}
-                  aria-current={prefix === folder || undefined}
-                >
-                  {name}
-                </button>
-              </li>
-            );
-          })}
-        </ol>
-      </nav>
+      {/* At the top of the bucket, its heading says where you are. */}
+      {folder !== '' && (
+        <nav aria-label="Folder path" className="crumbs">
+          <ol>
+            <li>
+              <button type="button" className="link" onClick={() => open('')} aria-current={folder === '' || undefined}>
+                {bucket}
+              </button>
+            </li>
+            {crumbs.map((name, i) => {
+              const prefix = `${crumbs.slice(0, i + 1).join('/')}/`;
+              return (
+                <li key={prefix}>
+                  <button
+                    type="button"
+                    className="link"
+                    onClick={() => open(prefix)}
+                    aria-current={prefix === folder || undefined}
+                  >
+                    {name}
+                  </button>
+                </li>
+              );
+            })}
+          </ol>
+        </nav>
+      )}
       <div className="toolbar">
         <div className="filter">
           <label htmlFor={filterId} className="visually-hidden">
@@ -221,21 +224,23 @@ export function Browser(props: { bucket: string; viewer: Viewer; onDeleted: () =
         >
           Next page
         </button>
-        <label htmlFor={sizeId}>Per page</label>
-        <select
-          id={sizeId}
-          value={pageSize}
-          onChange={(e) => {
-            setPageSize(Number(e.target.value));
-            setCursors([null]);
-          }}
-        >
-          {PAGE_SIZES.map((n) => (
-            <option key={n} value={n}>
-              {n}
-            </option>
-          ))}
-        </select>
+        <span className="page-size">
+          <label htmlFor={sizeId}>Per page</label>
+          <select
+            id={sizeId}
+            value={pageSize}
+            onChange={(e) => {
+              setPageSize(Number(e.target.value));
+              setCursors([null]);
+            }}
+          >
+            {PAGE_SIZES.map((n) => (
+              <option key={n} value={n}>
+                {n}
+              </option>
+            ))}
+          </select>
+        </span>
       </footer>
       {details !== null && (
         <Details

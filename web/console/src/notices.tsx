@@ -1,5 +1,5 @@
 /** One message at a time at the top of the console: errors as alerts, confirmations as status. */
-import { createContext, type ReactNode, useCallback, useContext, useMemo, useState } from 'react';
+import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useRef, useState } from 'react';
 import { messageOf } from './errors';
 
 interface Notice {
@@ -22,9 +22,17 @@ export function NoticesProvider({ children }: { children: ReactNode }) {
   const info = useCallback((text: string) => setNotice({ kind: 'info', text }), []);
   const error = useCallback((err: unknown) => setNotice({ kind: 'error', text: messageOf(err) }), []);
   const value = useMemo(() => ({ info, error }), [info, error]);
+  // A popover is in the top layer: shown again for each notice, it is above any dialog open at the time.
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const element = ref.current;
+    if (!element) return;
+    if (element.matches(':popover-open')) element.hidePopover();
+    if (notice) element.showPopover();
+  }, [notice]);
   return (
     <NoticesContext.Provider value={value}>
-      <div className="notices">
+      <div className="notices" popover="manual" ref={ref}>
         <div role="alert">
           {notice?.kind === 'error' && (
             <p className="notice notice-error">
