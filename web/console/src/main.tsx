@@ -3,7 +3,10 @@
  * `npm run build:web` (scripts/build-web.mjs), every script and style from
  * the server itself, talking to its /graphql with Apollo Client.
  */
-import './style.css';
+import './base.css';
+import './browser.css';
+import './panels.css';
+import './narrow.css';
 import { ApolloProvider } from '@apollo/client/react';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
