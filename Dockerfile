@@ -8,7 +8,7 @@
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# npm ci's prepare script builds GraphiQL (web/) into dist/web with Vite, a dev dependency.
+# npm ci's prepare script builds GraphiQL (web/) and the console (web/console/) into dist/web with Vite, a dev dependency.
 COPY scripts ./scripts
 COPY web ./web
 RUN npm ci --no-audit --no-fund
@@ -23,7 +23,7 @@ ENV NODE_ENV=production \
     DATA_DIR=/data
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Without dev dependencies the prepare script finds no Vite and skips: GraphiQL comes from the build stage (dist/web).
+# Without dev dependencies the prepare script finds no Vite and skips: GraphiQL and the console come from the build stage (dist/web).
 COPY scripts/build-web.mjs ./scripts/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist

@@ -84,6 +84,7 @@ async function main() {
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const lines = [`s3-graphql is serving GraphQL at http://${host}:${port}/graphql`];
+  if (config.console) lines.push(`  console:    open http://${host}:${port}/ in a browser`);
   if (config.graphiql) lines.push(`  GraphiQL:   open http://${host}:${port}/graphql in a browser`);
   if (app.embedded) {
     lines.push(

@@ -82,6 +82,7 @@ export const envSchema = z.object({
   API_KEYS_FILE: z.string().optional(),
   ALLOW_ANONYMOUS: boolean.default(false),
   GRAPHIQL: boolean.optional(),
+  CONSOLE: boolean.default(true),
   INTROSPECTION: boolean.optional(),
   MAX_JSON_BODY_BYTES: byteSize(KIB).default(KIB ** 2),
   MAX_FILES_PER_REQUEST: int(1, 1000).default(10),

@@ -59,6 +59,8 @@ export interface Config {
   apiKeys: ApiKeyConfig[];
   allowAnonymous: boolean;
   graphiql: boolean;
+  /** Serve the web console on `/`. */
+  console: boolean;
   introspection: boolean;
   /** Largest JSON (or application/graphql) request body, and largest `operations` field of an upload. */
   maxJsonBodyBytes: number;
@@ -196,6 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiKeys,
     allowAnonymous: e.ALLOW_ANONYMOUS,
     graphiql: e.GRAPHIQL ?? !locked,
+    console: e.CONSOLE,
     introspection: e.INTROSPECTION ?? !locked,
     maxJsonBodyBytes: e.MAX_JSON_BODY_BYTES,
     maxFilesPerRequest: e.MAX_FILES_PER_REQUEST,

@@ -2,7 +2,7 @@
  * The HTTP side: the node:http server (routing, request ids, logs and
  * metrics of every request, connection caps, slow clients) and its routes
  * (routes/): `/graphql` into Yoga (or GraphiQL's page), `/objects`
- * downloads, GraphiQL's assets, `/healthz`, `/readyz`, `/metrics`, CORS
+ * downloads, GraphiQL's assets, the web console on `/` (CONSOLE), `/healthz`, `/readyz`, `/metrics`, CORS
  * (cors.ts) and the embedded store's `/s3`. It enters through `createServer`.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -19,6 +19,7 @@ import { BodyRateGuard, capConnections } from './connections.js';
 import { Cors } from './cors.js';
 import { Drain } from './drain.js';
 import { errorBody, sendError, sendJson } from './respond.js';
+import { CONSOLE_ASSETS_PREFIX, CONSOLE_PATH, Console } from './routes/console.js';
 import { GRAPHIQL_ASSETS_PREFIX, GraphiQL } from './routes/graphiql.js';
 import { GRAPHQL_PATH, graphqlRoute, type GraphQLHandler } from './routes/graphql.js';
 import { healthz, readyzRoute } from './routes/health.js';
@@ -54,7 +55,7 @@ interface EmbeddedHandler {
 export const EMBEDDED_PREFIX = '/s3';
 
 /** Route names, the `route` label of the request metrics: a small fixed set. */
-type RouteName = 'healthz' | 'readyz' | 'metrics' | 'objects' | 'graphql' | 'graphiql' | 's3' | 'unknown';
+type RouteName = 'healthz' | 'readyz' | 'metrics' | 'objects' | 'graphql' | 'graphiql' | 'console' | 's3' | 'unknown';
 
 /** What a route is given of its request besides the request and response themselves. */
 interface RequestInfo {
@@ -129,6 +130,7 @@ export function createServer(deps: ServerDeps): { server: Server; drain: Drain }
   const readyz = readyzRoute(store);
   const bodyRate = new BodyRateGuard(config.minUploadBytesPerSecond, config.uploadRateWindowMs);
   const graphiql = config.graphiql ? new GraphiQL({ endpoint: GRAPHQL_PATH }) : undefined;
+  const consolePages = config.console ? new Console() : undefined;
 
   const routes: Route[] = [
     { name: 'healthz', matches: (path) => path === '/healthz', readOnly: true, handle: (_req, res) => healthz(res) },
@@ -168,6 +170,14 @@ export function createServer(deps: ServerDeps): { server: Server; drain: Drain }
       matches: (path) => graphiql !== undefined && path.startsWith(GRAPHIQL_ASSETS_PREFIX),
       readOnly: true,
       handle: (req, res, { path }) => graphiql?.sendAsset(req, res, path),
+    },
+    {
+      name: 'console',
+      matches: (path) =>
+        consolePages !== undefined && (path === CONSOLE_PATH || path.startsWith(CONSOLE_ASSETS_PREFIX)),
+      readOnly: true,
+      handle: (req, res, { path }) =>
+        path === CONSOLE_PATH ? consolePages?.sendPage(res) : consolePages?.sendAsset(req, res, path),
     },
   ];
   if (embedded) {

@@ -217,6 +217,10 @@ describe('start-up with a store that is down', () => {
         // Within the readiness check's 2 s and the process start, not the SDK's 3 attempts of 120 s.
         expect(Date.now() - started).toBeLessThan(20_000);
         expect((await fetch(`${url}/healthz`)).status).toBe(200);
+        // `npm start` serves the web console on / (CONSOLE defaults to true), and says where.
+        expect(stdout).toContain(`  console:    open ${url}/ in a browser`);
+        const page = await fetch(`${url}/`);
+        expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
         const ready = await fetch(`${url}/readyz`);
         expect(ready.status).toBe(503);
         expect(await ready.json()).toMatchObject({ status: 'unavailable' });

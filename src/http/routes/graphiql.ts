@@ -1,14 +1,11 @@
-import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { extname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { BUILT_DIR, BuiltAssets, sendPage } from '../built-assets.js';
 import { errorBody, sendJson } from '../respond.js';
 
 /** Where the page's scripts, styles, fonts and editor workers are served (the base of scripts/build-web.mjs). */
 export const GRAPHIQL_ASSETS_PREFIX = '/graphiql/assets/';
-
-/** What `npm ci` builds (scripts/build-web.mjs): dist/web/ at the repository's root, from src/ and dist/ alike. */
-const BUILT_DIR = fileURLToPath(new URL('../../../dist/web/', import.meta.url));
 
 /** What GraphiQL opens with: the buckets, and the first level of each. */
 const GRAPHIQL_DEFAULT_QUERY = `# s3-graphql: buckets and objects in S3-compatible storage.
@@ -56,23 +53,6 @@ const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-const CONTENT_TYPES: Record<string, string> = {
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.ttf': 'font/ttf',
-  '.woff2': 'font/woff2',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-};
-
-interface Asset {
-  file: string;
-  type: string;
-  size: number;
-  /** The gzip copy the build wrote, for clients that accept it. */
-  gzip?: { file: string; size: number };
-}
-
 /** A browser asking for a page, as Yoga told GraphiQL requests apart: a GET that accepts text/html. */
 export const wantsPage = (req: IncomingMessage) =>
   req.method === 'GET' && (req.headers.accept ?? '').includes('text/html');
@@ -89,10 +69,11 @@ const jsonInHtml = (value: unknown) => JSON.stringify(value).replace(/</g, '\\u0
  */
 export class GraphiQL {
   private readonly page: string | undefined;
-  private readonly assets = new Map<string, Asset>();
+  private readonly assets: BuiltAssets;
 
   constructor(options: { endpoint: string; dir?: string }) {
     const dir = options.dir ?? BUILT_DIR;
+    this.assets = new BuiltAssets(join(dir, 'assets'), GRAPHIQL_ASSETS_PREFIX, 'GraphiQL asset');
     const index = join(dir, 'index.html');
     if (!existsSync(index)) return;
     const settings = jsonInHtml({ endpoint: options.endpoint, defaultQuery: GRAPHIQL_DEFAULT_QUERY });
@@ -100,20 +81,6 @@ export class GraphiQL {
       '<!--graphiql-options-->',
       `<script id="graphiql-options" type="application/json">${settings}</script>`,
     );
-    const assetsDir = join(dir, 'assets');
-    const names = existsSync(assetsDir) ? readdirSync(assetsDir) : [];
-    for (const name of names) {
-      const type = CONTENT_TYPES[extname(name)];
-      if (!type) continue;
-      const file = join(assetsDir, name);
-      const gzip = names.includes(`${name}.gz`) ? `${file}.gz` : undefined;
-      this.assets.set(name, {
-        file,
-        type,
-        size: statSync(file).size,
-        ...(gzip && { gzip: { file: gzip, size: statSync(gzip).size } }),
-      });
-    }
   }
 
   /** The page, with its options and a Content-Security-Policy that keeps it on this server. */
@@ -129,40 +96,11 @@ export class GraphiQL {
       );
       return;
     }
-    res.writeHead(200, {
-      'content-type': 'text/html; charset=utf-8',
-      'content-length': String(Buffer.byteLength(this.page)),
-      'content-security-policy': CONTENT_SECURITY_POLICY,
-      'cache-control': 'no-cache',
-      'x-content-type-options': 'nosniff',
-      'referrer-policy': 'no-referrer',
-    });
-    res.end(this.page);
+    sendPage(res, this.page, CONTENT_SECURITY_POLICY);
   }
 
   /** `GET`/`HEAD /graphiql/assets/{name}`: the built file, cached for a year (its name changes with its content). */
   sendAsset(req: IncomingMessage, res: ServerResponse, path: string): void {
-    const asset = this.assets.get(path.slice(GRAPHIQL_ASSETS_PREFIX.length));
-    if (!asset) {
-      sendJson(res, 404, errorBody('BAD_USER_INPUT', 'There is no GraphiQL asset by this name.'));
-      return;
-    }
-    const gzip = asset.gzip && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? '')) ? asset.gzip : undefined;
-    const sent = gzip ?? asset;
-    res.writeHead(200, {
-      'content-type': asset.type,
-      'content-length': String(sent.size),
-      'cache-control': 'public, max-age=31536000, immutable',
-      'x-content-type-options': 'nosniff',
-      ...(asset.gzip && { vary: 'accept-encoding' }),
-      ...(gzip && { 'content-encoding': 'gzip' }),
-    });
-    if (req.method === 'HEAD') {
-      res.end();
-      return;
-    }
-    const stream = createReadStream(sent.file);
-    stream.once('error', (err) => res.destroy(err));
-    stream.pipe(res);
+    this.assets.send(req, res, path);
   }
 }
