@@ -9,6 +9,7 @@
 import { cpus, platform, arch } from 'node:os';
 import { parseArgs } from 'node:util';
 import { group as api } from './api.js';
+import { group as downloads } from './downloads.js';
 import { group as embedded } from './embedded.js';
 import { group as metadata } from './metadata.js';
 import { group as multipart } from './multipart.js';
@@ -16,7 +17,7 @@ import { removeBuiltProject } from './support/build.js';
 import { removeLeftovers } from './support/cleanup.js';
 import { markdownTable, type BenchGroup, type Row } from './support/harness.js';
 
-const groups: readonly BenchGroup[] = [embedded, api, metadata, multipart];
+const groups: readonly BenchGroup[] = [embedded, api, metadata, downloads, multipart];
 
 /** Set once Ctrl-C (or SIGTERM) arrived: the run is then only cleaning up, and prints no results. */
 let interrupted = false;
