@@ -61,9 +61,18 @@ function graphqlCall<T>(api: Api, agent: Agent, query: string, variables: object
     'content-length': String(body.length),
     authorization: `Bearer ${api.token}`,
   };
-  return async () => {
+  const once = async () => {
     const response = await send(api.url, { method: 'POST', headers, body, agent });
     check(graphqlData<T>(response, await readJson(response)));
+  };
+  return async () => {
+    try {
+      await once();
+    } catch (error) {
+      // A kept-alive socket the server closed just as it was reused (Node's documented race): send again.
+      if ((error as { code?: unknown }).code !== 'ECONNRESET') throw error;
+      await once();
+    }
   };
 }
 
