@@ -3,18 +3,21 @@
  *   npm run bench                      every group
  *   npm run bench -- embedded          one group by name
  *   npm run bench -- --rounds 3        fewer (or more) measured rounds
+ *   npm run bench -- --before main     also the API server of that commit, where a group can
  * Progress goes to stderr; the table goes to stdout.
  */
 import { cpus, platform, arch } from 'node:os';
 import { parseArgs } from 'node:util';
 import { group as api } from './api.js';
+import { group as downloads } from './downloads.js';
 import { group as embedded } from './embedded.js';
+import { group as metadata } from './metadata.js';
 import { group as multipart } from './multipart.js';
 import { removeBuiltProject } from './support/build.js';
 import { removeLeftovers } from './support/cleanup.js';
 import { markdownTable, type BenchGroup, type Row } from './support/harness.js';
 
-const groups: readonly BenchGroup[] = [embedded, api, multipart];
+const groups: readonly BenchGroup[] = [embedded, api, metadata, downloads, multipart];
 
 /** Set once Ctrl-C (or SIGTERM) arrived: the run is then only cleaning up, and prints no results. */
 let interrupted = false;
@@ -33,7 +36,7 @@ async function main(): Promise<void> {
   }
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { rounds: { type: 'string', default: '5' } },
+    options: { rounds: { type: 'string', default: '5' }, before: { type: 'string' } },
   });
   const rounds = Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < 1) {
@@ -57,7 +60,8 @@ async function main(): Promise<void> {
       const log = (line: string) => process.stderr.write(`[${group.name}] ${line}\n`);
       log(`${group.description} (${rounds} rounds)`);
       try {
-        for (const row of await group.run({ rounds, log })) rows.push({ ...row, group: group.name });
+        for (const row of await group.run({ rounds, before: values.before, log }))
+          rows.push({ ...row, group: group.name });
       } catch (error) {
         if (interrupted) break;
         // One broken group must not cost the others' results.

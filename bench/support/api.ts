@@ -15,9 +15,10 @@ export interface Api {
  * Starts the API server in its own process, configured from the environment
  * as in production (the Docker image's NODE_ENV=production), pointed at
  * `store`, with one admin API key and no rate limit (the benchmarks send
- * hundreds of requests a minute).
+ * hundreds of requests a minute). With `ref`, the server's code is that
+ * commit's (`--before`).
  */
-export async function startApi(store: RunningStore): Promise<Api> {
+export async function startApi(store: RunningStore, ref?: string): Promise<Api> {
   const token = randomBytes(24).toString('hex');
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -34,6 +35,6 @@ export async function startApi(store: RunningStore): Promise<Api> {
   };
   // Upload spools go to the server's os.tmpdir().
   for (const name of ['TMPDIR', 'TMP', 'TEMP']) if (process.env[name] !== undefined) env[name] = process.env[name];
-  const child = await startChild<ApiInfo>('run-api.ts', [], env);
+  const child = await startChild<ApiInfo>('run-api.ts', [], env, ref);
   return { child, token, url: `${child.info.endpoint}/graphql` };
 }

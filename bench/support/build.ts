@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { onInterrupt } from './cleanup.js';
 
 /**
@@ -11,10 +13,13 @@ import { onInterrupt } from './cleanup.js';
  * measures. So before the first child starts, `src/` and `bench/` are
  * transpiled (types stripped, no type check; `npx tsc --noEmit` does that)
  * into a temporary directory whose `node_modules` links to the project's.
+ *
+ * `--before <git ref>` builds a second project whose `src/` is that commit's
+ * (and whose `bench/` is this one's), so a group can run the server as it
+ * was next to the server as it is, in the same rounds.
  */
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const SOURCE_DIRS = ['src', 'bench'];
 
 async function* typeScriptFiles(dir: string): AsyncGenerator<string> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
@@ -24,12 +29,23 @@ async function* typeScriptFiles(dir: string): AsyncGenerator<string> {
   }
 }
 
-async function transpileInto(outDir: string): Promise<void> {
+/** Writes the `src/` of commit `ref` under `dir` (`dir/src/...`). */
+async function checkOut(ref: string, dir: string): Promise<void> {
+  const archive = join(dir, 'src.tar');
+  await promisify(execFile)('git', ['-C', root, 'archive', '--format=tar', '-o', archive, ref, 'src']);
+  await promisify(execFile)('tar', ['-xf', archive, '-C', dir]);
+  await rm(archive);
+}
+
+async function transpileInto(outDir: string, sourceRoot: string): Promise<void> {
   const { default: ts } = await import('typescript');
   await writeFile(join(outDir, 'package.json'), JSON.stringify({ type: 'module', private: true }));
   await symlink(join(root, 'node_modules'), join(outDir, 'node_modules'), 'dir');
-  for (const sourceDir of SOURCE_DIRS) {
-    for await (const file of typeScriptFiles(join(root, sourceDir))) {
+  for (const [base, sourceDir] of [
+    [sourceRoot, 'src'],
+    [root, 'bench'],
+  ] as const) {
+    for await (const file of typeScriptFiles(join(base, sourceDir))) {
       const { outputText } = ts.transpileModule(await readFile(file, 'utf8'), {
         fileName: file,
         compilerOptions: {
@@ -38,38 +54,52 @@ async function transpileInto(outDir: string): Promise<void> {
           verbatimModuleSyntax: true,
         },
       });
-      const target = join(outDir, relative(root, file)).replace(/\.ts$/, '.js');
+      const target = join(outDir, relative(base, file)).replace(/\.ts$/, '.js');
       await mkdir(dirname(target), { recursive: true });
       await writeFile(target, outputText);
     }
   }
 }
 
-let built: Promise<string> | undefined;
-let unregister: (() => void) | undefined;
+/** The projects built so far, by git ref ('' for the working tree), and how to remove each. */
+const builds = new Map<string, { dir: Promise<string>; unregister: () => void }>();
 
-/** The directory holding the transpiled project; built on first use, once per run. */
-export function builtProject(): Promise<string> {
-  built ??= (async () => {
+/**
+ * The directory holding the transpiled project; built on first use, once per
+ * run. With `ref`, the project's `src/` is that commit's.
+ */
+export function builtProject(ref = ''): Promise<string> {
+  const existing = builds.get(ref);
+  if (existing) return existing.dir;
+  let remove: () => Promise<void> = async () => undefined;
+  const dir = (async () => {
     const outDir = await mkdtemp(join(tmpdir(), 's3-graphql-bench-build-'));
-    unregister = onInterrupt(() => rm(outDir, { recursive: true, force: true }));
+    remove = () => rm(outDir, { recursive: true, force: true });
     try {
-      await transpileInto(outDir);
+      let sourceRoot = root;
+      if (ref !== '') {
+        sourceRoot = join(outDir, 'checkout');
+        await mkdir(sourceRoot);
+        await checkOut(ref, sourceRoot);
+      }
+      await transpileInto(outDir, sourceRoot);
     } catch (error) {
-      await rm(outDir, { recursive: true, force: true });
+      await remove();
       throw error;
     }
     return outDir;
   })();
-  return built;
+  builds.set(ref, { dir, unregister: onInterrupt(() => remove()) });
+  return dir;
 }
 
-/** Removes the transpiled project, if one was built. */
+/** Removes every transpiled project built. */
 export async function removeBuiltProject(): Promise<void> {
-  if (built === undefined) return;
-  const outDir = await built.catch(() => undefined);
-  built = undefined;
-  if (outDir !== undefined) await rm(outDir, { recursive: true, force: true });
-  unregister?.();
-  unregister = undefined;
+  const all = [...builds.values()];
+  builds.clear();
+  for (const { dir, unregister } of all) {
+    const outDir = await dir.catch(() => undefined);
+    if (outDir !== undefined) await rm(outDir, { recursive: true, force: true });
+    unregister();
+  }
 }

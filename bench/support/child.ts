@@ -24,14 +24,16 @@ export interface ChildServer<Info> {
 
 /**
  * Starts `bench/<script>.ts` as plain JavaScript under Node (see build.ts) and
- * waits for its ready line.
+ * waits for its ready line; with `ref`, in the project built with that
+ * commit's `src/`.
  */
 export async function startChild<Info>(
   script: string,
   args: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
+  ref?: string,
 ): Promise<ChildServer<Info>> {
-  const entry = join(await builtProject(), 'bench', script.replace(/\.ts$/, '.js'));
+  const entry = join(await builtProject(ref), 'bench', script.replace(/\.ts$/, '.js'));
   const child = spawn(process.execPath, [entry, ...args], {
     env,
     stdio: ['pipe', 'pipe', 'inherit'],

@@ -22,6 +22,8 @@ export interface Row {
 interface RunOptions {
   /** Measured rounds per measure (after one warm-up round). */
   rounds: number;
+  /** `--before <git ref>`: groups that can also run the API server of that commit, next to this one. */
+  before: string | undefined;
   /** Progress lines go here (stderr), never into the results table. */
   log(line: string): void;
 }

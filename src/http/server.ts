@@ -24,7 +24,7 @@ import { GRAPHIQL_ASSETS_PREFIX, GraphiQL } from './routes/graphiql.js';
 import { GRAPHQL_PATH, graphqlRoute, type GraphQLHandler } from './routes/graphql.js';
 import { healthz, readyzRoute } from './routes/health.js';
 import { metricsRoute } from './routes/metrics.js';
-import { OBJECTS_PREFIX, objectsRoute } from './routes/objects.js';
+import { OBJECTS_PREFIX, objectsRoute, SAFETY_HEADERS } from './routes/objects.js';
 
 /** A connection with no byte in either direction for this long is closed (Yoga lifts it for streamed GraphQL answers). */
 const IDLE_TIMEOUT_MS = 120_000;
@@ -186,7 +186,15 @@ export function createServer(deps: ServerDeps): { server: Server; drain: Drain }
       name: 's3',
       matches: (path) => path === EMBEDDED_PREFIX || path.startsWith(`${EMBEDDED_PREFIX}/`),
       readOnly: false,
-      handle: (req, res) => embedded.handle(req, res, { basePath: EMBEDDED_PREFIX }),
+      handle: (req, res) => {
+        // Presigned GETs (`object { url }`, `/objects?redirect=1`) serve stored files from this origin:
+        // they get the same guard against a stored HTML page running here as `/objects` answers.
+        for (const [name, value] of Object.entries(SAFETY_HEADERS)) res.setHeader(name, value);
+        // A browser following `/objects?redirect=1` here (same origin) keeps the API's Bearer token,
+        // which the store would take for a second signature; it never is one.
+        if (/^bearer\s/i.test(req.headers.authorization ?? '')) delete req.headers.authorization;
+        return embedded.handle(req, res, { basePath: EMBEDDED_PREFIX });
+      },
     });
   }
 

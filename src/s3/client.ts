@@ -49,6 +49,8 @@ export interface CreateS3ClientOptions {
 
 /** The SDK's logger shape; a pino logger fits it. */
 interface StoreLogger {
+  /** pino's: whether a level is logged at all. */
+  isLevelEnabled?(level: string): boolean;
   debug(...content: unknown[]): void;
   info(...content: unknown[]): void;
   warn(...content: unknown[]): void;
@@ -148,6 +150,10 @@ export function createS3Client(settings: ResolvedStoreSettings, opts: CreateS3Cl
     }),
   });
 
+  // The SDK's logger middleware filters every command's input and output for its log line (a listing's
+  // 1000 entries walked one by one) before our logger sees it; its lines are debug summaries, so
+  // when debug is off the middleware goes. Warnings (a full socket pool, a failed stream) still pass.
+  if (!opts.logger?.isLevelEnabled?.('debug')) client.middlewareStack.remove('loggerMiddleware');
   addDeleteObjectsContentMd5(client);
   if (!opts.forPresign) {
     // Added first, so it runs outside the reporter: a call refused by the budget was never sent, and is not reported.

@@ -167,23 +167,34 @@ export async function bucketCreatedAt(bucket: BucketInfo, ctx: Context): Promise
  * (so `after` an edge starts right behind it); `endCursor` for the store's
  * continuation token while there are more pages, else for the last key.
  * Cursors are signed for this bucket, prefix and delimiter (see
- * `ListingCursors`): `after` takes no other.
+ * `ListingCursors`): `after` takes no other. Each is signed only when a
+ * query asks for it (an HMAC per edge was most of a listing's own cost).
  */
 export async function listObjects(bucket: BucketInfo, args: ListObjectsArgs, ctx: Context): Promise<ObjectPage> {
   const request = listingRequest(bucket.name, args, ctx.cursors);
   const { scope, start } = request;
   const { cursors } = ctx;
   const page = await takePage(ctx, request);
-  const edges = page.objects.map((node) => ({ cursor: cursors.ofKey(scope, node.key), node }));
-  const last = edges.at(-1);
+  const keyCursor = (key: string | undefined) => (key === undefined ? null : cursors.ofKey(scope, key));
+  const edges = page.objects.map((node) => ({
+    node,
+    get cursor() {
+      return cursors.ofKey(scope, node.key);
+    },
+  }));
+  const { nextToken } = page;
   return {
     edges,
     prefixes: page.prefixes,
     pageInfo: {
-      hasNextPage: page.nextToken !== undefined,
+      hasNextPage: nextToken !== undefined,
       hasPreviousPage: start !== undefined,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: page.nextToken !== undefined ? cursors.ofToken(scope, page.nextToken) : (last?.cursor ?? null),
+      get startCursor() {
+        return keyCursor(page.objects[0]?.key);
+      },
+      get endCursor() {
+        return nextToken !== undefined ? cursors.ofToken(scope, nextToken) : keyCursor(page.objects.at(-1)?.key);
+      },
     },
   };
 }

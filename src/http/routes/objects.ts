@@ -17,7 +17,7 @@ export const OBJECTS_PREFIX = '/objects/';
  * uploaded HTML file must not run as a page of this origin), and a page
  * served from here gets no scripts and an origin of its own.
  */
-const SAFETY_HEADERS = {
+export const SAFETY_HEADERS = {
   'x-content-type-options': 'nosniff',
   'content-security-policy': "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox",
 } as const;
@@ -209,6 +209,31 @@ interface ObjectRouteDeps {
   privateAnswers: boolean;
 }
 
+/** Lifetime of the presigned GET a `?redirect=1` answer points to: long enough to follow, short enough not to share. */
+export const REDIRECT_URL_SECONDS = 60;
+
+const isOn = (value: string | null) => value === '1' || value === 'true';
+
+/**
+ * `GET …?redirect=1`: 307 to a presigned GET of the object, so the bytes come
+ * from the store itself. The caller has been authorised like any download;
+ * `?download=1` becomes the store's `response-content-disposition`, as the
+ * streaming answer sets Content-Disposition. Range and conditional headers
+ * go with the followed request to the store, which honours them itself.
+ */
+async function redirectToStore(
+  res: ServerResponse,
+  bucket: string,
+  key: string,
+  download: boolean,
+  store: Store,
+): Promise<void> {
+  const { url } = await store.presignGet(bucket, key, REDIRECT_URL_SECONDS, {
+    ...(download && { responseContentDisposition: attachmentDisposition(key) }),
+  });
+  res.writeHead(307, { location: url, 'cache-control': 'no-store', 'content-length': '0' }).end();
+}
+
 const preconditionFailed = () =>
   new AppError('BAD_USER_INPUT', 'A precondition (If-Match or If-Unmodified-Since) failed.', { httpStatus: 412 });
 
@@ -216,7 +241,9 @@ const preconditionFailed = () =>
  * `GET` / `HEAD /objects/{bucket}/{key}` for an authenticated caller with
  * `read` on the bucket: streams the object with its validators, honours a
  * single Range (206), If-None-Match / If-Modified-Since (304) and If-Match /
- * If-Unmodified-Since (412); `?download=1` asks the browser to save it.
+ * If-Unmodified-Since (412); `?download=1` asks the browser to save it;
+ * `?redirect=1` on a GET answers 307 to a presigned GET instead (a HEAD
+ * ignores it: the URL is signed for GET).
  * Throws AppError before the response starts; the caller answers those.
  */
 async function serveObject(
@@ -232,7 +259,10 @@ async function serveObject(
   authorizeOperation(caller, req.method === 'HEAD' ? 'HEAD /objects/{bucket}/{key}' : 'GET /objects/{bucket}/{key}', {
     bucket,
   });
-  const download = ['1', 'true'].includes(query.get('download') ?? '');
+  const download = isOn(query.get('download'));
+  if (req.method !== 'HEAD' && isOn(query.get('redirect'))) {
+    return redirectToStore(res, bucket, key, download, deps.store);
+  }
 
   if (req.method === 'HEAD') {
     const head = await deps.store.headObject(bucket, key);
