@@ -12,7 +12,7 @@
  * API cannot serve without it.
  */
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
-import { Worker } from 'node:worker_threads';
+import { Worker, type WorkerOptions } from 'node:worker_threads';
 import type { Level, Logger } from 'pino';
 import type { StoreCredentials } from './credentials.js';
 import { StartupError } from './errors.js';
@@ -47,16 +47,18 @@ export type ParentMessage = { type: 'close' };
 const WORKER_YOUNG_GENERATION_MB = 4;
 
 /**
- * worker.js next to this file once compiled (`npm start`); from the sources
- * (`npm run dev`, the tests) worker.ts, loaded through tsx as this file was.
+ * worker.js next to this file once compiled (`npm start`). From the sources
+ * (`npm run dev`, the tests) worker.ts, through tsx's API: Node 20 does not
+ * apply `--import tsx` to a worker's entry. The API thread's own flags (a
+ * preloaded tracer, say) are not the store's business either way.
  */
-function workerEntry(): { url: URL; execArgv: string[] } {
-  const fromSource = import.meta.url.endsWith('.ts');
-  return {
-    url: new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url),
-    // The API thread's own flags (a preloaded tracer, say) are not the store's business.
-    execArgv: fromSource ? ['--import', 'tsx'] : [],
-  };
+function createWorker(options: WorkerOptions): Worker {
+  if (!import.meta.url.endsWith('.ts')) {
+    return new Worker(new URL('./worker.js', import.meta.url), { ...options, execArgv: [] });
+  }
+  const entry = JSON.stringify(new URL('./worker.ts', import.meta.url).href);
+  const source = `import('tsx/esm/api').then((tsx) => tsx.tsImport(${entry}, ${JSON.stringify(import.meta.url)}))`;
+  return new Worker(source, { ...options, eval: true, execArgv: [] });
 }
 
 /** Writes one of the worker's pino lines through the parent's logger. */
@@ -70,10 +72,8 @@ function relay(logger: Logger, line: string): void {
 export function startEmbeddedStoreThread(options: ThreadOptions): Promise<EmbeddedStoreThread> {
   const { logger, onCrash, ...rest } = options;
   const workerData: WorkerSettings = { ...rest, logLevel: logger?.level ?? 'silent' };
-  const { url, execArgv } = workerEntry();
-  const worker = new Worker(url, {
+  const worker = createWorker({
     workerData,
-    execArgv,
     resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
   });
   let state: 'starting' | 'running' | 'closing' | 'gone' = 'starting';
