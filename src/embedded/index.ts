@@ -16,7 +16,7 @@ export type { EmbeddedStore, EmbeddedStoreOptions } from './store.js';
 export type { StoreCredentials } from './credentials.js';
 export { CREDENTIALS_FILE } from './credentials.js';
 export { StartupError } from './errors.js';
-export { startEmbeddedStoreThread, type EmbeddedStoreThread, type ThreadOptions } from './thread.js';
+export { startEmbeddedStoreThread } from './thread.js';
 
 /**
  * Starts the store in this thread. A start-up failure throws a StartupError:

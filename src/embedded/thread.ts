@@ -26,8 +26,6 @@ export interface ThreadOptions extends EmbeddedStoreOptions {
   onCrash(err: Error): void;
 }
 
-export type EmbeddedStoreThread = EmbeddedStore;
-
 /** What worker.ts is started with. */
 export type WorkerSettings = Omit<ThreadOptions, 'logger' | 'onCrash'> & { logLevel: string };
 
@@ -69,7 +67,7 @@ function relay(logger: Logger, line: string): void {
 }
 
 /** Starts the store's thread and waits until it listens; start-up failures are thrown as in `startEmbeddedStore`. */
-export function startEmbeddedStoreThread(options: ThreadOptions): Promise<EmbeddedStoreThread> {
+export function startEmbeddedStoreThread(options: ThreadOptions): Promise<EmbeddedStore> {
   const { logger, onCrash, ...rest } = options;
   const workerData: WorkerSettings = { ...rest, logLevel: logger?.level ?? 'silent' };
   const worker = createWorker({
@@ -79,7 +77,7 @@ export function startEmbeddedStoreThread(options: ThreadOptions): Promise<Embedd
   let state: 'starting' | 'running' | 'closing' | 'gone' = 'starting';
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
 
-  return new Promise<EmbeddedStoreThread>((resolve, reject) => {
+  return new Promise<EmbeddedStore>((resolve, reject) => {
     const crashed = (err: Error) => {
       if (state === 'starting') reject(err);
       else if (state === 'running') onCrash(err);
@@ -95,7 +93,9 @@ export function startEmbeddedStoreThread(options: ThreadOptions): Promise<Embedd
         if (logger) relay(logger, message.line);
       } else if (message.type === 'failed') {
         state = 'gone';
-        reject(message.code === undefined ? new Error(message.message) : new StartupError(message.message, message.code));
+        reject(
+          message.code === undefined ? new Error(message.message) : new StartupError(message.message, message.code),
+        );
       } else if (message.type === 'ready') {
         state = 'running';
         resolve(running(message));
