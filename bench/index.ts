@@ -9,12 +9,14 @@ import { cpus, platform, arch } from 'node:os';
 import { parseArgs } from 'node:util';
 import { group as api } from './api.js';
 import { group as embedded } from './embedded.js';
+import { group as footprint } from './footprint.js';
+import { group as mixed } from './mixed.js';
 import { group as multipart } from './multipart.js';
 import { removeBuiltProject } from './support/build.js';
 import { removeLeftovers } from './support/cleanup.js';
 import { markdownTable, type BenchGroup, type Row } from './support/harness.js';
 
-const groups: readonly BenchGroup[] = [embedded, api, multipart];
+const groups: readonly BenchGroup[] = [embedded, api, multipart, mixed, footprint];
 
 /** Set once Ctrl-C (or SIGTERM) arrived: the run is then only cleaning up, and prints no results. */
 let interrupted = false;
