@@ -11,6 +11,7 @@
  * fresh tree per upload, so each peak belongs to one upload.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +20,7 @@ import { onInterrupt } from './support/cleanup.js';
 import { expectCount } from './support/body.js';
 import { MiB, median, Pairs, rotation, type BenchGroup, type Row } from './support/harness.js';
 import { graphqlData, multipartRequest, readJson, send } from './support/http.js';
-import { peakTreeRss, treeRss } from './support/tree.js';
+import { peakTreeRss, processTree, treeRss } from './support/tree.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const SIZES = [64 * MiB, 256 * MiB, 1024 * MiB] as const;
@@ -81,11 +82,32 @@ async function startTree(side: Side): Promise<Tree> {
     pid: child.pid!,
     base,
     async close() {
-      // As a supervisor stops it: SIGTERM to the top of the tree (npm passes it on).
+      // As a supervisor stops it: SIGTERM to the top of the tree (npm passes it on). Under the old
+      // start-up (npm, sh, tsx) the server outlives npm, so whatever of the tree is left is ended too.
+      const cmdline = (pid: number) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        } catch {
+          return undefined;
+        }
+      };
+      const started = new Map(processTree(child.pid!).map((pid) => [pid, cmdline(pid)]));
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
       await exited;
       clearTimeout(timer);
+      for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+        for (const [pid, line] of started) {
+          // Only a process still running what it ran then: a pid may be reused meanwhile.
+          if (pid === child.pid || line === undefined || cmdline(pid) !== line) continue;
+          try {
+            process.kill(pid, signal);
+          } catch {
+            // Already gone.
+          }
+        }
+        await new Promise((resolve) => setTimeout(resolve, 2_000));
+      }
       await rm(dataDir, { recursive: true, force: true });
       unregister();
     },

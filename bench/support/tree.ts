@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
  */
 
 /** The pids of `pid` and of all its descendants. */
-function processTree(pid: number): number[] {
+export function processTree(pid: number): number[] {
   const all = [pid];
   for (let i = 0; i < all.length; i++) {
     let tasks: string[];
