@@ -8,13 +8,13 @@
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# npm ci's prepare script builds GraphiQL (web/) and the console (web/console/) into dist/web with Vite, a dev dependency.
+# npm ci's prepare script builds GraphiQL (web/) and the console (web/console/) into dist/web with Vite
+# and compiles the server (src/) into dist/ with TypeScript, both dev dependencies: the sources come first.
 COPY scripts ./scripts
 COPY web ./web
-RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build
+RUN npm ci --no-audit --no-fund
 
 FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \
@@ -23,8 +23,9 @@ ENV NODE_ENV=production \
     DATA_DIR=/data
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Without dev dependencies the prepare script finds no Vite and skips: GraphiQL and the console come from the build stage (dist/web).
-COPY scripts/build-web.mjs ./scripts/
+# Without dev dependencies the prepare script finds neither Vite nor TypeScript and says so:
+# GraphiQL and the console (dist/web) and the compiled server (dist/) come from the build stage.
+COPY scripts/build-web.mjs scripts/build-server.mjs ./scripts/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 RUN mkdir -p /data && chown node:node /data
@@ -33,4 +34,5 @@ VOLUME ["/data"]
 EXPOSE 4000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||4000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-CMD ["node", "dist/main.js"]
+# What `npm start` runs, without npm (one process; see the README's "Memory" section for the flag).
+CMD ["node", "--max-semi-space-size=1", "dist/main.js"]

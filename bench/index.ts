@@ -12,12 +12,14 @@ import { group as api } from './api.js';
 import { group as downloads } from './downloads.js';
 import { group as embedded } from './embedded.js';
 import { group as metadata } from './metadata.js';
+import { group as footprint } from './footprint.js';
+import { group as mixed } from './mixed.js';
 import { group as multipart } from './multipart.js';
 import { removeBuiltProject } from './support/build.js';
 import { removeLeftovers } from './support/cleanup.js';
 import { markdownTable, type BenchGroup, type Row } from './support/harness.js';
 
-const groups: readonly BenchGroup[] = [embedded, api, metadata, downloads, multipart];
+const groups: readonly BenchGroup[] = [embedded, api, metadata, downloads, multipart, mixed, footprint];
 
 /** Set once Ctrl-C (or SIGTERM) arrived: the run is then only cleaning up, and prints no results. */
 let interrupted = false;

@@ -1,7 +1,10 @@
 /**
  * Runs the API server in this process for the benchmarks, configured from
  * the environment exactly as `npm start` is (S3_ENDPOINT, API_KEYS, ...):
- *   run-api
+ *   run-api [same-thread]
+ * Without S3_ENDPOINT it runs the embedded store, on its worker thread as
+ * `npm start` does, or with `same-thread` on the API's thread (as before the
+ * worker; the `mixed` group compares the two).
  * (started by api.ts as transpiled JavaScript, see support/build.ts). It
  * listens on HOST:PORT (PORT=0: a random port) and speaks the child protocol
  * of support/child.ts; its ready info is an `ApiInfo`.
@@ -19,7 +22,11 @@ export interface ApiInfo {
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = pino({ level: config.logLevel }, pino.destination(2));
-  const app = await createApp(config, logger);
+  const sameThread = process.argv.slice(2).includes('same-thread');
+  const app = await createApp(config, logger, {
+    embeddedStore: sameThread ? 'same-thread' : 'worker',
+    onStoreCrash: () => process.exit(1),
+  });
   await new Promise<void>((resolve, reject) => {
     app.server.once('error', reject);
     app.server.listen(config.port, config.host, () => {

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config, StoreSettings } from './config/index.js';
-import { startEmbeddedStore, type EmbeddedStore } from './embedded/index.js';
+import { startEmbeddedStore, startEmbeddedStoreThread, type EmbeddedStore } from './embedded/index.js';
 import { Metrics } from './observability/metrics.js';
 import { createS3Client } from './s3/client.js';
 import { Store } from './s3/store.js';
@@ -48,13 +48,22 @@ function listeningAddress(server: Server): string {
 export interface AppOptions {
   /** Objects a store listing page asks for (default: S3's 1000); tests page through a few objects with less. */
   listPageSize?: number;
+  /**
+   * Where the embedded store runs: on its own worker thread (the default, a
+   * core for the API and one for the store) or on the API's thread (the
+   * benchmark compares the two).
+   */
+  embeddedStore?: 'worker' | 'same-thread';
+  /** The embedded store's thread died (it is logged as fatal first); `npm start` exits. */
+  onStoreCrash?: (err: Error) => void;
 }
 
 export async function createApp(config: Config, logger: Logger, options: AppOptions = {}): Promise<App> {
   let embedded: EmbeddedStore | undefined;
   let settings = config.store;
   if (settings.endpoint === undefined) {
-    embedded = await startEmbeddedStore({
+    const storeLogger = logger.child({ component: 'embedded-store' });
+    const storeOptions = {
       dataDir: config.dataDir,
       port: config.embeddedPort,
       region: settings.region,
@@ -62,8 +71,19 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
         settings.accessKeyId !== undefined && settings.secretAccessKey !== undefined
           ? { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey }
           : undefined,
-      logger: logger.child({ component: 'embedded-store' }),
-    });
+      logger: storeLogger,
+    };
+    embedded =
+      options.embeddedStore === 'same-thread'
+        ? await startEmbeddedStore(storeOptions)
+        : await startEmbeddedStoreThread({
+            ...storeOptions,
+            mountPath: EMBEDDED_PREFIX,
+            onCrash(err) {
+              storeLogger.fatal({ err }, 'the embedded store stopped: nothing can be stored or read until a restart');
+              options.onStoreCrash?.(err);
+            },
+          });
     settings = {
       ...settings,
       endpoint: embedded.endpoint,

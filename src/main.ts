@@ -45,7 +45,8 @@ async function main() {
 
   let app: App;
   try {
-    app = await createApp(config, logger);
+    // Without its store the API can only fail: end the process, for a supervisor (or the operator) to restart it.
+    app = await createApp(config, logger, { onStoreCrash: () => process.exit(1) });
   } catch (err) {
     fail([describeStartupError(err, config.store.endpoint === undefined ? 'embedded store' : 'store')]);
   }

@@ -38,3 +38,26 @@ export async function startApi(store: RunningStore, ref?: string): Promise<Api> 
   const child = await startChild<ApiInfo>('run-api.ts', [], env, ref);
   return { child, token, url: `${child.info.endpoint}/graphql` };
 }
+
+/**
+ * Starts the API server in its own process with the embedded store (no
+ * S3_ENDPOINT) in a fresh data dir, as `npm start` runs it: the store on its
+ * worker thread, or with `sameThread` on the API's thread (as before).
+ * Anonymous on loopback, no rate limit.
+ */
+export async function startEmbeddedApi(dataDir: string, sameThread: boolean): Promise<Omit<Api, 'token'>> {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    NODE_ENV: 'production',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    EMBEDDED_S3_PORT: '0',
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_PER_MINUTE: '0',
+  };
+  for (const name of ['TMPDIR', 'TMP', 'TEMP']) if (process.env[name] !== undefined) env[name] = process.env[name];
+  const child = await startChild<ApiInfo>('run-api.ts', sameThread ? ['same-thread'] : [], env);
+  return { child, url: `${child.info.endpoint}/graphql` };
+}
