@@ -4,7 +4,7 @@
  * and streams the answer back. The request goes on byte for byte as the
  * client signed it: the same method, target, Host and other headers (in
  * their order and case), and body; only the hop-by-hop headers of each
- * connection are left out.
+ * connection, and any the API's server took off the request, are left out.
  */
 import { type Agent, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
@@ -20,10 +20,17 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-function endToEnd(raw: readonly string[]): string[] {
+/**
+ * The end-to-end headers of `raw`, in order and case; with `kept`, only
+ * those still named in it (a header the API's server removed from the
+ * request, such as a followed Bearer token, stays removed).
+ */
+function endToEnd(raw: readonly string[], kept?: IncomingMessage['headers']): string[] {
   const out: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    if (!HOP_BY_HOP.has(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!);
+    const name = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(name) || (kept !== undefined && kept[name] === undefined)) continue;
+    out.push(raw[i]!, raw[i + 1]!);
   }
   return out;
 }
@@ -41,7 +48,7 @@ export function forward(agent: Agent, port: number, req: IncomingMessage, res: S
       port,
       method: req.method,
       path: req.url,
-      headers: endToEnd(req.rawHeaders),
+      headers: endToEnd(req.rawHeaders, req.headers),
     });
     let answered = false;
     const fail = () => {

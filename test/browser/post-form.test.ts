@@ -9,21 +9,17 @@
  * would meet Chromium's local network access checks); nothing leaves the
  * loopback. Skipped when chromium is not installed.
  */
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PutBucketCorsCommand, S3Client } from '@aws-sdk/client-s3';
-import { type Browser, type BrowserContext, chromium } from 'playwright-core';
+import { DeleteBucketCorsCommand, PutBucketCorsCommand, S3Client } from '@aws-sdk/client-s3';
+import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/app.js';
+import { haveChromium, launchChromium } from '../support/browser.js';
 import { digestOf, randomBytes } from '../support/data.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.log(`Browser tests skipped: no ${CHROMIUM} (apt-get install -y chromium; .ci/run does it).`);
 
 /** The page: the README's example, run when the button is clicked; it writes the outcome into #result. */
 const PAGE = `<!doctype html>
@@ -59,7 +55,7 @@ document.getElementById('send').onclick = async () => {
 };
 </script>`;
 
-describe.skipIf(!haveChromium)('a browser form upload with presignPost', () => {
+describe.skipIf(!haveChromium())('a browser form upload with presignPost', () => {
   let browser: Browser;
   let dataDir: string;
   let app: TestServer;
@@ -75,7 +71,7 @@ describe.skipIf(!haveChromium)('a browser form upload with presignPost', () => {
     });
     await new Promise<void>((resolve) => pageServer.listen(0, '127.0.0.1', resolve));
     pageOrigin = `http://127.0.0.1:${(pageServer.address() as AddressInfo).port}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    browser = await launchChromium();
     dataDir = await mkdtemp(join(tmpdir(), 's3-graphql-browser-post-'));
     app = await startServer(undefined, { DATA_DIR: dataDir, EMBEDDED_S3_PORT: '0', CORS_ORIGINS: pageOrigin });
     const embedded = app.app.embedded!;
@@ -116,7 +112,20 @@ describe.skipIf(!haveChromium)('a browser form upload with presignPost', () => {
     }
   }
 
-  it('sends the fields, then the file, and reads the 201 answer under the default CORS rule', async () => {
+  const rule = (origin: string) =>
+    s3.send(
+      new PutBucketCorsCommand({
+        Bucket: 'pics',
+        CORSConfiguration: {
+          CORSRules: [
+            { AllowedOrigins: [origin], AllowedMethods: ['GET', 'PUT', 'POST', 'HEAD'], ExposeHeaders: ['ETag'] },
+          ],
+        },
+      }),
+    );
+
+  it("sends the fields, then the file, and reads the 201 answer once the bucket's CORS rules allow the page", async () => {
+    await rule(pageOrigin);
     const bytes = await randomBytes(200 * 1024, 'browser-form');
     const result = await upload('photo.png', bytes);
     expect(result).toBe(`201 u/photo.png "${digestOf(bytes).md5}"`);
@@ -125,20 +134,9 @@ describe.skipIf(!haveChromium)('a browser form upload with presignPost', () => {
     expect(digestOf(Buffer.concat(await stored.body!.toArray()))).toEqual(digestOf(bytes));
   });
 
-  it("reads the answer only when the bucket's CORS rules allow the page's origin", async () => {
-    const rule = (origin: string) =>
-      s3.send(
-        new PutBucketCorsCommand({
-          Bucket: 'pics',
-          CORSConfiguration: {
-            CORSRules: [
-              { AllowedOrigins: [origin], AllowedMethods: ['GET', 'PUT', 'POST', 'HEAD'], ExposeHeaders: ['ETag'] },
-            ],
-          },
-        }),
-      );
-    await rule(pageOrigin);
-    expect(await upload('allowed.png', Buffer.from('allowed'))).toMatch(/^201 u\/allowed\.png "/);
+  it('cannot read the answer when the bucket has no CORS rules, or rules for another origin', async () => {
+    await s3.send(new DeleteBucketCorsCommand({ Bucket: 'pics' }));
+    expect(await upload('no-rules.png', Buffer.from('no rules'))).toMatch(/^failed: /);
     await rule('https://elsewhere.example');
     expect(await upload('refused.png', Buffer.from('refused'))).toMatch(/^failed: /);
   });
