@@ -21,11 +21,12 @@ import {
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/app.js';
+import { haveChromium, launchChromium } from '../support/browser.js';
 import { digestOf, expectedDigest, MiB, randomStream } from '../support/data.js';
-import { bytesOf, CHROMIUM, haveChromium, keysOf, NOTES, openConsole, PHOTO, screenshot } from './console-page.js';
+import { bytesOf, keysOf, NOTES, openConsole, PHOTO, screenshot } from './console-page.js';
 
 const BIG = 20 * MiB;
 
@@ -42,7 +43,9 @@ const watchProgress = (page: Page) =>
 const progressSeen = (page: Page) =>
   page.evaluate(() => (window as unknown as { progressSeen: number[] }).progressSeen);
 
-describe.skipIf(!haveChromium)('the web console in a browser', () => {
+const chromiumHere = haveChromium();
+
+describe.skipIf(!chromiumHere)('the web console in a browser', () => {
   let browser: Browser;
   let dataDir: string;
   let files: string;
@@ -51,7 +54,7 @@ describe.skipIf(!haveChromium)('the web console in a browser', () => {
   const opened: BrowserContext[] = [];
 
   beforeAll(async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    browser = await launchChromium();
     dataDir = await mkdtemp(join(tmpdir(), 's3-graphql-console-'));
     files = join(dataDir, 'picked');
     await mkdir(join(files, 'docs'), { recursive: true });
