@@ -19,7 +19,7 @@ import type { Browser, BrowserContext, Locator } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/app.js';
 import { haveChromium, launchChromium } from '../support/browser.js';
-import { bytesOf, keysOf, NOTES, openConsole, recordedWebm, tinyPdf, toneWav } from './console-page.js';
+import { bytesOf, keysOf, NOTES, openConsole, recordedWebm, screenshot, tinyPdf, toneWav } from './console-page.js';
 
 const BUCKET = 'console-objects';
 
@@ -135,8 +135,8 @@ describe.skipIf(!chromiumHere)('the web console, one object at a time', () => {
     expect(errors).toEqual([]);
   });
 
-  it('previews a PDF, a sound and a video with the stored type', async () => {
-    const { page, outside, errors } = await openBucket();
+  it("previews a PDF, a sound and a video with the stored type, at a phone's width", async () => {
+    const { page, outside, errors } = await openBucket({ width: 390, height: 844 });
     const seed: [string, Buffer, string][] = [
       ['media/report.pdf', tinyPdf(), 'application/pdf'],
       ['media/tone.wav', toneWav(), 'audio/wav'],
@@ -161,6 +161,8 @@ describe.skipIf(!chromiumHere)('the web console, one object at a time', () => {
     await frame.waitFor();
     expect(await frame.getAttribute('src')).toMatch(/^blob:/);
     expect(served.get(`/objects/${BUCKET}/media/report.pdf`)).toBe('application/pdf');
+    expect(await dialog.evaluate((d) => d.scrollWidth <= d.clientWidth)).toBe(true);
+    await screenshot(page, 'console-narrow-pdf');
     await dialog.getByRole('button', { name: 'Close' }).click();
 
     // Sound and video stream from /objects, and the browser reads their headers.
@@ -176,6 +178,8 @@ describe.skipIf(!chromiumHere)('the web console, one object at a time', () => {
       expect(await mediaDuration(media)).toBeGreaterThan(0);
       expect(served.get(`/objects/${BUCKET}/media/${name}`)).toBe(type);
       if (role === 'video') expect(await media.evaluate((el: HTMLVideoElement) => el.videoWidth)).toBe(160);
+      expect(await dialog.evaluate((d) => d.scrollWidth <= d.clientWidth)).toBe(true);
+      await screenshot(page, `console-narrow-${role}`);
       await dialog.getByRole('button', { name: 'Close' }).click();
     }
     expect(outside).toEqual([]);

@@ -192,7 +192,25 @@ describe.skipIf(!chromiumHere)('the web console in a browser', () => {
       await page.getByRole('button', { name: 'console-layout', exact: true }).click();
       await page.getByRole('button', { name: 'backup.tar.gz', exact: true }).waitFor();
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(viewport.width);
+      // Every name is shown whole (a long one wraps), none clipped.
+      const clipped = await page
+        .locator('.col-name .name')
+        .evaluateAll((names) => names.filter((n) => n.scrollWidth > n.clientWidth).map((n) => n.textContent));
+      expect(clipped).toEqual([]);
       await screenshot(page, name);
+      // An object's details, with its preview: nothing wider than the screen either.
+      await page.getByRole('button', { name: 'photo.png', exact: true }).click();
+      const photo = page.getByRole('dialog', { name: 'photo.png' });
+      await expect
+        .poll(() =>
+          photo
+            .getByRole('img', { name: 'Preview of photo.png' })
+            .evaluate((img: HTMLImageElement) => img.naturalWidth),
+        )
+        .toBe(240);
+      expect(await photo.evaluate((dialog) => dialog.scrollWidth <= dialog.clientWidth)).toBe(true);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(viewport.width);
+      await screenshot(page, `${name}-details`);
       expect(outside).toEqual([]);
       expect(errors).toEqual([]);
     }
