@@ -88,15 +88,19 @@ function operationField(notes: AccessNotes): string | undefined {
   return notes.operations?.map((name) => name ?? 'anonymous').join(',') || undefined;
 }
 
-const notFound = (res: ServerResponse) =>
-  sendJson(
-    res,
-    404,
-    errorBody(
-      'BAD_USER_INPUT',
-      'There is nothing at this path: the routes are /graphql, /objects/{bucket}/{key}, /healthz, /readyz and /metrics.',
-    ),
-  );
+/** The 404 answer, naming the routes this server serves (the console and the embedded store only when they are on). */
+function notFoundSender(served: { console: boolean; embedded: boolean }) {
+  const routes = [
+    ...(served.console ? ['/ (the web console)'] : []),
+    '/graphql',
+    '/objects/{bucket}/{key}',
+    ...(served.embedded ? [`${EMBEDDED_PREFIX}/ (the embedded store's S3 API)`] : []),
+    '/healthz',
+    '/readyz',
+  ];
+  const message = `There is nothing at this path: the routes are ${routes.join(', ')} and /metrics.`;
+  return (res: ServerResponse) => sendJson(res, 404, errorBody('BAD_USER_INPUT', message));
+}
 
 /**
  * The HTTP server: for every request a request id (the client's
@@ -131,6 +135,7 @@ export function createServer(deps: ServerDeps): { server: Server; drain: Drain }
   const bodyRate = new BodyRateGuard(config.minUploadBytesPerSecond, config.uploadRateWindowMs);
   const graphiql = config.graphiql ? new GraphiQL({ endpoint: GRAPHQL_PATH }) : undefined;
   const consolePages = config.console ? new Console() : undefined;
+  const notFound = notFoundSender({ console: consolePages !== undefined, embedded: embedded !== undefined });
 
   const routes: Route[] = [
     { name: 'healthz', matches: (path) => path === '/healthz', readOnly: true, handle: (_req, res) => healthz(res) },

@@ -10,14 +10,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { CreateBucketCommand, ListMultipartUploadsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { type Browser, type BrowserContext, chromium } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/app.js';
+import { haveChromium, launchChromium } from '../support/browser.js';
 import { digestOf, expectedDigest, MiB, randomStream } from '../support/data.js';
 import { createTestBucket, removeBucket, s3Client, testStores } from '../support/stores.js';
-import { bytesOf, CHROMIUM, haveChromium, keysOf, NOTES, openConsole, PHOTO } from './console-page.js';
+import { bytesOf, keysOf, NOTES, openConsole, PHOTO } from './console-page.js';
 
-describe.skipIf(!haveChromium)('the web console with API keys', () => {
+const chromiumHere = haveChromium();
+
+describe.skipIf(!chromiumHere)('the web console with API keys', () => {
   const READER = 'console-reader-token-0123456789';
   let browser: Browser;
   let dataDir: string;
@@ -26,7 +29,7 @@ describe.skipIf(!haveChromium)('the web console with API keys', () => {
   const opened: BrowserContext[] = [];
 
   beforeAll(async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    browser = await launchChromium();
     dataDir = await mkdtemp(join(tmpdir(), 's3-graphql-console-keys-'));
     const API_KEYS = JSON.stringify({
       keys: [{ name: 'viewer', token: READER, grants: [{ bucket: 'team', role: 'read' }] }],
@@ -102,7 +105,7 @@ describe.skipIf(!haveChromium)('the web console with API keys', () => {
   });
 });
 
-describe.skipIf(!haveChromium)('the web console with a store on another origin', () => {
+describe.skipIf(!chromiumHere)('the web console with a store on another origin', () => {
   const store = testStores()[0]!;
   let browser: Browser;
   let dataDir: string;
@@ -112,7 +115,7 @@ describe.skipIf(!haveChromium)('the web console with a store on another origin',
   const opened: BrowserContext[] = [];
 
   beforeAll(async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    browser = await launchChromium();
     dataDir = await mkdtemp(join(tmpdir(), 's3-graphql-console-other-'));
     await pipeline(randomStream(9 * MiB, 'console-parts'), createWriteStream(join(dataDir, 'parts.bin')));
     s3 = s3Client(store);

@@ -21,11 +21,12 @@ import {
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/app.js';
+import { haveChromium, launchChromium } from '../support/browser.js';
 import { digestOf, expectedDigest, MiB, randomStream } from '../support/data.js';
-import { bytesOf, CHROMIUM, haveChromium, keysOf, NOTES, openConsole, PHOTO, screenshot } from './console-page.js';
+import { bytesOf, keysOf, NOTES, openConsole, PHOTO, screenshot } from './console-page.js';
 
 const BIG = 20 * MiB;
 
@@ -42,7 +43,9 @@ const watchProgress = (page: Page) =>
 const progressSeen = (page: Page) =>
   page.evaluate(() => (window as unknown as { progressSeen: number[] }).progressSeen);
 
-describe.skipIf(!haveChromium)('the web console in a browser', () => {
+const chromiumHere = haveChromium();
+
+describe.skipIf(!chromiumHere)('the web console in a browser', () => {
   let browser: Browser;
   let dataDir: string;
   let files: string;
@@ -51,7 +54,7 @@ describe.skipIf(!haveChromium)('the web console in a browser', () => {
   const opened: BrowserContext[] = [];
 
   beforeAll(async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    browser = await launchChromium();
     dataDir = await mkdtemp(join(tmpdir(), 's3-graphql-console-'));
     files = join(dataDir, 'picked');
     await mkdir(join(files, 'docs'), { recursive: true });
@@ -189,7 +192,25 @@ describe.skipIf(!haveChromium)('the web console in a browser', () => {
       await page.getByRole('button', { name: 'console-layout', exact: true }).click();
       await page.getByRole('button', { name: 'backup.tar.gz', exact: true }).waitFor();
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(viewport.width);
+      // Every name is shown whole (a long one wraps), none clipped.
+      const clipped = await page
+        .locator('.col-name .name')
+        .evaluateAll((names) => names.filter((n) => n.scrollWidth > n.clientWidth).map((n) => n.textContent));
+      expect(clipped).toEqual([]);
       await screenshot(page, name);
+      // An object's details, with its preview: nothing wider than the screen either.
+      await page.getByRole('button', { name: 'photo.png', exact: true }).click();
+      const photo = page.getByRole('dialog', { name: 'photo.png' });
+      await expect
+        .poll(() =>
+          photo
+            .getByRole('img', { name: 'Preview of photo.png' })
+            .evaluate((img: HTMLImageElement) => img.naturalWidth),
+        )
+        .toBe(240);
+      expect(await photo.evaluate((dialog) => dialog.scrollWidth <= dialog.clientWidth)).toBe(true);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(viewport.width);
+      await screenshot(page, `${name}-details`);
       expect(outside).toEqual([]);
       expect(errors).toEqual([]);
     }

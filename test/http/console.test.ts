@@ -59,6 +59,15 @@ describe('the web console over HTTP', () => {
     }
     expect((await fetch(`${server.base}/`, { method: 'POST' })).status).toBe(405);
   });
+
+  it('names / among the routes when a path is not one', async () => {
+    const missing = await fetch(`${server.base}/nowhere`);
+    expect(missing.status).toBe(404);
+    const { errors } = (await missing.json()) as { errors: { message: string }[] };
+    expect(errors[0]!.message).toMatch(
+      /^There is nothing at this path: the routes are \/ \(the web console\), \/graphql, /,
+    );
+  });
 });
 
 describe('CONSOLE=false', () => {
@@ -71,6 +80,8 @@ describe('CONSOLE=false', () => {
   it('serves nothing at / or under /console/assets/', async () => {
     const page = await fetch(`${server.base}/`, { headers: { accept: 'text/html' } });
     expect(page.status).toBe(404);
+    const { errors } = (await page.json()) as { errors: { message: string }[] };
+    expect(errors[0]!.message).toMatch(/^There is nothing at this path: the routes are \/graphql, /);
     const html = await (await fetch(`${server.base}/graphql`, { headers: { accept: 'text/html' } })).text();
     expect(html).not.toContain('id="console"');
     const enabled = await startServer(store);

@@ -10,7 +10,9 @@
  * those `allow` rejects. Playwright answers CORS preflights itself while it
  * routes requests (with a grant), so a test of CORS turns routing off
  * (`route: false`): the requests are then only recorded, the proxy refusing
- * those off loopback.
+ * those off loopback. The browser's own pages (chrome:, chrome-extension:,
+ * such as the PDF viewer a frame of a PDF loads) never reach the network and
+ * always load.
  */
 import { existsSync } from 'node:fs';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
@@ -31,6 +33,9 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', `--proxy-server=${NO_PROXY}`] });
 }
 
+/** Schemes of the browser's own resources: served from inside chromium, never from the network. */
+const BROWSER_OWN = new Set(['chrome:', 'chrome-extension:']);
+
 export interface GuardedPage {
   page: Page;
   context: BrowserContext;
@@ -44,6 +49,7 @@ export interface GuardedPage {
  * A page in a fresh context where only requests `allow` accepts leave the
  * browser; the others are refused and recorded. With `route: false` they are
  * recorded only, and refused by the browser's proxy when off loopback.
+ * The browser's own resources load whatever `allow` says.
  */
 export async function guardedPage(
   browser: Browser,
@@ -53,16 +59,17 @@ export async function guardedPage(
   const context = await browser.newContext({ viewport });
   const outside: string[] = [];
   const errors: string[] = [];
+  const allowed = (url: URL) => BROWSER_OWN.has(url.protocol) || allow(url);
   if (route) {
     await context.route('**/*', (routed) => {
       const url = routed.request().url();
-      if (allow(new URL(url))) return routed.continue();
+      if (allowed(new URL(url))) return routed.continue();
       outside.push(url);
       return routed.abort('blockedbyclient');
     });
   } else {
     context.on('request', (request) => {
-      if (!allow(new URL(request.url()))) outside.push(request.url());
+      if (!allowed(new URL(request.url()))) outside.push(request.url());
     });
   }
   const page = await context.newPage();

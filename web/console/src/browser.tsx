@@ -9,6 +9,7 @@ import { useEffect, useId, useState } from 'react';
 import { abilitiesOn } from './access';
 import { Confirm } from './dialog';
 import { Details } from './details';
+import { SENTENCES } from './errors';
 import { baseName } from './format';
 import { ObjectTable } from './object-table';
 import { useNotices } from './notices';
@@ -202,6 +203,11 @@ export function Browser(props: { bucket: string; viewer: Viewer; onDeleted: () =
         />
       )}
       {loading && !listing && <p className="muted">Loading…</p>}
+      {data && data.bucket === null && (
+        <p className="notice notice-error" role="alert">
+          {SENTENCES.NO_SUCH_BUCKET}
+        </p>
+      )}
       <footer className="pager">
         <button
           type="button"

@@ -2,7 +2,7 @@
 import { CombinedGraphQLErrors, ServerError } from '@apollo/client';
 import { NetworkError } from './xhr-fetch';
 
-const SENTENCES: Record<string, string> = {
+export const SENTENCES: Record<string, string> = {
   UNAUTHENTICATED: 'Your API key is missing or not accepted. Sign in again with a valid key.',
   FORBIDDEN: 'Your API key does not allow this here.',
   NO_SUCH_BUCKET: 'This bucket does not exist (any more).',
@@ -36,10 +36,38 @@ export function codeOf(error: unknown): string | undefined {
     : String((error as { code: unknown }).code);
 }
 
-/** One sentence saying what went wrong. Bad input keeps the server's message, which names the argument and the rule. */
+/** What the console's own arguments are called in a sentence (the server names them as in the schema). */
+const ARGUMENTS: Record<string, string> = {
+  name: 'The bucket name',
+  bucket: 'The bucket name',
+  key: 'The key',
+  sourceKey: 'The key',
+  prefix: 'The prefix',
+  keys: 'The selection',
+  contentType: 'The content type',
+};
+
+/**
+ * The server's message for bad input ("name: must not contain two adjacent
+ * dots", the argument then the rule) as a sentence: "The bucket name must
+ * not contain two adjacent dots."
+ */
+function badInputSentence(message: string, argument: unknown): string {
+  const prefix = `${String(argument)}: `;
+  if (typeof argument !== 'string' || !message.startsWith(prefix)) return message;
+  const rule = message.slice(prefix.length);
+  const label = ARGUMENTS[argument];
+  const sentence = label && /^(must|may|is|are) /.test(rule) ? `${label} ${rule}` : rule;
+  return `${sentence.charAt(0).toUpperCase()}${sentence.slice(1)}${/[.!?]$/.test(sentence) ? '' : '.'}`;
+}
+
+/** One sentence saying what went wrong. Bad input keeps the server's rule, which says what to change. */
 export function messageOf(error: unknown): string {
   const code = codeOf(error);
-  if (code === 'BAD_USER_INPUT' && CombinedGraphQLErrors.is(error)) return error.errors[0]?.message ?? 'Invalid input.';
+  if (code === 'BAD_USER_INPUT' && CombinedGraphQLErrors.is(error)) {
+    const first = error.errors[0];
+    return first ? badInputSentence(first.message, first.extensions?.argument) : 'Invalid input.';
+  }
   if (code && SENTENCES[code]) return SENTENCES[code];
   if (error instanceof NetworkError) return 'The server could not be reached. Check your connection and try again.';
   if (ServerError.is(error)) return `The server answered HTTP ${error.statusCode}.`;
