@@ -20,9 +20,9 @@ const MIN_SECRET_LENGTH = 8;
 /**
  * The last line of defence for secrets in the log: every line written is
  * searched for the secrets it knows (the store's secret key, the API
- * tokens, the cursor secret, REDIS_URL and its password) and for bearer
- * tokens, which are replaced by `[redacted]`. The logger never logs headers
- * or stacks to begin with.
+ * tokens, the cursor secret, REDIS_URL and the passwords in it and in the
+ * OTLP endpoint) and for bearer tokens, which are replaced by `[redacted]`.
+ * The logger never logs headers or stacks to begin with.
  */
 export class SecretScrubber {
   private readonly secrets = new Set<string>();
@@ -49,7 +49,7 @@ export class SecretScrubber {
   }
 }
 
-type SecretSettings = Pick<Config, 'store' | 'apiKeys' | 'cursorSecret' | 'redisUrl'>;
+type SecretSettings = Pick<Config, 'store' | 'apiKeys' | 'cursorSecret' | 'redisUrl' | 'tracing'>;
 
 /** The secrets a configuration holds. */
 function configSecrets(config: SecretSettings): string[] {
@@ -58,6 +58,7 @@ function configSecrets(config: SecretSettings): string[] {
   if (config.cursorSecret !== undefined) secrets.push(config.cursorSecret);
   for (const key of config.apiKeys) if (key.token !== undefined) secrets.push(key.token);
   if (config.redisUrl !== undefined) secrets.push(config.redisUrl, ...urlPasswords(config.redisUrl));
+  if (config.tracing.otlpEndpoint !== undefined) secrets.push(...urlPasswords(config.tracing.otlpEndpoint));
   return secrets;
 }
 

@@ -19,6 +19,7 @@ const CURSOR_SECRET = 'cursor-secret-must-not-appear-0005-padding';
 /** As it is written in REDIS_URL (percent-encoded) and as the Redis client sends it. */
 const REDIS_PASSWORD_ENCODED = 'redis-pass%2Fmust-not-appear-0006';
 const REDIS_PASSWORD = 'redis-pass/must-not-appear-0006';
+const OTLP_PASSWORD = 'otlp-pass-must-not-appear-0007';
 /** Never connected to: RATE_LIMIT_PER_MINUTE=0 leaves the shared rate limit off. */
 const REDIS_URL = `redis://limiter:${REDIS_PASSWORD_ENCODED}@127.0.0.1:6390/0`;
 
@@ -54,6 +55,8 @@ describe('logs and answers keep secrets out', () => {
       LOG_LEVEL: 'debug',
       CURSOR_SECRET,
       REDIS_URL,
+      // Only main.ts starts tracing: here the endpoint is a setting, its password a secret.
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://collector:${OTLP_PASSWORD}@127.0.0.1:4318`,
     });
     misconfigured = await startServer(store, {
       API_KEYS,
@@ -109,7 +112,7 @@ describe('logs and answers keep secrets out', () => {
   });
 
   it('an unexpected error is "Unexpected error." to the client and its type in the log, with the secrets in its message scrubbed', async () => {
-    const secretMessage = `boom with ${TOKEN} and ${store.credentials.secretAccessKey} and ${CURSOR_SECRET} and Bearer ${WRONG_TOKEN} and ${REDIS_URL} and ${REDIS_PASSWORD}`;
+    const secretMessage = `boom with ${TOKEN} and ${store.credentials.secretAccessKey} and ${CURSOR_SECRET} and Bearer ${WRONG_TOKEN} and ${REDIS_URL} and ${REDIS_PASSWORD} and ${OTLP_PASSWORD}`;
     const { app } = good;
     const listBuckets = app.store.listBuckets.bind(app.store);
     const getObject = app.store.getObject.bind(app.store);
@@ -142,7 +145,7 @@ describe('logs and answers keep secrets out', () => {
     expect(errors.map((l) => l.err?.type).sort()).toEqual(['RangeError', 'TypeError']);
     for (const line of errors)
       expect(line.err?.message).toBe(
-        'boom with [redacted] and [redacted] and [redacted] and Bearer [redacted] and [redacted] and [redacted]',
+        'boom with [redacted] and [redacted] and [redacted] and Bearer [redacted] and [redacted] and [redacted] and [redacted]',
       );
   });
 
@@ -188,6 +191,7 @@ describe('logs and answers keep secrets out', () => {
       CURSOR_SECRET,
       REDIS_PASSWORD_ENCODED,
       REDIS_PASSWORD,
+      OTLP_PASSWORD,
       store.credentials.secretAccessKey,
     ]) {
       expect(everything).not.toContain(secret);
