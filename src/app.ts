@@ -71,6 +71,8 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
         settings.accessKeyId !== undefined && settings.secretAccessKey !== undefined
           ? { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey }
           : undefined,
+      // `/s3` on the API's port is reached at PUBLIC_URL/s3.
+      ...(config.publicUrl !== undefined ? { mountOrigin: config.publicUrl } : {}),
       logger: storeLogger,
     };
     embedded =

@@ -215,6 +215,28 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('echoes a refused URL without its user:password@ (OTEL_EXPORTER_OTLP_ENDPOINT, S3_ENDPOINT, origins)', () => {
+    const refused = problems({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://otel-user:otel-hunter2@collector:4318',
+      S3_ENDPOINT: 'gopher://s3-user:s3-hunter2@store:9000',
+    });
+    expect(refused).toEqual([
+      'S3_ENDPOINT: must be an http or https URL such as http://127.0.0.1:9000 (got "gopher://[redacted]@store:9000")',
+      'OTEL_EXPORTER_OTLP_ENDPOINT: must be an http or https URL such as http://127.0.0.1:9000 (got "ftp://[redacted]@collector:4318")',
+    ]);
+    expect(problems({ OTEL_EXPORTER_OTLP_ENDPOINT: 'otel-user:otel-hunter2@collector:4318' })).toEqual([
+      'OTEL_EXPORTER_OTLP_ENDPOINT: must be an http or https URL such as http://127.0.0.1:9000 (got "[redacted]@collector:4318")',
+    ]);
+    const origin = problems({ PUBLIC_URL: 'https://web-user:web-hunter2@api.example.com', CORS_ORIGINS: 'x:y@z' });
+    expect(origin).toEqual([
+      'PUBLIC_URL: "https://[redacted]@api.example.com" has more than scheme://host[:port] (no path, query or user)',
+      'CORS_ORIGINS: "[redacted]@z" is not an http or https origin',
+    ]);
+    const text = [...refused, ...origin].join('\n');
+    for (const secret of ['otel-user', 'otel-hunter2', 's3-user', 's3-hunter2', 'web-user', 'web-hunter2'])
+      expect(text).not.toContain(secret);
+  });
+
   it('explains malformed API keys without showing them', () => {
     expect(problems({ API_KEYS: '{nope' })).toEqual([
       'API_KEYS: not valid JSON (expected {"keys":[{"name":…,"token":…,"grants":[…]}]})',

@@ -9,6 +9,7 @@ import { readApiKeys, type ApiKeyConfig } from './api-keys.js';
 import { ALIASES, DEFAULT_RATE_LIMIT_PER_MINUTE, envSchema } from './env.js';
 import { readCorsOrigins, readPublicUrl } from './origins.js';
 import { readUploadRules } from './upload-rules.js';
+import { withoutUserinfo } from './userinfo.js';
 import type { UploadRules } from '../core/upload-rules.js';
 
 export type { ApiKeyConfig } from './api-keys.js';
@@ -140,7 +141,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     for (const issue of parsed.error.issues) {
       const name = String(issue.path[0]);
       const secret = /SECRET|KEYS|REDIS_URL/.test(name);
-      const got = secret || raw[name] === undefined ? '' : ` (got "${raw[name]}")`;
+      const got = secret || raw[name] === undefined ? '' : ` (got "${withoutUserinfo(raw[name])}")`;
       problems.push(`${name}: ${issue.message}${got}`);
     }
     throw new ConfigError(problems);

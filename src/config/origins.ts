@@ -3,23 +3,25 @@
  * `Origin` header (scheme://host[:port], no path), checked here so that a
  * typo is refused at start-up instead of silently granting nothing.
  */
+import { withoutUserinfo } from './userinfo.js';
 
 /** `value` as an origin, or what is wrong with it. */
 function originOf(value: string): { origin: string } | { problem: string } {
+  const shown = withoutUserinfo(value);
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    return { problem: `"${value}" is not an origin such as https://app.example.com` };
+    return { problem: `"${shown}" is not an origin such as https://app.example.com` };
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    return { problem: `"${value}" is not an http or https origin` };
+    return { problem: `"${shown}" is not an http or https origin` };
   }
   if (url.username !== '' || url.password !== '' || url.pathname !== '/' || url.search !== '' || url.hash !== '') {
-    return { problem: `"${value}" has more than scheme://host[:port] (no path, query or user)` };
+    return { problem: `"${shown}" has more than scheme://host[:port] (no path, query or user)` };
   }
   // Browsers send the serialised origin: lower-case host, no default port, no trailing slash.
-  if (value !== url.origin) return { problem: `"${value}" is not written as browsers send it: use ${url.origin}` };
+  if (value !== url.origin) return { problem: `"${shown}" is not written as browsers send it: use ${url.origin}` };
   return { origin: url.origin };
 }
 

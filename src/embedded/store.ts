@@ -25,6 +25,12 @@ export interface EmbeddedStoreOptions {
   region?: string;
   /** Slow-client limits; the defaults (60 s for headers and for silence mid-request, 5 s keep-alive) suit production, tests shorten them. */
   timeouts?: Partial<StoreTimeouts>;
+  /**
+   * The origin clients reach the requests of `handle` under (the API's
+   * PUBLIC_URL for `/s3`), where a URL in an answer points (POST Object's
+   * Location); without it, `http://` and the request's Host.
+   */
+  mountOrigin?: string;
   logger?: Logger;
 }
 
@@ -59,6 +65,7 @@ export async function startStore(options: EmbeddedStoreOptions): Promise<Embedde
       credentials,
       ...(options.region !== undefined ? { region: options.region } : {}),
       ...(options.timeouts ? { timeouts: options.timeouts } : {}),
+      ...(options.mountOrigin !== undefined ? { mountOrigin: options.mountOrigin } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
     });
     await new Promise<void>((resolve, reject) => {

@@ -20,8 +20,9 @@ const MIN_SECRET_LENGTH = 8;
 /**
  * The last line of defence for secrets in the log: every line written is
  * searched for the secrets it knows (the store's secret key, the API
- * tokens of the configuration) and for bearer tokens, which are replaced
- * by `[redacted]`. The logger never logs headers or stacks to begin with.
+ * tokens, the cursor secret, REDIS_URL and the passwords in it and in the
+ * OTLP endpoint) and for bearer tokens, which are replaced by `[redacted]`.
+ * The logger never logs headers or stacks to begin with.
  */
 export class SecretScrubber {
   private readonly secrets = new Set<string>();
@@ -48,13 +49,28 @@ export class SecretScrubber {
   }
 }
 
+type SecretSettings = Pick<Config, 'store' | 'apiKeys' | 'cursorSecret' | 'redisUrl' | 'tracing'>;
+
 /** The secrets a configuration holds. */
-function configSecrets(config: Pick<Config, 'store' | 'apiKeys' | 'cursorSecret'>): string[] {
+function configSecrets(config: SecretSettings): string[] {
   const secrets: string[] = [];
   if (config.store.secretAccessKey !== undefined) secrets.push(config.store.secretAccessKey);
   if (config.cursorSecret !== undefined) secrets.push(config.cursorSecret);
   for (const key of config.apiKeys) if (key.token !== undefined) secrets.push(key.token);
+  if (config.redisUrl !== undefined) secrets.push(config.redisUrl, ...urlPasswords(config.redisUrl));
+  if (config.tracing.otlpEndpoint !== undefined) secrets.push(...urlPasswords(config.tracing.otlpEndpoint));
   return secrets;
+}
+
+/** A URL's password as written in it (percent-encoded) and as its client sends it (decoded). */
+function urlPasswords(url: string): string[] {
+  const { password } = new URL(url);
+  if (password === '') return [];
+  try {
+    return [password, decodeURIComponent(password)];
+  } catch {
+    return [password];
+  }
 }
 
 /** Header paths pino never writes, wherever a request or response object is logged. */
@@ -99,10 +115,7 @@ function requestIdMixin(_line: object, _level: number, logger: Logger): object {
  * Authorization header, tokens and secret keys are censored by path; and
  * every line passes through a `SecretScrubber`.
  */
-export function createLogger(
-  config: Pick<Config, 'logLevel' | 'store' | 'apiKeys' | 'cursorSecret'>,
-  options: LoggerOptions = {},
-): Logger {
+export function createLogger(config: Pick<Config, 'logLevel'> & SecretSettings, options: LoggerOptions = {}): Logger {
   const scrubber = options.scrubber ?? new SecretScrubber();
   for (const secret of configSecrets(config)) scrubber.add(secret);
   return pino(

@@ -32,9 +32,16 @@ const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 const untraced = (req: IncomingMessage) => UNTRACED_PATHS.has((req.url ?? '/').split('?')[0] ?? '/');
 
+/** OTLP/HTTP's traces URL: the endpoint's path (trailing slashes dropped) and `/v1/traces`, its query kept. */
+function tracesUrl(endpoint: string): string {
+  const url = new URL(endpoint);
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/v1/traces`;
+  return url.href;
+}
+
 /**
- * Registers the tracer provider (spans batched to `<otlpEndpoint>/v1/traces`
- * over OTLP/HTTP), the async context manager, the W3C trace-context
+ * Registers the tracer provider (every request sampled, whatever the client's
+ * traceparent says; spans batched to `<otlpEndpoint>/v1/traces` over OTLP/HTTP), the async context manager, the W3C trace-context
  * propagator, and the HTTP server instrumentation, before the server takes
  * a request.
  */
@@ -61,11 +68,18 @@ export async function startTracing(settings: TracingSettings, options: TracingOp
     if (settings.otlpEndpoint === undefined) throw new Error('tracing needs OTEL_EXPORTER_OTLP_ENDPOINT');
     const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
     processor = new sdk.BatchSpanProcessor({
-      exporter: new OTLPTraceExporter({ url: `${settings.otlpEndpoint}/v1/traces` }),
+      exporter: new OTLPTraceExporter({ url: tracesUrl(settings.otlpEndpoint) }),
     });
   }
   const provider = new sdk.TracerProvider({
     resource: resourceFromAttributes({ 'service.name': settings.serviceName }),
+    // Every request is traced. A client's traceparent names the parent, but its
+    // sampled flag does not decide: with sampled=0 a client could hide its
+    // requests from the operator's traces.
+    sampler: new sdk.ParentBasedSampler({
+      root: new sdk.AlwaysOnSampler(),
+      remoteParentNotSampled: new sdk.AlwaysOnSampler(),
+    }),
     spanProcessors: [processor],
   });
   api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());

@@ -36,20 +36,47 @@ export async function copyObject(
     throw new AppError('NO_SUCH_KEY', `object "${src.key}" in bucket "${src.bucket}" does not exist`);
   }
   beforeCopy?.(source);
-  // A missing source (deleted since the HEAD) names the source, anything else the destination.
+  // Every copy call sends CopySourceIfMatch with the HEAD's ETag, so what is
+  // copied is the source `beforeCopy` approved: one replaced since then fails
+  // with PreconditionFailed, which names the race. A missing source (deleted
+  // since the HEAD) names the source, anything else the destination.
   await call(
-    (e) => toAppError(e, s3ErrorName(e) === 'NoSuchKey' ? src : dst),
+    (e) => {
+      const name = s3ErrorName(e);
+      if (name === 'PreconditionFailed') return sourceChanged(src, e);
+      return toAppError(e, name === 'NoSuchKey' ? src : dst);
+    },
     async () => {
       if (source.size > s3.copyMultipartThreshold) {
         await copyMultipart(s3, source, dst);
       } else {
         await s3.client.send(
-          new CopyObjectCommand({ Bucket: dst.bucket, Key: dst.key, CopySource: copySource(src.bucket, src.key) }),
+          new CopyObjectCommand({
+            Bucket: dst.bucket,
+            Key: dst.key,
+            CopySource: copySource(src.bucket, src.key),
+            CopySourceIfMatch: quoteEtag(source.etag),
+          }),
         );
       }
     },
   );
   return headStored(s3, dst.bucket, dst.key);
+}
+
+/**
+ * The source was replaced between its HEAD and the copy: a conflict the
+ * caller can retry (BAD_USER_INPUT is the contract's code for a refused
+ * request; 409 on the HTTP routes), with nothing stored.
+ */
+function sourceChanged(src: Location, cause: unknown): AppError {
+  const err = new AppError(
+    'BAD_USER_INPUT',
+    `sourceKey: object ${JSON.stringify(src.key)} in bucket ${JSON.stringify(src.bucket)} changed while it was being copied; nothing was stored, try again`,
+    { argument: 'sourceKey', httpStatus: 409 },
+  );
+  err.cause = cause;
+  return err;
 }
 
 /** Copies an object above the CopyObject limit with UploadPartCopy, queueSize parts at a time. */

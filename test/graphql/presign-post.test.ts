@@ -360,3 +360,33 @@ describe('presignPost with the embedded store under /s3 on the API port', () => 
     expect(head?.size).toBe('through the API port'.length);
   });
 });
+
+describe('POST Object under /s3 behind a proxy (PUBLIC_URL)', () => {
+  const PUBLIC_URL = 'https://files.example.com';
+  let dataDir: string;
+  let app: TestServer;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 's3-graphql-post-public-'));
+    app = await startServer(undefined, { DATA_DIR: dataDir, EMBEDDED_S3_PORT: '0', PUBLIC_URL });
+    const created = await app.gql('mutation { createBucket(name: "forms") { name } }');
+    expect(created.errors).toBeUndefined();
+  });
+  afterAll(async () => {
+    await app?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('answers with a Location on PUBLIC_URL, not the Host the proxy forwarded', async () => {
+    const res = await app.gql(PresignPostDocument, { bucket: 'forms', key: 'dir/via proxy.txt', maxBytes: 100 });
+    const post = res.data!.presignPost;
+    expect(post.url).toBe(`${PUBLIC_URL}/s3/forms`);
+    // What the proxy in front of the API does: the same form, to the API's own address.
+    const sent = await sendForm({ ...post, url: `${app.base}/s3/forms` }, new Blob(['behind a proxy']), 'x.txt');
+    expect(sent.status).toBe(201);
+    const location = `${PUBLIC_URL}/s3/forms/dir/via%20proxy.txt`;
+    expect(sent.headers.get('location')).toBe(location);
+    expect(await sent.text()).toContain(`<Location>${location}</Location>`);
+    expect((await app.store.headObject('forms', 'dir/via proxy.txt'))?.size).toBe('behind a proxy'.length);
+  });
+});

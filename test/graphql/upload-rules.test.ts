@@ -16,6 +16,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MiB, randomBytes } from '../support/data.js';
+import { per } from '../support/deviations.js';
+import { startStoreProxy } from '../support/servers.js';
 import { outcomeOf, removeBucket, s3Client, testStores, uniqueBucket } from '../support/stores.js';
 import { answerOf, codes, startServer, type GqlError, type GqlResponse, type TestServer } from '../support/app.js';
 
@@ -62,23 +64,20 @@ describe.each(testStores())('upload rules on $name', (store) => {
   const other = uniqueBucket('rules-other');
   const photosRule = { bucket: photos, maxBytes: 1000, contentTypes: ['image/*', 'application/pdf'] };
   const starRule = { bucket: '*', maxBytes: STAR_MAX, contentTypes: [] };
+  const env = {
+    UPLOAD_RULES: JSON.stringify({
+      [photos]: { maxBytes: 1000, contentTypes: ['Image/*', 'application/pdf'] },
+      [docs]: { contentTypes: ['text/*'] },
+      [free]: {},
+      '*': { maxBytes: `${STAR_MAX}` },
+    }),
+    UPLOAD_PART_SIZE: '5MiB',
+  };
   let app: TestServer;
 
   beforeAll(async () => {
-    app = await startServer(
-      store,
-      {
-        UPLOAD_RULES: JSON.stringify({
-          [photos]: { maxBytes: 1000, contentTypes: ['Image/*', 'application/pdf'] },
-          [docs]: { contentTypes: ['text/*'] },
-          [free]: {},
-          '*': { maxBytes: `${STAR_MAX}` },
-        }),
-        UPLOAD_PART_SIZE: '5MiB',
-      },
-      // One part a ListParts page, so `complete` must follow the listing to count every part.
-      { listPageSize: 1 },
-    );
+    // One part a ListParts page, so `complete` must follow the listing to count every part.
+    app = await startServer(store, env, { listPageSize: 1 });
     for (const bucket of [photos, docs, free, other]) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   });
 
@@ -289,11 +288,11 @@ describe.each(testStores())('upload rules on $name', (store) => {
   });
 
   describe('copyObject', () => {
+    const put = (key: string, size: number, type: string) =>
+      randomBytes(size, key).then((body) =>
+        s3.send(new PutObjectCommand({ Bucket: free, Key: key, Body: body, ContentType: type })),
+      );
     beforeAll(async () => {
-      const put = (key: string, size: number, type: string) =>
-        randomBytes(size, key).then((body) =>
-          s3.send(new PutObjectCommand({ Bucket: free, Key: key, Body: body, ContentType: type })),
-        );
       await put('src/big.png', 1001, 'image/png');
       await put('src/note.txt', 10, 'text/plain');
       await put('src/fits.png', 1000, 'image/png');
@@ -316,6 +315,42 @@ describe.each(testStores())('upload rules on $name', (store) => {
       const fits = await copy('src/fits.png', 'copy-fits.png');
       expect(fits.errors).toBeUndefined();
       expect(await stored(photos, 'copy-fits.png')).toEqual({ size: 1000, contentType: 'image/png' });
+    });
+
+    it('refuses a source replaced between its HEAD and the copy (CopySourceIfMatch), storing nothing', async () => {
+      await put('src/swapped.png', 1000, 'image/png');
+      let swapped = false;
+      // Between the server's HEAD of the source (which obeys the rule) and its
+      // CopyObject, a writer replaces the source with one the rule refuses.
+      const proxy = await startStoreProxy(store.endpoint, async (req) => {
+        if (req.method === 'PUT' && req.headers['x-amz-copy-source'] !== undefined && !swapped) {
+          swapped = true;
+          await put('src/swapped.png', 5000, 'image/png');
+        }
+      });
+      const racing = await startServer({ endpoint: proxy.endpoint, credentials: store.credentials }, env);
+      try {
+        const res = await racing.gql(COPY, {
+          sourceBucket: free,
+          sourceKey: 'src/swapped.png',
+          bucket: photos,
+          key: 'copy-swapped.png',
+        });
+        expect(swapped).toBe(true);
+        if (per(store, 'copyObject.copySourceConditions', { aws: true, deviation: false })) {
+          expect(codes(res)).toEqual(['BAD_USER_INPUT']);
+          expect(firstError(res)!.message).toContain('changed while it was being copied');
+          expect(firstError(res)!.extensions).toMatchObject({ argument: 'sourceKey' });
+          await expectNothingStored(photos, 'copy-swapped.png');
+        } else {
+          // moto copies whatever the source is now: the rule is bypassed there.
+          expect(res.errors).toBeUndefined();
+          expect(await stored(photos, 'copy-swapped.png')).toEqual({ size: 5000, contentType: 'image/png' });
+        }
+      } finally {
+        await racing.close();
+        await proxy.close();
+      }
     });
   });
 

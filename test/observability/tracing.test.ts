@@ -2,9 +2,10 @@
  * OpenTelemetry tracing, with the spans kept in memory instead of sent over
  * OTLP: one uploadObject request gives the HTTP server span, the GraphQL
  * operation span under it, the resolver span under that and the store-call
- * span under the resolver; a client's `traceparent` is the root's parent,
+ * span under the resolver; a client's `traceparent` is the root's parent
+ * (sampled or not: a client cannot hide its requests from the operator),
  * and the store receives the store call's `traceparent` (seen by a loopback
- * proxy in front of it).
+ * proxy in front of it). Over OTLP, spans go to `<endpoint>/v1/traces`.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -12,10 +13,11 @@ import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { SpanKind } from '@opentelemetry/api';
+import { SpanKind, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index.js';
 import { startTracing, type Tracing } from '../../src/observability/tracing.js';
 import { eventually, startServer, type TestServer } from '../support/app.js';
 import { createTestBucket, removeBucket, s3Client, testStores } from '../support/stores.js';
@@ -124,6 +126,25 @@ describe('tracing', () => {
     expect(proxy.seen.every((r) => r.traceparent?.startsWith(`00-${TRACE_ID}-`))).toBe(true);
   });
 
+  it("a client's traceparent with sampled=0 does not turn the server's spans off", async () => {
+    exporter.reset();
+    const res = await server.gql(`query Hidden { bucket(name: "${bucket}") { name } }`, undefined, {
+      traceparent: `00-${TRACE_ID}-${CLIENT_SPAN_ID}-00`,
+    });
+    expect(res.errors).toBeUndefined();
+    let root: ReadableSpan | undefined;
+    expect(
+      await eventually(() => {
+        root = spans().find(
+          (span) => span.kind === SpanKind.SERVER && span.parentSpanContext?.spanId === CLIENT_SPAN_ID,
+        );
+        return root !== undefined && childrenOf(root).length > 0;
+      }),
+    ).toBe(true);
+    expect(root!.spanContext().traceId).toBe(TRACE_ID);
+    expect(childrenOf(root!)[0]?.attributes['graphql.operation.name']).toBe('Hidden');
+  });
+
   it('without a traceparent, a request starts a trace of its own; probes make no spans', async () => {
     exporter.reset();
     await fetch(`${server.base}/healthz`);
@@ -141,6 +162,34 @@ describe('tracing', () => {
     expect(
       spans().filter((span) => span.kind === SpanKind.SERVER && span.parentSpanContext === undefined),
     ).toHaveLength(1);
+  });
+});
+
+describe('the OTLP endpoint', () => {
+  it('gets <path>/v1/traces however OTEL_EXPORTER_OTLP_ENDPOINT ends (a slash, a query)', async () => {
+    const received: string[] = [];
+    const collector = createServer((req, res) => {
+      received.push(req.url ?? '');
+      req.resume().on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+    });
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
+    try {
+      for (const [suffix, path] of [
+        ['/', '/v1/traces'],
+        ['/otlp//', '/otlp/v1/traces'],
+        ['/otlp/?tenant=a', '/otlp/v1/traces?tenant=a'],
+      ] as const) {
+        received.length = 0;
+        const { tracing: settings } = loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: `${origin}${suffix}` });
+        const tracing = await startTracing(settings);
+        trace.getTracer('test').startSpan('one').end();
+        await tracing.shutdown();
+        expect(received).toEqual([path]);
+      }
+    } finally {
+      await new Promise((resolve) => collector.close(resolve));
+    }
   });
 });
 

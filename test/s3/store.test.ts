@@ -32,7 +32,7 @@ import { stripEtag } from '../../src/s3/shared.js';
 import { Store } from '../../src/s3/store.js';
 import { KiB, MiB, digestOf, expectedDigest, randomStream, sha256Of } from '../support/data.js';
 import { per } from '../support/deviations.js';
-import { freePort } from '../support/servers.js';
+import { freePort, startStoreProxy } from '../support/servers.js';
 import {
   createTestBucket,
   outcomeOf,
@@ -508,6 +508,49 @@ describe.each(testStores())('Store on $name', (storeUT) => {
       expect(head).toMatchObject({ size, contentType: 'application/x-big', metadata: { kept: 'yes' } });
       expect(await bodyDigest(direct, bucket, 'copy/big+dst')).toEqual(await expectedDigest(size, 'copy'));
       expect(await openUploads(direct, bucket, 'copy/')).toEqual([]);
+    });
+
+    it('a source replaced while its parts are copied fails the copy, and leaves no upload behind', async () => {
+      const size = PART + 2 * MiB;
+      const key = 'copy/raced src';
+      const putSource = (seed: string) =>
+        direct.send(
+          new PutObjectCommand({ Bucket: bucket, Key: key, Body: randomStream(size, seed), ContentLength: size }),
+        );
+      await putSource('before');
+      let swapped = false;
+      const proxy = await startStoreProxy(storeUT.endpoint, async (req) => {
+        if (req.headers['x-amz-copy-source'] !== undefined && !swapped) {
+          swapped = true;
+          await putSource('after');
+        }
+      });
+      const raced = createS3Client(settingsFor(storeUT, { endpoint: proxy.endpoint }));
+      const racedStore = new Store(raced, raced, {
+        partSize: PART,
+        queueSize: 1,
+        maxUploadBytes: 64 * MiB,
+        copyMultipartThreshold: 6 * MiB,
+        copyPartSize: PART,
+      });
+      try {
+        const copied = racedStore.copyObject({ bucket, key }, { bucket, key: 'copy/raced dst' });
+        if (per(storeUT, 'copyObject.copySourceConditions', { aws: true, deviation: false })) {
+          const err = await appErrorOf(copied);
+          expect(err.code).toBe('BAD_USER_INPUT');
+          expect(err.message).toContain('changed while it was being copied');
+          expect(
+            await outcomeOf(direct.send(new HeadObjectCommand({ Bucket: bucket, Key: 'copy/raced dst' }))),
+          ).toMatchObject({ ok: false, status: 404 });
+        } else {
+          await copied;
+        }
+        expect(swapped).toBe(true);
+        expect(await openUploads(direct, bucket, 'copy/raced')).toEqual([]);
+      } finally {
+        raced.destroy();
+        await proxy.close();
+      }
     });
 
     it('copy errors: missing source key or bucket, missing destination bucket, copy onto itself', async () => {

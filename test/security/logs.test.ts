@@ -2,8 +2,8 @@
  * No leaks: a run with wrong tokens, a store that refuses the server's
  * credentials and unexpected errors (whose messages even carry secrets)
  * logs what an operator needs — the error's type, code and the store's
- * error code — but never a token, the store's secret key or a stack trace,
- * and the answers carry none of them either.
+ * error code — but never a token, the store's secret key, REDIS_URL's
+ * password or a stack trace, and the answers carry none of them either.
  */
 import { createHash } from 'node:crypto';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -16,6 +16,12 @@ const HASHED_TOKEN = 'hashed-token-must-not-appear-0002';
 const WRONG_TOKEN = 'wrong-token-must-not-appear-0003';
 const WRONG_SECRET = 'wrong-store-secret-must-not-appear-0004';
 const CURSOR_SECRET = 'cursor-secret-must-not-appear-0005-padding';
+/** As it is written in REDIS_URL (percent-encoded) and as the Redis client sends it. */
+const REDIS_PASSWORD_ENCODED = 'redis-pass%2Fmust-not-appear-0006';
+const REDIS_PASSWORD = 'redis-pass/must-not-appear-0006';
+const OTLP_PASSWORD = 'otlp-pass-must-not-appear-0007';
+/** Never connected to: RATE_LIMIT_PER_MINUTE=0 leaves the shared rate limit off. */
+const REDIS_URL = `redis://limiter:${REDIS_PASSWORD_ENCODED}@127.0.0.1:6390/0`;
 
 const API_KEYS = JSON.stringify({
   keys: [
@@ -43,7 +49,15 @@ describe('logs and answers keep secrets out', () => {
     s3 = s3Client(store);
     bucket = await createTestBucket(s3, 'sec-logs');
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'body' }));
-    good = await startServer(store, { API_KEYS, RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'debug', CURSOR_SECRET });
+    good = await startServer(store, {
+      API_KEYS,
+      RATE_LIMIT_PER_MINUTE: '0',
+      LOG_LEVEL: 'debug',
+      CURSOR_SECRET,
+      REDIS_URL,
+      // Only main.ts starts tracing: here the endpoint is a setting, its password a secret.
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://collector:${OTLP_PASSWORD}@127.0.0.1:4318`,
+    });
     misconfigured = await startServer(store, {
       API_KEYS,
       RATE_LIMIT_PER_MINUTE: '0',
@@ -98,7 +112,7 @@ describe('logs and answers keep secrets out', () => {
   });
 
   it('an unexpected error is "Unexpected error." to the client and its type in the log, with the secrets in its message scrubbed', async () => {
-    const secretMessage = `boom with ${TOKEN} and ${store.credentials.secretAccessKey} and ${CURSOR_SECRET} and Bearer ${WRONG_TOKEN}`;
+    const secretMessage = `boom with ${TOKEN} and ${store.credentials.secretAccessKey} and ${CURSOR_SECRET} and Bearer ${WRONG_TOKEN} and ${REDIS_URL} and ${REDIS_PASSWORD} and ${OTLP_PASSWORD}`;
     const { app } = good;
     const listBuckets = app.store.listBuckets.bind(app.store);
     const getObject = app.store.getObject.bind(app.store);
@@ -130,7 +144,9 @@ describe('logs and answers keep secrets out', () => {
     const errors = lines.filter((l) => l.level === 50);
     expect(errors.map((l) => l.err?.type).sort()).toEqual(['RangeError', 'TypeError']);
     for (const line of errors)
-      expect(line.err?.message).toBe('boom with [redacted] and [redacted] and [redacted] and Bearer [redacted]');
+      expect(line.err?.message).toBe(
+        'boom with [redacted] and [redacted] and [redacted] and Bearer [redacted] and [redacted] and [redacted] and [redacted]',
+      );
   });
 
   it('logs each store call as one short debug line, never its input or output body', async () => {
@@ -173,6 +189,9 @@ describe('logs and answers keep secrets out', () => {
       WRONG_TOKEN,
       WRONG_SECRET,
       CURSOR_SECRET,
+      REDIS_PASSWORD_ENCODED,
+      REDIS_PASSWORD,
+      OTLP_PASSWORD,
       store.credentials.secretAccessKey,
     ]) {
       expect(everything).not.toContain(secret);

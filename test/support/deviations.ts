@@ -27,6 +27,7 @@ interface Deviation {
 
 export type DeviationId =
   | 'getObject.responseOverrides'
+  | 'copyObject.copySourceConditions'
   | 'deleteObjects.quiet'
   | 'multipart.partOrder'
   | 'multipart.uploadPartAfterAbort'
@@ -41,6 +42,11 @@ const expectedDeviations: Record<StoreName, Partial<Record<DeviationId, Deviatio
     'getObject.responseOverrides': {
       aws: 'GetObject: "response-content-type ... Sets the Content-Type header of the response" (likewise response-content-disposition and the other response-* parameters of signed requests).',
       store: 'moto ignores the response-* query parameters and returns the stored headers.',
+    },
+    'copyObject.copySourceConditions': {
+      aws: 'CopyObject and UploadPartCopy: x-amz-copy-source-if-match, -if-none-match, -if-modified-since and -if-unmodified-since are checked against the source; one that fails is 412 PreconditionFailed and nothing is copied.',
+      store:
+        'moto checks only x-amz-copy-source-if-none-match, and only on CopyObject: it ignores the other three there and all four on UploadPartCopy, copying whatever the source is.',
     },
     'deleteObjects.quiet': {
       aws: 'DeleteObjects: "In quiet mode the response includes only keys where the delete action encountered an error."',

@@ -1,10 +1,12 @@
 /**
  * Starting and stopping child-process servers for tests, on loopback only.
  * Used by `test/global-setup.ts` for moto; usable by any test that needs a
- * server of its own (e.g. a second moto to simulate an outage).
+ * server of its own (e.g. a second moto to simulate an outage), and a proxy
+ * in front of a store.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { createServer as createHttpServer, request as httpRequest, type IncomingMessage } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const LOOPBACK = '127.0.0.1';
@@ -131,4 +133,47 @@ async function startMotoOnce(port: number, timeoutMs: number): Promise<RunningMo
   child.stdout?.removeListener('data', keep).resume();
   child.stderr?.removeListener('data', keep).resume();
   return { endpoint, port, stop: () => stopProcess(child) };
+}
+
+export interface StoreProxy {
+  /** `http://127.0.0.1:<port>`: use it as the store's endpoint. */
+  endpoint: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A plain HTTP proxy in front of a store on loopback: every request goes to
+ * `target` unchanged (Host included, so SigV4 signatures still verify), after
+ * `before(req)` has run. Lets a test act between two store calls of the
+ * server, e.g. replace a copy's source after its HEAD.
+ */
+export async function startStoreProxy(
+  target: string,
+  before: (req: IncomingMessage) => Promise<void>,
+): Promise<StoreProxy> {
+  const server = createHttpServer((req, res) => {
+    before(req)
+      .then(() => {
+        const upstream = httpRequest(
+          new URL(req.url ?? '/', target),
+          { method: req.method, headers: req.headers },
+          (answer) => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+          },
+        );
+        upstream.on('error', () => res.destroy());
+        req.pipe(upstream);
+      })
+      .catch(() => res.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, LOOPBACK, resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://${LOOPBACK}:${port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
 }

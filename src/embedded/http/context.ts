@@ -38,6 +38,8 @@ export interface Ctx {
   key?: string;
   verified?: VerifiedRequest;
   expectContinue: boolean;
+  /** The origin the client reached the store under, when the server knows it (a mount's `mountOrigin`). */
+  origin: string | undefined;
   continued: boolean;
   bodyStarted: boolean;
   op: string;

@@ -93,11 +93,15 @@ async function storeFile(ctx: Ctx, bucket: string, { fields, stream, filename }:
   return ctx.store.storage.putObject(bucket, key, limited, headers);
 }
 
-/** The URL of the stored object, as S3's Location: the form's URL with the key added. */
+/**
+ * The URL of the stored object, as S3's Location: the form's URL with the key
+ * added, on the origin the client reached (behind a proxy, not the Host it
+ * forwarded).
+ */
 function locationOf(ctx: Ctx, key: string): string {
   const path = (ctx.req.url ?? '/').split('?')[0]!.replace(/\/$/, '');
   const encodedKey = key.split('/').map(encodeURIComponent).join('/');
-  return `http://${ctx.req.headers.host ?? 'localhost'}${path}/${encodedKey}`;
+  return `${ctx.origin ?? `http://${ctx.req.headers.host ?? 'localhost'}`}${path}/${encodedKey}`;
 }
 
 export async function postObject(ctx: Ctx): Promise<void> {

@@ -58,6 +58,8 @@ export interface S3ServerOptions {
   /** The only region signatures may name; default DEFAULT_REGION. */
   region?: string;
   timeouts?: Partial<StoreTimeouts>;
+  /** The origin of the requests `handle` serves, as clients reach it (EmbeddedStoreOptions.mountOrigin). */
+  mountOrigin?: string;
   logger?: Logger;
 }
 
@@ -109,14 +111,15 @@ export function createS3Server(options: S3ServerOptions): S3Server {
   server.keepAliveTimeout = timeouts.keepAliveMs;
   server.timeout = timeouts.idleMs;
   const accept = (expectContinue: boolean) => (req: IncomingMessage, res: ServerResponse) => {
-    void track(handle(store, req, res, { expectContinue, basePath: '' }));
+    void track(handle(store, req, res, { expectContinue, basePath: '', origin: undefined }));
   };
   server.on('request', accept(false));
   server.on('checkContinue', accept(true));
   return {
     server,
     // The other server has answered any `Expect: 100-continue` already.
-    handle: (req, res, { basePath }) => track(handle(store, req, res, { expectContinue: false, basePath })),
+    handle: (req, res, { basePath }) =>
+      track(handle(store, req, res, { expectContinue: false, basePath, origin: options.mountOrigin })),
     async drain() {
       await Promise.allSettled([...inFlight]);
     },
@@ -127,7 +130,7 @@ async function handle(
   store: StoreSettings,
   req: IncomingMessage,
   res: ServerResponse,
-  { expectContinue, basePath }: { expectContinue: boolean; basePath: string },
+  { expectContinue, basePath, origin }: { expectContinue: boolean; basePath: string; origin: string | undefined },
 ): Promise<void> {
   const started = process.hrtime.bigint();
   const ctx: Ctx = {
@@ -138,6 +141,7 @@ async function handle(
     method: req.method ?? 'GET',
     query: new URLSearchParams(),
     expectContinue,
+    origin,
     continued: false,
     bodyStarted: false,
     op: 'Unknown',
