@@ -5,13 +5,15 @@
  *  - a 100-object listing, `bucket { objects(first: 100) { … } }` vs ListObjectsV2;
  *  - one object's metadata, `object { size etag contentType }` vs HeadObject.
  * With `--before <ref>`, the API server of that commit runs as a third side.
+ * Each API server's CPU time per query (from /proc, so on Linux) goes in the notes.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { startApi, type Api } from './support/api.js';
 import { expectCount } from './support/body.js';
-import { Pairs, rotation, type BenchGroup, type Row } from './support/harness.js';
+import { median, Pairs, rotation, type BenchGroup, type Row } from './support/harness.js';
 import { graphqlData, readJson, send } from './support/http.js';
 import { createBucket, startStore } from './support/stores.js';
 
@@ -36,10 +38,31 @@ interface Side {
   name: string;
   list: Call;
   head: Call;
+  /** The API server's process, whose CPU time per query is measured; none for the direct side. */
+  pid?: number;
 }
 
-/** Sends `call` from `clients` loops at once for `seconds`; returns calls finished per second. */
-async function perSecond(seconds: number, clients: number, call: Call): Promise<number> {
+/** CPU time (user + system) a process has used so far, in ms, from /proc (Linux); undefined elsewhere. */
+function cpuMsOf(pid: number): number | undefined {
+  try {
+    // Fields 14 and 15 (utime, stime), in clock ticks of 1/100 s; the name in parentheses may hold spaces.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+interface Measured {
+  /** Calls finished per second. */
+  rate: number;
+  /** CPU time of process `pid` per call, in ms, when there is one to measure. */
+  cpuMs: number | undefined;
+}
+
+/** Sends `call` from `clients` loops at once for `seconds`; `pid`: the server whose CPU per call is measured. */
+async function perSecond(seconds: number, clients: number, call: Call, pid?: number): Promise<Measured> {
+  const cpuBefore = pid === undefined ? undefined : cpuMsOf(pid);
   const start = process.hrtime.bigint();
   const deadline = start + BigInt(Math.round(seconds * 1e9));
   let done = 0;
@@ -50,7 +73,9 @@ async function perSecond(seconds: number, clients: number, call: Call): Promise<
     }
   };
   await Promise.all(Array.from({ length: clients }, loop));
-  return done / (Number(process.hrtime.bigint() - start) / 1e9);
+  const rate = done / (Number(process.hrtime.bigint() - start) / 1e9);
+  const cpuAfter = pid === undefined ? undefined : cpuMsOf(pid);
+  return { rate, cpuMs: cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) / done };
 }
 
 /** A GraphQL query as a keep-alive JSON POST; `check` looks at its data. */
@@ -79,6 +104,7 @@ function graphqlCall<T>(api: Api, agent: Agent, query: string, variables: object
 function apiSide(name: string, api: Api, agent: Agent): Side {
   return {
     name,
+    pid: api.child.pid,
     list: graphqlCall<{ bucket: { objects: { edges: unknown[] } } }>(
       api,
       agent,
@@ -145,16 +171,20 @@ export const group: BenchGroup = {
       }
       for (const side of sides) for (const m of measures) await perSecond(0.5, m.clients, side[m.what]);
 
-      const results = measures.map(() => new Map<Side, number[]>(sides.map((side) => [side, []])));
+      const results = measures.map(() => new Map<Side, Measured[]>(sides.map((side) => [side, []])));
       for (let round = 0; round < rounds; round++) {
         const line: string[] = [];
         for (const [i, m] of measures.entries()) {
           for (const side of rotation(sides, round)) {
-            results[i]!.get(side)!.push(await perSecond(MEASURE_SECONDS, m.clients, side[m.what]));
+            results[i]!.get(side)!.push(await perSecond(MEASURE_SECONDS, m.clients, side[m.what], side.pid));
           }
-          line.push(`${m.what}×${m.clients} ${sides.map((s) => results[i]!.get(s)!.at(-1)!.toFixed(0)).join('/')}`);
+          const last = sides.map((s) => results[i]!.get(s)!.at(-1)!);
+          const cpu = last.flatMap((r) => (r.cpuMs === undefined ? [] : [r.cpuMs.toFixed(2)]));
+          line.push(`${m.what}×${m.clients} ${last.map((r) => r.rate.toFixed(0)).join('/')} (${cpu.join('/')} ms)`);
         }
-        log(`round ${round + 1}/${rounds} (q/s ${sides.map((s) => s.name).join('/')}): ${line.join('; ')}`);
+        log(
+          `round ${round + 1}/${rounds} (q/s ${sides.map((s) => s.name).join('/')}, API CPU per query): ${line.join('; ')}`,
+        );
       }
 
       const direct = sides[1]!;
@@ -162,12 +192,15 @@ export const group: BenchGroup = {
       for (const [i, m] of measures.entries()) {
         for (const side of sides.filter((s) => s !== direct)) {
           const pairs = new Pairs();
-          for (const [r, value] of results[i]!.get(side)!.entries()) pairs.add(value, results[i]!.get(direct)![r]!);
+          const measured = results[i]!.get(side)!;
+          for (const [r, value] of measured.entries()) pairs.add(value.rate, results[i]!.get(direct)![r]!.rate);
+          const cpu = measured.flatMap((r) => (r.cpuMs === undefined ? [] : [r.cpuMs]));
+          const cpuNote = cpu.length > 0 ? `; API process CPU ${median(cpu).toFixed(2)} ms per query` : '';
           rows.push(
             pairs.row(
               side.name === 'ours' ? m.label : `${m.label} [${side.name}]`,
               'queries/s',
-              `aim ratio ≥ 0.8; ${m.clients} keep-alive connection${m.clients > 1 ? 's' : ''}, ${MEASURE_SECONDS} s per side per round`,
+              `aim ratio ≥ 0.8; ${m.clients} keep-alive connection${m.clients > 1 ? 's' : ''}, ${MEASURE_SECONDS} s per side per round${cpuNote}`,
             ),
           );
         }

@@ -268,4 +268,41 @@ describe('type rules hold where a field above let an object through', () => {
     expect(copy.errors[0]!.path).toEqual(['copyObject', expect.any(String)]);
     expect(create.errors[0]!.path).toEqual(['multipart', 'create', expect.any(String)]);
   });
+
+  it('every field of an object it may not read fails alike, whether scope-auth or the field itself applies the rule', async () => {
+    const writeOnly: Caller = {
+      name: 'write-only',
+      anonymous: false,
+      grants: [],
+      can: (name, role) => (name === source && role === 'read') || (name === bucket && role === 'write'),
+      canSee: () => false,
+      hasAnyRole: () => false,
+    };
+    const objectType = schema.getType('Object') as import('graphql').GraphQLObjectType;
+    const selections = Object.values(objectType.getFields()).map((field) =>
+      graphql.isObjectType(graphql.getNamedType(field.type)) ? `${field.name} { __typename }` : field.name,
+    );
+    // The plain-data fields (objectData in builder.ts) and the fields left to scope-auth (contentType, url, ...).
+    expect(selections).toEqual(expect.arrayContaining(['key', 'size', 'etag', 'lastModified', 'contentType', 'url']));
+    const expected = forbidden({ bucket, role: 'read' });
+    for (const selection of selections) {
+      const copy = await run(
+        writeOnly,
+        `mutation { copyObject(sourceBucket: "${source}", sourceKey: "source.txt", bucket: "${bucket}", key: "copy.txt") { ${selection} } }`,
+      );
+      const name = selection.split(' ')[0]!;
+      expect(copy.errors, selection).toEqual([
+        expect.objectContaining({
+          message: expected.message,
+          path: ['copyObject', name],
+          extensions: { code: 'FORBIDDEN', bucket, role: 'read' },
+        }),
+      ]);
+      // Null, and for a non-null field the object above it too.
+      expect(
+        (copy.data?.copyObject as Record<string, unknown> | null | undefined)?.[name] ?? null,
+        selection,
+      ).toBeNull();
+    }
+  });
 });

@@ -23,8 +23,10 @@ import { graphqlTracer } from '../plugins/use-operation-span.js';
  * field says `authScopes: fieldAccess('Type.field')`, and Bucket, Object
  * and MultipartUpload say `authScopes: typeAccess('Type')`, which covers
  * each of their fields; a field of theirs that needs more says
- * `authScopes: typeAccess('Type.field')` too (both rules apply). The check runs before the resolver, so a denied
- * field sends nothing to the store; it fails with FORBIDDEN.
+ * `authScopes: typeAccess('Type.field')` too (both rules apply). Fields of Object that only read the
+ * object (key, size, ...) apply the type's rule themselves (`objectData`), which is cheaper per field of
+ * a listing. The check runs before the resolver, so a denied field sends nothing to the store; it fails
+ * with FORBIDDEN.
  */
 export interface SchemaTypes {
   Context: Context;
@@ -124,6 +126,29 @@ export const typeAccess =
   (parent: InputOf<Op>) => ({
     access: (POLICY[operation] as (input: InputOf<Op>) => Need[])(parent),
   });
+
+/**
+ * A field of a guarded type that only reads its object (a listed object's key, size, ETag, date): it
+ * skips scope-auth's per-field wrapper (`skipTypeScopes`) and applies the type's rule itself, before
+ * it reads. A 1000-object listing asks for thousands of these fields, and the wrapper (its steps,
+ * closures and request-cache lookups, per field of every object) was about a tenth of the server's
+ * CPU per listing. The check is the same rule on the same object, synchronous like scope-auth's, and
+ * a denied field fails with the same FORBIDDEN error at its own path (`unauthorizedError` above).
+ */
+export function objectData<Op extends TypeOperation, Parent extends InputOf<Op>, Result>(
+  operation: Op,
+  read: (parent: Parent) => Result,
+) {
+  const rule = POLICY[operation] as (input: Parent) => Need[];
+  return {
+    skipTypeScopes: true,
+    resolve: (parent: Parent, _args: object, ctx: Context): Result => {
+      const need = unmet(ctx.caller, rule(parent));
+      if (need) throw forbidden(need);
+      return read(parent);
+    },
+  } as const;
+}
 
 builder.queryType({
   description: 'Reads: buckets, objects and their listings.',

@@ -1,6 +1,6 @@
 import * as objects from '../resolvers/object.js';
 import type { ObjectValue } from '../resolvers/object.js';
-import { builder, fieldAccess, typeAccess } from './builder.js';
+import { builder, fieldAccess, objectData, typeAccess } from './builder.js';
 import './scalars.js';
 import { MAX_DELETE_KEYS, MAX_KEY_BYTES, MAX_PRESIGN_EXPIRES_SECONDS } from '../../core/s3-rules.js';
 import { DEFAULT_EXPIRES_IN } from '../../core/validation.js';
@@ -34,17 +34,27 @@ ObjectRef.implement({
   fields: (t) => ({
     id: t.id({
       description: 'Stable id for client caches, unique across buckets.',
-      resolve: (object) => objects.objectIdOf(object),
+      ...objectData('Object', objects.objectIdOf),
     }),
-    key: t.exposeString('key', {
+    key: t.string({
       description: `The object key: 1 to ${MAX_KEY_BYTES} bytes of UTF-8, "/" is an ordinary character.`,
+      ...objectData('Object', (object: ObjectValue) => object.key),
     }),
-    size: t.expose('size', { type: 'SafeInt', description: 'Size in bytes.' }),
-    etag: t.exposeString('etag', {
+    size: t.field({
+      type: 'SafeInt',
+      description: 'Size in bytes.',
+      ...objectData('Object', (object: ObjectValue) => object.size),
+    }),
+    etag: t.string({
       description:
         'The entity tag, without quotes: the MD5 of the bytes for single-part uploads, "<md5>-<parts>" for multipart ones.',
+      ...objectData('Object', (object: ObjectValue) => object.etag),
     }),
-    lastModified: t.expose('lastModified', { type: 'DateTime', description: 'When the object was last written.' }),
+    lastModified: t.field({
+      type: 'DateTime',
+      description: 'When the object was last written.',
+      ...objectData('Object', (object: ObjectValue) => object.lastModified),
+    }),
     contentType: t.string({
       nullable: true,
       description: 'The stored Content-Type.',
@@ -58,7 +68,7 @@ ObjectRef.implement({
     storageClass: t.string({
       nullable: true,
       description: 'The storage class (e.g. STANDARD), when the store reports one.',
-      resolve: (object) => object.storageClass ?? null,
+      ...objectData('Object', (object: ObjectValue) => object.storageClass ?? null),
     }),
     url: t.string({
       description: `A presigned GET URL, valid for expiresIn seconds (1..${MAX_PRESIGN_EXPIRES_SECONDS}).`,
@@ -70,7 +80,7 @@ ObjectRef.implement({
     downloadPath: t.string({
       description:
         "Path of this object on this server's download route (GET /objects/{bucket}/{key}, with the same Authorization header), relative to the server's address.",
-      resolve: (object) => objects.objectDownloadPath(object),
+      ...objectData('Object', objects.objectDownloadPath),
     }),
   }),
 });
