@@ -299,7 +299,8 @@ describe.skipIf(!HAS_PROC)('the data dir lock across PID namespaces and hosts', 
       const { ms, error, value } = await timed(startServerProcess(NEW_NAMESPACE));
       expect(error).toBeUndefined();
       expect(ms).toBeLessThan(STALE_MS + 40_000);
-      value!.child.kill('SIGTERM');
+      // `unshare` ignores SIGTERM while it waits for its child.
+      value!.child.kill('SIGKILL');
       await once(value!.child, 'exit');
     },
     // Three server starts and two waits on the heartbeat, on a busy machine.
