@@ -191,7 +191,7 @@ export class DataDirLock {
    * Takes `<dir>/.lock`. A lock whose holder is gone is taken over: a pid
    * that no longer runs, is a zombie or belongs to another process now
    * (holder.ts), or, for a holder in another PID namespace or boot, a lock
-   * not refreshed for STALE_MS (watched for up to STALE_MS). A live holder,
+   * not refreshed for STALE_MS (watched for up to 2 × STALE_MS). A live holder,
    * including a store of this process, is a StartupError (ELOCKED). `shown`
    * is the data dir as the operator wrote it, for messages.
    */
