@@ -5,7 +5,7 @@
  *   layout.ts     where things live under the data dir; which names may become paths
  *   records.ts    the records kept on disk (trailers, bucket.json, upload.json), zod schemas
  *   files.ts      atomic writes, fsync, streaming a body into a file
- *   lock.ts       the data dir's lock file; per-bucket mutexes
+ *   lock.ts       the data dir's lock file (holder.ts: who holds it); per-bucket mutexes
  *   key-index.ts  the in-memory listing index of a bucket
  *   buckets.ts, objects.ts, multipart.ts   the operations
  *
@@ -23,7 +23,7 @@ import { Buckets } from './buckets.js';
 import { isErrno } from './files.js';
 import type { ListPage, ListQuery } from './key-index.js';
 import { Layout } from './layout.js';
-import { acquireLock, releaseLock } from './lock.js';
+import { DataDirLock } from './lock.js';
 import { Multipart, type ListPartsPage, type ListUploadsPage, type ListUploadsQuery } from './multipart.js';
 import {
   Objects,
@@ -49,7 +49,7 @@ export class Storage {
 
   private constructor(
     readonly dataDir: string,
-    private readonly lockPath: string,
+    private readonly lock: DataDirLock,
     logger: Logger | undefined,
   ) {
     const layout = new Layout(dataDir);
@@ -75,14 +75,14 @@ export class Storage {
         throw new StartupError(`DATA_DIR ${shown} cannot be created: a parent is not a directory`, 'ENOTDIR');
       throw notWritable(err);
     }
-    const lockPath = join(dir, '.lock');
+    let lock: DataDirLock;
     try {
-      await acquireLock(dir, lockPath, shown);
+      lock = await DataDirLock.acquire(dir, shown);
     } catch (err) {
       if (err instanceof StartupError) throw err;
       throw notWritable(err);
     }
-    const storage = new Storage(dir, lockPath, options.logger);
+    const storage = new Storage(dir, lock, options.logger);
     try {
       await rm(join(dir, 'tmp'), { recursive: true, force: true });
       await mkdir(join(dir, 'tmp'));
@@ -99,7 +99,7 @@ export class Storage {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await releaseLock(this.dataDir, this.lockPath);
+    this.lock.release();
   }
 
   /* -------------------------------------------------------------- buckets -- */
