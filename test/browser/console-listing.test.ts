@@ -5,16 +5,12 @@
  * with names a screen reader reads. Skipped, with the reason printed, when
  * chromium is not installed.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from '../support/app.js';
-import { haveChromium, launchChromium } from '../support/browser.js';
-import { openConsole } from './console-page.js';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { haveChromium } from '../support/browser.js';
+import { consoleFixture } from './console-page.js';
 
 const BUCKET = 'console-listing';
 const MANY = 250;
@@ -54,60 +50,30 @@ const longestTask = (page: Page) => page.evaluate(() => (window as unknown as { 
 const chromiumHere = haveChromium();
 
 describe.skipIf(!chromiumHere)('the web console on folders', () => {
-  let browser: Browser;
-  let dataDir: string;
-  let server: TestServer;
-  let s3: S3Client;
-  const opened: BrowserContext[] = [];
+  const fx = consoleFixture('console-listing');
 
   beforeAll(async () => {
-    browser = await launchChromium();
-    dataDir = await mkdtemp(join(tmpdir(), 's3-graphql-console-listing-'));
-    server = await startServer(undefined, {
-      DATA_DIR: join(dataDir, 'store'),
-      EMBEDDED_S3_PORT: '0',
-      RATE_LIMIT_PER_MINUTE: '0',
-    });
-    const embedded = server.app.embedded!;
-    s3 = new S3Client({
-      endpoint: embedded.endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: embedded.credentials,
-    });
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+    await fx.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
     // Sizes and dates in another order than the names: b (300 B, oldest), c (100 B), a (200 B, newest).
     for (const [name, size] of [
       ['b.txt', 300],
       ['c.txt', 100],
       ['a.txt', 200],
     ] as const) {
-      await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `sort/${name}`, Body: Buffer.alloc(size, 1) }));
+      await fx.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `sort/${name}`, Body: Buffer.alloc(size, 1) }));
       await sleep(1100);
     }
     for (let i = 0; i < MANY; i += 25) {
       await Promise.all(
         Array.from({ length: 25 }, (_, j) =>
-          s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `many/${nameOf(i + j)}`, Body: nameOf(i + j) })),
+          fx.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `many/${nameOf(i + j)}`, Body: nameOf(i + j) })),
         ),
       );
     }
   });
 
-  afterEach(async () => {
-    for (const context of opened.splice(0)) await context.close();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    s3?.destroy();
-    await server?.close();
-    await rm(dataDir, { recursive: true, force: true });
-  });
-
   async function openFolder(folder: string) {
-    const console = await openConsole(browser, server);
-    opened.push(console.context);
+    const console = await fx.open();
     const listed = watchListings(console.page);
     await console.page.getByRole('button', { name: BUCKET, exact: true }).click();
     await console.page.getByRole('button', { name: `${folder}/`, exact: true }).click();

@@ -4,22 +4,17 @@
  * and errors shown as sentences. Every change is checked in the store with
  * the SDK. Skipped, with the reason printed, when chromium is not installed.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   CreateBucketCommand,
   DeleteBucketCommand,
   HeadObjectCommand,
   ListBucketsCommand,
   PutObjectCommand,
-  S3Client,
 } from '@aws-sdk/client-s3';
-import type { Browser, BrowserContext, Locator } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from '../support/app.js';
-import { haveChromium, launchChromium } from '../support/browser.js';
-import { bytesOf, keysOf, NOTES, openConsole, recordedWebm, screenshot, tinyPdf, toneWav } from './console-page.js';
+import type { Locator } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { haveChromium } from '../support/browser.js';
+import { bytesOf, consoleFixture, keysOf, NOTES, recordedWebm, screenshot, tinyPdf, toneWav } from './console-page.js';
 
 const BUCKET = 'console-objects';
 
@@ -40,50 +35,20 @@ const mediaDuration = (media: Locator) =>
 const chromiumHere = haveChromium();
 
 describe.skipIf(!chromiumHere)('the web console, one object at a time', () => {
-  let browser: Browser;
-  let dataDir: string;
-  let server: TestServer;
-  let s3: S3Client;
-  const opened: BrowserContext[] = [];
+  const fx = consoleFixture('console-objects');
 
   beforeAll(async () => {
-    browser = await launchChromium();
-    dataDir = await mkdtemp(join(tmpdir(), 's3-graphql-console-objects-'));
-    server = await startServer(undefined, {
-      DATA_DIR: join(dataDir, 'store'),
-      EMBEDDED_S3_PORT: '0',
-      RATE_LIMIT_PER_MINUTE: '0',
-    });
-    const embedded = server.app.embedded!;
-    s3 = new S3Client({
-      endpoint: embedded.endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: embedded.credentials,
-    });
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  });
-
-  afterEach(async () => {
-    for (const context of opened.splice(0)) await context.close();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    s3?.destroy();
-    await server?.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await fx.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
   });
 
   async function openBucket(viewport?: { width: number; height: number }) {
-    const console = await openConsole(browser, server, viewport);
-    opened.push(console.context);
+    const console = await fx.open(viewport);
     await console.page.getByRole('button', { name: BUCKET, exact: true }).click();
     return console;
   }
 
   it('copies an object to a new key, then renames it (a copy, then the old key deleted)', async () => {
-    await s3.send(
+    await fx.s3.send(
       new PutObjectCommand({ Bucket: BUCKET, Key: 'copy/original.txt', Body: NOTES, ContentType: 'text/plain' }),
     );
     const { page, outside, errors } = await openBucket();
@@ -93,16 +58,16 @@ describe.skipIf(!chromiumHere)('the web console, one object at a time', () => {
     await dialog.getByLabel('New key').fill('copy/duplicate.txt');
     await dialog.getByRole('button', { name: 'Copy', exact: true }).click();
     await page.getByRole('status').getByText('Copied to copy/duplicate.txt.').waitFor();
-    expect(await keysOf(s3, BUCKET)).toEqual(['copy/duplicate.txt', 'copy/original.txt']);
-    expect((await bytesOf(s3, BUCKET, 'copy/duplicate.txt')).toString()).toBe(NOTES);
+    expect(await keysOf(fx.s3, BUCKET)).toEqual(['copy/duplicate.txt', 'copy/original.txt']);
+    expect((await bytesOf(fx.s3, BUCKET, 'copy/duplicate.txt')).toString()).toBe(NOTES);
     // The listing behind the dialog shows the copy.
     await page.getByRole('button', { name: 'duplicate.txt', exact: true }).waitFor();
 
     await dialog.getByLabel('New key').fill('copy/renamed.txt');
     await dialog.getByRole('button', { name: 'Rename', exact: true }).click();
     await dialog.waitFor({ state: 'detached' });
-    expect(await keysOf(s3, BUCKET)).toEqual(['copy/duplicate.txt', 'copy/renamed.txt']);
-    expect((await bytesOf(s3, BUCKET, 'copy/renamed.txt')).toString()).toBe(NOTES);
+    expect(await keysOf(fx.s3, BUCKET)).toEqual(['copy/duplicate.txt', 'copy/renamed.txt']);
+    expect((await bytesOf(fx.s3, BUCKET, 'copy/renamed.txt')).toString()).toBe(NOTES);
     await page.getByRole('button', { name: 'renamed.txt', exact: true }).waitFor();
     expect(await page.getByRole('button', { name: 'original.txt', exact: true }).count()).toBe(0);
     expect(outside).toEqual([]);
@@ -110,7 +75,7 @@ describe.skipIf(!chromiumHere)('the web console, one object at a time', () => {
   });
 
   it('uploads a file dropped onto the open folder', async () => {
-    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'dropbox/existing.txt', Body: 'here' }));
+    await fx.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'dropbox/existing.txt', Body: 'here' }));
     const { page, outside, errors } = await openBucket();
     await page.getByRole('button', { name: 'dropbox/', exact: true }).click();
     await page.getByRole('button', { name: 'existing.txt', exact: true }).waitFor();
@@ -127,8 +92,8 @@ describe.skipIf(!chromiumHere)('the web console, one object at a time', () => {
     await target.dispatchEvent('drop', { dataTransfer: transfer });
     await expect.poll(() => page.locator('.upload-done').count(), { timeout: 30_000 }).toBe(1);
     expect(await page.getByText('Drop to upload into').count()).toBe(0);
-    expect((await bytesOf(s3, BUCKET, 'dropbox/dropped.txt')).toString()).toBe(NOTES);
-    const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'dropbox/dropped.txt' }));
+    expect((await bytesOf(fx.s3, BUCKET, 'dropbox/dropped.txt')).toString()).toBe(NOTES);
+    const head = await fx.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'dropbox/dropped.txt' }));
     expect(head.ContentType).toBe('text/plain');
     await page.getByRole('button', { name: 'dropped.txt', exact: true }).waitFor();
     expect(outside).toEqual([]);
@@ -143,7 +108,7 @@ describe.skipIf(!chromiumHere)('the web console, one object at a time', () => {
       ['media/clip.webm', await recordedWebm(page), 'video/webm'],
     ];
     for (const [Key, Body, ContentType] of seed)
-      await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body, ContentType }));
+      await fx.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body, ContentType }));
     /** The type each /objects answer was served with. */
     const served = new Map<string, string>();
     page.on('response', (res) => {
@@ -187,7 +152,7 @@ describe.skipIf(!chromiumHere)('the web console, one object at a time', () => {
   });
 
   it('shows size, type, ETag, date and metadata in the details', async () => {
-    const put = await s3.send(
+    const put = await fx.s3.send(
       new PutObjectCommand({
         Bucket: BUCKET,
         Key: 'facts/data.json',
@@ -196,7 +161,7 @@ describe.skipIf(!chromiumHere)('the web console, one object at a time', () => {
         Metadata: { owner: 'ada', project: 'engine' },
       }),
     );
-    const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'facts/data.json' }));
+    const head = await fx.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'facts/data.json' }));
     const { page, errors } = await openBucket();
     await page.getByRole('button', { name: 'facts/', exact: true }).click();
     await page.getByRole('button', { name: 'data.json', exact: true }).click();
@@ -225,7 +190,7 @@ describe.skipIf(!chromiumHere)('the web console, one object at a time', () => {
     const alert = page.getByRole('alert');
     await alert.getByText('The bucket name must not contain two adjacent dots.').waitFor();
     expect(await alert.textContent()).not.toContain('BAD_USER_INPUT');
-    const names = (await s3.send(new ListBucketsCommand({}))).Buckets?.map((b) => b.Name);
+    const names = (await fx.s3.send(new ListBucketsCommand({}))).Buckets?.map((b) => b.Name);
     expect(names).not.toContain('two..dots');
     await alert.getByRole('button', { name: 'Dismiss message' }).click();
 
@@ -237,11 +202,11 @@ describe.skipIf(!chromiumHere)('the web console, one object at a time', () => {
     expect(await name.getAttribute('title')).toBe('3 to 63 characters: lower-case letters, digits, dots and hyphens');
 
     // A bucket deleted behind the console's back: said where its listing was.
-    await s3.send(new CreateBucketCommand({ Bucket: 'console-gone' }));
+    await fx.s3.send(new CreateBucketCommand({ Bucket: 'console-gone' }));
     await page.reload();
     await page.getByRole('button', { name: 'console-gone', exact: true }).click();
     await page.getByText('This bucket is empty.').waitFor();
-    await s3.send(new DeleteBucketCommand({ Bucket: 'console-gone' }));
+    await fx.s3.send(new DeleteBucketCommand({ Bucket: 'console-gone' }));
     await page.getByLabel('Filter by prefix').fill('x');
     await page.getByRole('main').getByText('This bucket does not exist (any more).').waitFor();
     expect(outside).toEqual([]);

@@ -1,14 +1,19 @@
 /**
- * What the console's browser tests share: a console page whose requests are
- * kept on the server's origin (test/support/browser.ts), screenshots, and
- * reading the store.
+ * What the console's browser tests share: the suite's chromium, server and
+ * store (`consoleFixture`), a console page whose requests are kept on the
+ * server's origin (test/support/browser.ts), screenshots, and reading the store.
  */
 import { mkdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import type { Browser, Page } from 'playwright-core';
-import type { TestServer } from '../support/app.js';
-import { type GuardedPage, guardedPage } from '../support/browser.js';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { startServer, type TestServer } from '../support/app.js';
+import { type GuardedPage, guardedPage, launchChromium } from '../support/browser.js';
 import { gradientPng } from '../support/png.js';
+import { embeddedClient, s3Client, type StoreUnderTest } from '../support/stores.js';
 
 /** Where the tests leave their screenshots (the README's come from here: CONSOLE_SCREENSHOTS=docs). */
 const SHOTS = process.env.CONSOLE_SCREENSHOTS;
@@ -21,12 +26,10 @@ interface Opened extends GuardedPage {
   requests: string[];
 }
 
+type Viewport = { width: number; height: number };
+
 /** The console on `server`, every request leaving its origin refused and recorded, console and page errors recorded. */
-export async function openConsole(
-  browser: Browser,
-  server: TestServer,
-  viewport = { width: 1440, height: 900 },
-): Promise<Opened> {
+async function openConsole(browser: Browser, server: TestServer, viewport: Viewport): Promise<Opened> {
   const origin = new URL(server.base).origin;
   const opened = await guardedPage(browser, (url) => url.origin === origin, { viewport });
   const requests: string[] = [];
@@ -35,6 +38,63 @@ export async function openConsole(
   });
   await opened.page.goto(`${server.base}/`);
   return { ...opened, requests };
+}
+
+/** A console suite's set-up, filled in by its `beforeAll`. */
+export interface ConsoleFixture {
+  server: TestServer;
+  /** An SDK client of the server's store. */
+  s3: S3Client;
+  /** A fresh directory of the suite's own, removed after it (the embedded store keeps its data in `store/` under it). */
+  dataDir: string;
+  /** A console page (see `openConsole`) in a browser context of its own, closed after the test. */
+  open(viewport?: Viewport): Promise<Opened>;
+}
+
+/**
+ * Registers a console suite's hooks: chromium, a temp dir (`s3-graphql-<name>-`),
+ * the app with rate limiting off and `env` on top, on `store` or else on its
+ * own embedded store, and an SDK client of that store; the contexts `open`
+ * opened are closed after each test, the rest after the suite. The suite's
+ * own `beforeAll` (registered after this) runs once all this is up, and its
+ * `afterAll` before it is torn down (vitest runs after-hooks as a stack).
+ */
+export function consoleFixture(
+  name: string,
+  { store, env = {} }: { store?: StoreUnderTest; env?: Record<string, string> } = {},
+): ConsoleFixture {
+  let browser: Browser | undefined;
+  const opened: BrowserContext[] = [];
+  const fixture = {
+    async open(viewport = { width: 1440, height: 900 }) {
+      const page = await openConsole(browser!, fixture.server, viewport);
+      opened.push(page.context);
+      return page;
+    },
+  } as ConsoleFixture;
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+    fixture.dataDir = await mkdtemp(join(tmpdir(), `s3-graphql-${name}-`));
+    const embedded: Record<string, string> = store
+      ? {}
+      : { DATA_DIR: join(fixture.dataDir, 'store'), EMBEDDED_S3_PORT: '0' };
+    fixture.server = await startServer(store, { ...embedded, RATE_LIMIT_PER_MINUTE: '0', ...env });
+    fixture.s3 = store ? s3Client(store) : embeddedClient(fixture.server);
+  });
+
+  afterEach(async () => {
+    for (const context of opened.splice(0)) await context.close();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    fixture.s3?.destroy();
+    await fixture.server?.close();
+    if (fixture.dataDir) await rm(fixture.dataDir, { recursive: true, force: true });
+  });
+
+  return fixture;
 }
 
 export async function screenshot(page: Page, name: string) {

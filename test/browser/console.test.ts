@@ -8,8 +8,7 @@
  * with the reason printed, when chromium is not installed.
  */
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -18,15 +17,13 @@ import {
   ListBucketsCommand,
   ListMultipartUploadsCommand,
   PutObjectCommand,
-  S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from '../support/app.js';
-import { haveChromium, launchChromium } from '../support/browser.js';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { haveChromium } from '../support/browser.js';
 import { digestOf, expectedDigest, MiB, randomStream } from '../support/data.js';
-import { bytesOf, keysOf, NOTES, openConsole, PHOTO, screenshot } from './console-page.js';
+import { bytesOf, consoleFixture, keysOf, NOTES, PHOTO, screenshot } from './console-page.js';
 
 const BIG = 20 * MiB;
 
@@ -46,49 +43,19 @@ const progressSeen = (page: Page) =>
 const chromiumHere = haveChromium();
 
 describe.skipIf(!chromiumHere)('the web console in a browser', () => {
-  let browser: Browser;
-  let dataDir: string;
+  const fx = consoleFixture('console');
   let files: string;
-  let server: TestServer;
-  let s3: S3Client;
-  const opened: BrowserContext[] = [];
 
   beforeAll(async () => {
-    browser = await launchChromium();
-    dataDir = await mkdtemp(join(tmpdir(), 's3-graphql-console-'));
-    files = join(dataDir, 'picked');
+    files = join(fx.dataDir, 'picked');
     await mkdir(join(files, 'docs'), { recursive: true });
     await pipeline(randomStream(BIG, 'console-big'), createWriteStream(join(files, 'big.bin')));
     await writeFile(join(files, 'photo.png'), PHOTO);
     await writeFile(join(files, 'docs', 'notes.txt'), NOTES);
-    server = await startServer(undefined, {
-      DATA_DIR: join(dataDir, 'store'),
-      EMBEDDED_S3_PORT: '0',
-      RATE_LIMIT_PER_MINUTE: '0',
-    });
-    const embedded = server.app.embedded!;
-    s3 = new S3Client({
-      endpoint: embedded.endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: embedded.credentials,
-    });
-  });
-
-  afterEach(async () => {
-    for (const context of opened.splice(0)) await context.close();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    s3?.destroy();
-    await server?.close();
-    await rm(dataDir, { recursive: true, force: true });
   });
 
   it('creates a bucket, uploads files (20 MiB in parts, with progress) and a folder, previews, shares and deletes', async () => {
-    const { page, context, outside, errors, requests } = await openConsole(browser, server);
-    opened.push(context);
+    const { page, outside, errors, requests } = await fx.open();
     await page.getByLabel('New bucket name').fill('console-flow');
     await page.getByRole('button', { name: 'Create bucket' }).click();
     await page.getByRole('heading', { name: 'console-flow' }).waitFor();
@@ -104,9 +71,9 @@ describe.skipIf(!chromiumHere)('the web console in a browser', () => {
     expect(seen.some((v) => v > 0 && v < 100)).toBe(true);
     expect(requests.filter((r) => r.startsWith('PUT /s3/console-flow/big.bin')).length).toBe(3);
 
-    expect(digestOf(await bytesOf(s3, 'console-flow', 'big.bin'))).toEqual(await expectedDigest(BIG, 'console-big'));
-    expect((await bytesOf(s3, 'console-flow', 'photo.png')).equals(PHOTO)).toBe(true);
-    expect((await bytesOf(s3, 'console-flow', 'docs/notes.txt')).toString()).toBe(NOTES);
+    expect(digestOf(await bytesOf(fx.s3, 'console-flow', 'big.bin'))).toEqual(await expectedDigest(BIG, 'console-big'));
+    expect((await bytesOf(fx.s3, 'console-flow', 'photo.png')).equals(PHOTO)).toBe(true);
+    expect((await bytesOf(fx.s3, 'console-flow', 'docs/notes.txt')).toString()).toBe(NOTES);
 
     // The listing shows the folder and the two files; the folder opens with breadcrumbs.
     await page.getByRole('button', { name: 'docs/', exact: true }).click();
@@ -136,7 +103,7 @@ describe.skipIf(!chromiumHere)('the web console in a browser', () => {
     await big.getByLabel('Expires after').selectOption({ label: '1 hour' });
     await big.getByRole('button', { name: 'Create share link' }).click();
     const link = await big.getByLabel(/^Link/).inputValue();
-    expect(link.startsWith(`${server.base}/s3/console-flow/big.bin?`)).toBe(true);
+    expect(link.startsWith(`${fx.server.base}/s3/console-flow/big.bin?`)).toBe(true);
     const shared = await fetch(link);
     expect(shared.status).toBe(200);
     expect(digestOf(Buffer.from(await shared.arrayBuffer()))).toEqual(await expectedDigest(BIG, 'console-big'));
@@ -148,21 +115,21 @@ describe.skipIf(!chromiumHere)('the web console in a browser', () => {
     await page.getByLabel('Select photo.png').check();
     await page.getByRole('button', { name: 'Delete selected (2)' }).click();
     await page.getByRole('dialog', { name: 'Delete 2 objects?' }).getByRole('button', { name: 'Delete' }).click();
-    await expect.poll(() => keysOf(s3, 'console-flow')).toEqual(['docs/notes.txt']);
+    await expect.poll(() => keysOf(fx.s3, 'console-flow')).toEqual(['docs/notes.txt']);
     await page.getByRole('button', { name: 'Delete folder docs/' }).click();
     await page.getByRole('dialog', { name: 'Delete folder docs/?' }).getByRole('button', { name: 'Delete' }).click();
-    await expect.poll(() => keysOf(s3, 'console-flow')).toEqual([]);
+    await expect.poll(() => keysOf(fx.s3, 'console-flow')).toEqual([]);
     await page.getByText('This bucket is empty.').waitFor();
 
     // Deleting the bucket, with what is in it, takes typing its name.
-    await s3.send(new PutObjectCommand({ Bucket: 'console-flow', Key: 'left.txt', Body: 'left' }));
+    await fx.s3.send(new PutObjectCommand({ Bucket: 'console-flow', Key: 'left.txt', Body: 'left' }));
     await page.getByRole('button', { name: 'Delete bucket' }).click();
     const confirm = page.getByRole('dialog', { name: 'Delete bucket console-flow?' });
     expect(await confirm.getByRole('button', { name: 'Delete' }).isDisabled()).toBe(true);
     await confirm.getByLabel(/^Type/).fill('console-flow');
     await confirm.getByRole('button', { name: 'Delete' }).click();
     await page.getByText('Choose a bucket.').waitFor();
-    const buckets = await s3.send(new ListBucketsCommand({}));
+    const buckets = await fx.s3.send(new ListBucketsCommand({}));
     expect(buckets.Buckets?.map((b) => b.Name)).not.toContain('console-flow');
 
     expect(outside).toEqual([]);
@@ -179,16 +146,15 @@ describe.skipIf(!chromiumHere)('the web console in a browser', () => {
       ['photo.png', PHOTO, 'image/png'],
       ['backup.tar.gz', Buffer.alloc(3 * MiB + 12_345), 'application/gzip'],
     ];
-    await s3.send(new CreateBucketCommand({ Bucket: 'console-layout' }));
+    await fx.s3.send(new CreateBucketCommand({ Bucket: 'console-layout' }));
     for (const [Key, Body, ContentType] of seed) {
-      await s3.send(new PutObjectCommand({ Bucket: 'console-layout', Key, Body, ContentType }));
+      await fx.s3.send(new PutObjectCommand({ Bucket: 'console-layout', Key, Body, ContentType }));
     }
     for (const [viewport, name] of [
       [{ width: 1440, height: 900 }, 'console-wide'],
       [{ width: 390, height: 844 }, 'console-narrow'],
     ] as const) {
-      const { page, context, outside, errors } = await openConsole(browser, server, viewport);
-      opened.push(context);
+      const { page, outside, errors } = await fx.open(viewport);
       await page.getByRole('button', { name: 'console-layout', exact: true }).click();
       await page.getByRole('button', { name: 'backup.tar.gz', exact: true }).waitFor();
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(viewport.width);
@@ -217,9 +183,11 @@ describe.skipIf(!chromiumHere)('the web console in a browser', () => {
   });
 
   it('lists an open multipart upload and aborts it', async () => {
-    await s3.send(new CreateBucketCommand({ Bucket: 'console-open' }));
-    const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'console-open', Key: 'left/over.bin' }));
-    await s3.send(
+    await fx.s3.send(new CreateBucketCommand({ Bucket: 'console-open' }));
+    const created = await fx.s3.send(
+      new CreateMultipartUploadCommand({ Bucket: 'console-open', Key: 'left/over.bin' }),
+    );
+    await fx.s3.send(
       new UploadPartCommand({
         Bucket: 'console-open',
         Key: 'left/over.bin',
@@ -228,13 +196,12 @@ describe.skipIf(!chromiumHere)('the web console in a browser', () => {
         Body: 'part',
       }),
     );
-    const { page, context, errors } = await openConsole(browser, server);
-    opened.push(context);
+    const { page, errors } = await fx.open();
     await page.getByRole('button', { name: 'console-open', exact: true }).click();
     await page.getByRole('button', { name: 'Open uploads' }).click();
     await page.getByRole('button', { name: 'Abort upload of left/over.bin' }).click();
     await page.getByText('No open uploads.').waitFor();
-    const open = await s3.send(new ListMultipartUploadsCommand({ Bucket: 'console-open' }));
+    const open = await fx.s3.send(new ListMultipartUploadsCommand({ Bucket: 'console-open' }));
     expect(open.Uploads ?? []).toEqual([]);
     expect(errors).toEqual([]);
   });

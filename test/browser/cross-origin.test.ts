@@ -29,7 +29,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
-  S3Client,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { build } from 'vite';
@@ -37,7 +37,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { metricValue, startServer } from '../support/app.js';
 import { guardedPage, haveChromium, launchChromium } from '../support/browser.js';
 import { randomBytes } from '../support/data.js';
-import { outcomeOf } from '../support/stores.js';
+import { embeddedClient, outcomeOf } from '../support/stores.js';
 
 const PAGE_SOURCES = fileURLToPath(new URL('./apollo-page/', import.meta.url));
 const TOKEN = 'cross-origin-browser-token-0123';
@@ -80,13 +80,7 @@ async function apiWithEmbeddedStore(env: Record<string, string>) {
     RATE_LIMIT_PER_MINUTE: '0',
     ...env,
   });
-  const embedded = app.app.embedded!;
-  const s3 = new S3Client({
-    endpoint: embedded.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: embedded.credentials,
-  });
+  const s3 = embeddedClient(app);
   return {
     app,
     s3,

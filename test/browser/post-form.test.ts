@@ -14,12 +14,13 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeleteBucketCorsCommand, PutBucketCorsCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteBucketCorsCommand, PutBucketCorsCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/app.js';
 import { haveChromium, launchChromium } from '../support/browser.js';
 import { digestOf, randomBytes } from '../support/data.js';
+import { embeddedClient } from '../support/stores.js';
 
 /** The page: the README's example, run when the button is clicked; it writes the outcome into #result. */
 const PAGE = `<!doctype html>
@@ -74,13 +75,7 @@ describe.skipIf(!haveChromium())('a browser form upload with presignPost', () =>
     browser = await launchChromium();
     dataDir = await mkdtemp(join(tmpdir(), 's3-graphql-browser-post-'));
     app = await startServer(undefined, { DATA_DIR: dataDir, EMBEDDED_S3_PORT: '0', CORS_ORIGINS: pageOrigin });
-    const embedded = app.app.embedded!;
-    s3 = new S3Client({
-      endpoint: embedded.endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: embedded.credentials,
-    });
+    s3 = embeddedClient(app);
     const created = await app.gql('mutation { createBucket(name: "pics") { name } }');
     expect(created.errors).toBeUndefined();
   });

@@ -8,14 +8,22 @@
  * on the API's port; moto checks the rules only once a bucket has some, see
  * deviations.ts).
  */
-import { CreateBucketCommand, GetBucketCorsCommand, S3Client, type S3Client as Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetBucketCorsCommand, type S3Client as Client } from '@aws-sdk/client-s3';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codes, startServer, type TestServer } from '../support/app.js';
 import { per } from '../support/deviations.js';
-import { createTestBucket, outcomeOf, removeBucket, s3Client, testStores, uniqueBucket } from '../support/stores.js';
+import {
+  createTestBucket,
+  embeddedClient,
+  outcomeOf,
+  removeBucket,
+  s3Client,
+  testStores,
+  uniqueBucket,
+} from '../support/stores.js';
 
 const ADMIN = 'cors-admin-token-0123456789';
 const WRITER = 'cors-writer-token-0123456789';
@@ -214,18 +222,12 @@ describe.each(testStores())('bucket CORS from the API on $name', (store) => {
 describe('bucket CORS on the embedded store under /s3 on the API port', () => {
   let dataDir: string;
   let app: TestServer;
-  let direct: S3Client;
+  let direct: Client;
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 's3-graphql-cors-'));
     app = await startServer(undefined, { DATA_DIR: dataDir, EMBEDDED_S3_PORT: '0', API_KEYS });
-    const embedded = app.app.embedded!;
-    direct = new S3Client({
-      endpoint: embedded.endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: embedded.credentials,
-    });
+    direct = embeddedClient(app);
     await direct.send(new CreateBucketCommand({ Bucket: 'uploads' }));
   });
   afterAll(async () => {

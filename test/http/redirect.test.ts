@@ -13,7 +13,7 @@ import { REDIRECT_URL_SECONDS } from '../../src/http/routes/objects.js';
 import { startServer, storeCalls, type TestServer } from '../support/app.js';
 import { digestOf, randomBytes } from '../support/data.js';
 import { per } from '../support/deviations.js';
-import { createTestBucket, removeBucket, s3Client, testStores } from '../support/stores.js';
+import { createTestBucket, embeddedClient, removeBucket, s3Client, testStores } from '../support/stores.js';
 
 const READER = 'redirect-reader-token-of-enough-length';
 const OTHER = 'redirect-other-token-of-enough-length';
@@ -120,14 +120,7 @@ describe('GET /objects?redirect=1 on the embedded default', () => {
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 's3-graphql-redirect-'));
     server = await startServer(undefined, { DATA_DIR: dataDir, EMBEDDED_S3_PORT: '0', API_KEYS: keysFor('pages') });
-    const embedded = server.app.embedded!;
-    const { S3Client } = await import('@aws-sdk/client-s3');
-    const s3 = new S3Client({
-      endpoint: embedded.endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: embedded.credentials,
-    });
+    const s3 = embeddedClient(server);
     data = Buffer.from('<script>document.title = "ran"</script>');
     await s3.send(new CreateBucketCommand({ Bucket: 'pages' }));
     await s3.send(new PutObjectCommand({ Bucket: 'pages', Key: 'page.html', Body: data, ContentType: 'text/html' }));

@@ -4,14 +4,13 @@
  * NodeVersionSupportWarning; on Node 22 and later it says nothing. Run as
  * `npm start` runs it, in a child process on this test's Node.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeSupportNotice } from '../../src/s3/node-support.js';
+import { startMain } from '../support/main-process.js';
 
-const ROOT = new URL('../../', import.meta.url);
 const MAJOR = Number(process.versions.node.split('.')[0]);
 
 describe('the Node version notice', () => {
@@ -30,35 +29,15 @@ describe('the Node version notice', () => {
   });
 
   it(`a server that has used the store prints ${MAJOR < 22 ? 'our one line' : 'nothing'} on stderr, and none of the SDK's`, async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        DATA_DIR: join(dir, 'data'),
-        PORT: '0',
-        EMBEDDED_S3_PORT: '0',
-        HOST: '127.0.0.1',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const server = await startMain({
+      DATA_DIR: join(dir, 'data'),
+      PORT: '0',
+      EMBEDDED_S3_PORT: '0',
+      HOST: '127.0.0.1',
     });
-    let stdout = '';
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`not serving within 30 s; stderr: ${stderr}`)), 30_000);
-        child.stdout.on('data', (chunk: Buffer) => {
-          stdout += chunk.toString();
-          const serving = /is serving GraphQL at (http:\/\/\S+)\/graphql/.exec(stdout);
-          if (serving) {
-            clearTimeout(timer);
-            resolve(serving[1]!);
-          }
-        });
-        child.once('exit', (code) => reject(new Error(`exited with ${code}; stderr: ${stderr}`)));
-      });
       // A GraphQL request that goes to the store, after the start-up check that already did.
-      const res = await fetch(`${url}/graphql`, {
+      const res = await fetch(`${server.url}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ query: '{ buckets { name } }' }),
@@ -66,9 +45,9 @@ describe('the Node version notice', () => {
       expect(res.status).toBe(200);
       await res.arrayBuffer();
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(undefined)));
+      await server.stop();
     }
+    const stderr = server.stderr();
     const lines = stderr.split('\n').filter((line) => line.trim() !== '');
     expect(stderr).not.toMatch(/NodeVersionSupportWarning|AWS SDK for JavaScript|a\.co\//);
     if (MAJOR < 22) expect(lines).toEqual([`s3-graphql: ${nodeSupportNotice()}`]);

@@ -7,7 +7,6 @@
  * and the store receives the store call's `traceparent` (seen by a loopback
  * proxy in front of it). Over OTLP, spans go to `<endpoint>/v1/traces`.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -20,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { startTracing, type Tracing } from '../../src/observability/tracing.js';
 import { eventually, startServer, type TestServer } from '../support/app.js';
+import { startMain, type MainProcess } from '../support/main-process.js';
 import { createTestBucket, removeBucket, s3Client, testStores } from '../support/stores.js';
 
 const [store] = testStores();
@@ -208,45 +208,25 @@ describe('tracing in the server process', () => {
     await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
     const endpoint = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
     const dir = await mkdtemp(join(tmpdir(), 's3gql-otel-'));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      cwd: new URL('../../', import.meta.url),
-      env: {
-        PATH: process.env.PATH ?? '',
+    let server: MainProcess | undefined;
+    try {
+      server = await startMain({
         DATA_DIR: join(dir, 'data'),
         PORT: '0',
         EMBEDDED_S3_PORT: '0',
         OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
         OTEL_SERVICE_NAME: 'traced-api',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`not serving within 30 s; stderr: ${stderr}`)), 30_000);
-        child.stdout.on('data', (chunk: Buffer) => {
-          stdout += chunk.toString();
-          const serving = /is serving GraphQL at (http:\/\/\S+)\/graphql/.exec(stdout);
-          if (serving) {
-            clearTimeout(timer);
-            resolve(serving[1]!);
-          }
-        });
-        child.once('exit', (code) => reject(new Error(`exited with ${code}; stderr: ${stderr}`)));
       });
-      const res = await fetch(`${url}/graphql`, {
+      const res = await fetch(`${server.url}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', traceparent: `00-${TRACE_ID}-${CLIENT_SPAN_ID}-01` },
         body: JSON.stringify({ query: 'query Everything { buckets { name } }' }),
       });
       expect(res.status).toBe(200);
       await res.arrayBuffer();
-      child.kill('SIGTERM');
-      expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(0);
+      expect(await server.stop()).toBe(0);
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      await server?.stop('SIGKILL');
       await new Promise((resolve) => collector.close(resolve));
       await rm(dir, { recursive: true, force: true });
     }

@@ -11,6 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMain } from '../support/main-process.js';
 
 const ROOT = new URL('../../', import.meta.url);
 
@@ -182,57 +183,34 @@ describe('start-up with a store that is down', () => {
         silent = await holdPort();
         port = silent.port;
       }
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-        cwd: ROOT,
-        env: {
-          PATH: process.env.PATH ?? '',
-          PORT: '0',
-          S3_ENDPOINT: `http://127.0.0.1:${port}`,
-          S3_ACCESS_KEY_ID: 'test-key',
-          S3_SECRET_ACCESS_KEY: 'test-secret-that-must-not-be-logged',
-          S3_MAX_ATTEMPTS: '1',
-          S3_CONNECT_TIMEOUT_MS: '500',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
+      const server = await startMain({
+        PORT: '0',
+        S3_ENDPOINT: `http://127.0.0.1:${port}`,
+        S3_ACCESS_KEY_ID: 'test-key',
+        S3_SECRET_ACCESS_KEY: 'test-secret-that-must-not-be-logged',
+        S3_MAX_ATTEMPTS: '1',
+        S3_CONNECT_TIMEOUT_MS: '500',
       });
-      let stdout = '';
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const { url } = server;
       try {
-        const url = await new Promise<string>((resolve, reject) => {
-          const timer = setTimeout(
-            () => reject(new Error(`not serving within 30 s; stdout: ${stdout}; stderr: ${stderr}`)),
-            30_000,
-          );
-          child.stdout.on('data', (chunk: Buffer) => {
-            stdout += chunk.toString();
-            const serving = /is serving GraphQL at (http:\/\/\S+)\/graphql/.exec(stdout);
-            if (serving) {
-              clearTimeout(timer);
-              resolve(serving[1]!);
-            }
-          });
-          child.once('exit', (code) => reject(new Error(`exited with ${code}; stderr: ${stderr}`)));
-        });
         // Within the readiness check's 2 s and the process start, not the SDK's 3 attempts of 120 s.
         expect(Date.now() - started).toBeLessThan(20_000);
         expect((await fetch(`${url}/healthz`)).status).toBe(200);
         // `npm start` serves the web console on / (CONSOLE defaults to true), and says where.
-        expect(stdout).toContain(`  console:    open ${url}/ in a browser`);
+        expect(server.stdout()).toContain(`  console:    open ${url}/ in a browser`);
         const page = await fetch(`${url}/`);
         expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
         const ready = await fetch(`${url}/readyz`);
         expect(ready.status).toBe(503);
         expect(await ready.json()).toMatchObject({ status: 'unavailable' });
-        const warning = lines(stdout)
+        const warning = lines(server.stdout())
           .filter((l) => l.startsWith('{'))
           .map((l) => JSON.parse(l) as Record<string, unknown>)
           .find((l) => l.msg === 'the store is not ready; /readyz answers 503 until it is');
         expect(warning).toMatchObject({ level: 40, store: `http://127.0.0.1:${port}` });
-        expect(stdout + stderr).not.toContain('test-secret-that-must-not-be-logged');
+        expect(server.stdout() + server.stderr()).not.toContain('test-secret-that-must-not-be-logged');
       } finally {
-        child.kill('SIGTERM');
-        await new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(undefined)));
+        await server.stop();
       }
     },
   );

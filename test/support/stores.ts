@@ -38,6 +38,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
+import type { TestServer } from './app.js';
 import type { StoreCredentials, StoreUnderTest } from './provided.js';
 
 export type { StoreUnderTest } from './provided.js';
@@ -85,6 +86,17 @@ export function s3Client(store: StoreUnderTest, options: S3ClientOptions = {}): 
     maxAttempts: 1,
     requestChecksumCalculation: checksum,
     responseChecksumValidation: checksum,
+  });
+}
+
+/** An SDK client for the embedded store a test server started (no `store` given): path-style, us-east-1, the SDK's defaults otherwise. */
+export function embeddedClient(server: TestServer): S3Client {
+  const embedded = server.app.embedded!;
+  return new S3Client({
+    endpoint: embedded.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: embedded.credentials,
   });
 }
 
