@@ -331,7 +331,7 @@ async function serveObject(
     res.end();
     return;
   }
-  res.once('close', deps.metrics.downloadStarted());
+  const downloadEnded = deps.metrics.downloadStarted();
   // Which side failed first decides how the failure is logged: the error the pipeline reports does not tell
   // (Node 24 reports the store stream's "aborted" after the pipeline destroys it for a departed client).
   const body = result.body;
@@ -339,7 +339,11 @@ async function serveObject(
   body.once('error', () => (storeFailed = true));
   body.once('close', () => (storeFailed ||= !body.readableEnded));
   let clientGone = false;
-  res.once('close', () => (clientGone = !res.writableFinished && !storeFailed));
+  // One listener for both: a response already carries close listeners of the server, the drain and the pipeline.
+  res.once('close', () => {
+    downloadEnded();
+    clientGone = !res.writableFinished && !storeFailed;
+  });
   pipeline(body, new DownloadCounter(deps.metrics), res, (err) => {
     if (!err) return;
     if (clientGone) log.debug({ bucket, key }, 'client went away during a download');
