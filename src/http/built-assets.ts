@@ -31,8 +31,16 @@ interface Asset {
   gzip?: { file: string; size: number };
 }
 
-/** An HTML page of ours, kept on this server by `csp`, never cached without a check (the assets it names change). */
-export function sendPage(res: ServerResponse, html: string, csp: string): void {
+/**
+ * An HTML page of ours, kept on this server by `csp`, never cached without a check (the assets it names change);
+ * 503 saying how to build it when `html` is missing (`what`: the page's name in that message).
+ */
+export function sendPage(res: ServerResponse, html: string | undefined, csp: string, what: string): void {
+  if (html === undefined) {
+    const message = `${what} is not built: run \`npm run build:web\` (npm ci does it), then restart the server.`;
+    sendJson(res, 503, errorBody('INTERNAL_SERVER_ERROR', message));
+    return;
+  }
   res.writeHead(200, {
     'content-type': 'text/html; charset=utf-8',
     'content-length': String(Buffer.byteLength(html)),

@@ -2,7 +2,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { BUILT_DIR, BuiltAssets, sendPage } from '../built-assets.js';
-import { errorBody, sendJson } from '../respond.js';
 
 /** Where the console's page is served (CONSOLE=false: nowhere). */
 export const CONSOLE_PATH = '/';
@@ -47,18 +46,7 @@ export class Console {
   }
 
   sendPage(res: ServerResponse): void {
-    if (this.page === undefined) {
-      sendJson(
-        res,
-        503,
-        errorBody(
-          'INTERNAL_SERVER_ERROR',
-          'The console is not built: run `npm run build:web` (npm ci does it), then restart the server.',
-        ),
-      );
-      return;
-    }
-    sendPage(res, this.page, CONTENT_SECURITY_POLICY);
+    sendPage(res, this.page, CONTENT_SECURITY_POLICY, 'The console');
   }
 
   sendAsset(req: IncomingMessage, res: ServerResponse, path: string): void {

@@ -2,7 +2,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { BUILT_DIR, BuiltAssets, sendPage } from '../built-assets.js';
-import { errorBody, sendJson } from '../respond.js';
 
 /** Where the page's scripts, styles, fonts and editor workers are served (the base of scripts/build-web.mjs). */
 export const GRAPHIQL_ASSETS_PREFIX = '/graphiql/assets/';
@@ -85,18 +84,7 @@ export class GraphiQL {
 
   /** The page, with its options and a Content-Security-Policy that keeps it on this server. */
   sendPage(res: ServerResponse): void {
-    if (this.page === undefined) {
-      sendJson(
-        res,
-        503,
-        errorBody(
-          'INTERNAL_SERVER_ERROR',
-          'GraphiQL is not built: run `npm run build:web` (npm ci does it), then restart the server.',
-        ),
-      );
-      return;
-    }
-    sendPage(res, this.page, CONTENT_SECURITY_POLICY);
+    sendPage(res, this.page, CONTENT_SECURITY_POLICY, 'GraphiQL');
   }
 
   /** `GET`/`HEAD /graphiql/assets/{name}`: the built file, cached for a year (its name changes with its content). */
