@@ -4,6 +4,7 @@ import type { Config, StoreSettings } from './config/index.js';
 import { startEmbeddedStore, startEmbeddedStoreThread, type EmbeddedStore } from './embedded/index.js';
 import { Metrics } from './observability/metrics.js';
 import { createS3Client } from './s3/client.js';
+import { createLeanReads } from './s3/lean-reads.js';
 import { Store } from './s3/store.js';
 import { createServer, EMBEDDED_PREFIX } from './http/server.js';
 import type { DrainOutcome } from './http/drain.js';
@@ -114,6 +115,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     partSize: config.uploadPartSize,
     queueSize: config.uploadQueueSize,
     maxUploadBytes: config.maxUploadBytes,
+    lean: createLeanReads(client, storeSettings, { onCall, debug: s3Logger.isLevelEnabled('debug') }),
     ...(options.listPageSize !== undefined ? { listPageSize: options.listPageSize } : {}),
   });
   // The settings of the store in use: with the embedded store's generated keys,

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { StoreCallEvent } from '../s3/client.js';
+import type { StoreCallEvent } from '../s3/instrumentation.js';
 
 export type { StoreCallEvent };
 

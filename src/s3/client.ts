@@ -5,19 +5,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { HttpRequest } from '@smithy/protocol-http';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { StoreSettings } from '../config/index.js';
-import { currentStoreCallBudget } from '../core/store-call-budget.js';
-import { storeStatusOf } from './errors.js';
+import { storeCallMiddleware, type StoreCallEvent } from './instrumentation.js';
 import { quietSdkNodeWarning } from './node-support.js';
-import { addStoreCallTracing } from './tracing.js';
-
-/** One finished store command, for metrics and tests. */
-export interface StoreCallEvent {
-  /** The SDK command name without `Command`, e.g. `ListObjectsV2`. */
-  operation: string;
-  outcome: 'ok' | 'error';
-  /** Wall time of the command, retries included, until the response headers arrived. */
-  seconds: number;
-}
 
 export type ResolvedStoreSettings = StoreSettings & {
   endpoint: string;
@@ -156,10 +145,11 @@ export function createS3Client(settings: ResolvedStoreSettings, opts: CreateS3Cl
   if (!opts.logger?.isLevelEnabled?.('debug')) client.middlewareStack.remove('loggerMiddleware');
   addDeleteObjectsContentMd5(client);
   if (!opts.forPresign) {
-    // Added first, so it runs outside the reporter: a call refused by the budget was never sent, and is not reported.
-    addStoreCallBudget(client);
-    if (opts.onCall) addCallReporter(client, opts.onCall);
-    addStoreCallTracing(client);
+    const chain = storeCallMiddleware(opts.onCall);
+    for (const { name, middleware } of chain.initialize)
+      client.middlewareStack.add(middleware, { step: 'initialize', name, priority: 'high' });
+    for (const { name, middleware } of chain.finalizeRequest)
+      client.middlewareStack.add(middleware, { step: 'finalizeRequest', name, priority: 'low' });
   }
   return client;
 }
@@ -183,47 +173,5 @@ function addDeleteObjectsContentMd5(client: S3Client): void {
       return next(args);
     },
     { step: 'build', name: 's3GraphqlDeleteObjectsContentMd5', priority: 'low' },
-  );
-}
-
-/**
- * Takes one call from the budget of the request it is made for
- * (src/core/store-call-budget.ts) before anything else, retries included, so
- * a call past the budget fails with StoreCallLimitError and is never sent.
- */
-function addStoreCallBudget(client: S3Client): void {
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const budget = currentStoreCallBudget();
-      budget?.take(context.commandName, args.input as { UploadId?: unknown });
-      const result = await next(args);
-      if (context.commandName === 'CreateMultipartUploadCommand')
-        budget?.uploadCreated((result.output as { UploadId?: unknown }).UploadId);
-      return result;
-    },
-    { step: 'initialize', name: 's3GraphqlStoreCallBudget', priority: 'high' },
-  );
-}
-
-/** Reports every command's name, outcome and duration (retries included). */
-function addCallReporter(client: S3Client, onCall: (event: StoreCallEvent) => void): void {
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const operation = (context.commandName ?? 'Unknown').replace(/Command$/, '');
-      const started = process.hrtime.bigint();
-      const report = (outcome: StoreCallEvent['outcome']) => {
-        onCall({ operation, outcome, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
-      };
-      try {
-        const result = await next(args);
-        report('ok');
-        return result;
-      } catch (err) {
-        // 304 Not Modified is a successful conditional GET, which the SDK throws.
-        report(storeStatusOf(err) === 304 ? 'ok' : 'error');
-        throw err;
-      }
-    },
-    { step: 'initialize', name: 's3GraphqlCallReporter', priority: 'high' },
   );
 }

@@ -4,8 +4,10 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { AppError } from '../core/errors.js';
 import { bucketExists } from './buckets.js';
 import { call, storeStatusOf, s3ErrorName, toAppError } from './errors.js';
+import type { HeadResult } from './lean-reads.js';
+import type { ListBucketResult } from './list-xml.js';
 import { lowerCaseKeys, sourceStreamError, stripEtag, type StoreContext } from './shared.js';
-import type { GetOptions, GetResult, ObjectHead, ObjectPage, ObjectSummary, UploadOptions } from './types.js';
+import type { GetOptions, GetResult, ObjectHead, ObjectPage, UploadOptions } from './types.js';
 
 /** Object calls: one listing page, HEAD, streamed GET, streamed upload (copy, deletion, presign: their own files). */
 
@@ -18,68 +20,96 @@ function headersOf(err: unknown): Record<string, string> {
   return response?.headers ?? {};
 }
 
-/** A GraphQL page is one page of the store's: a plain command, no paginator. */
+/** A GraphQL page is one page of the store's: a plain command, no paginator (the lean read when there is one). */
 export function listObjects(
   s3: StoreContext,
   bucket: string,
   opts: { prefix?: string; delimiter?: string; maxKeys: number; continuationToken?: string; startAfter?: string },
 ): Promise<ObjectPage> {
   return call({ bucket }, async () => {
-    const page = await s3.client.send(
-      new ListObjectsV2Command({
-        Bucket: bucket,
-        Prefix: opts.prefix || undefined,
-        Delimiter: opts.delimiter || undefined,
-        MaxKeys: opts.maxKeys,
-        ContinuationToken: opts.continuationToken || undefined,
-        StartAfter: opts.startAfter || undefined,
-      }),
-    );
-    const objects: ObjectSummary[] = (page.Contents ?? [])
-      .filter((o) => o.Key !== undefined)
-      .map((o) => ({
-        bucket,
-        key: o.Key!,
-        size: o.Size ?? 0,
-        etag: stripEtag(o.ETag),
-        lastModified: o.LastModified ?? new Date(0),
-        storageClass: o.StorageClass,
-      }));
-    const prefixes = (page.CommonPrefixes ?? []).flatMap((p) => (p.Prefix !== undefined ? [p.Prefix] : []));
+    const page = (await s3.lean?.listObjectsV2({ bucket, ...opts })) ?? (await sdkListObjects(s3, bucket, opts));
     return {
-      objects,
-      prefixes,
-      nextToken: page.IsTruncated && page.NextContinuationToken ? page.NextContinuationToken : undefined,
+      objects: page.objects.map((o) => ({
+        bucket,
+        key: o.key,
+        size: o.size,
+        etag: stripEtag(o.etag),
+        lastModified: o.lastModified,
+        storageClass: o.storageClass,
+      })),
+      prefixes: page.prefixes,
+      nextToken: page.isTruncated && page.nextContinuationToken ? page.nextContinuationToken : undefined,
     };
   });
 }
 
+async function sdkListObjects(
+  s3: StoreContext,
+  bucket: string,
+  opts: { prefix?: string; delimiter?: string; maxKeys: number; continuationToken?: string; startAfter?: string },
+): Promise<ListBucketResult> {
+  const page = await s3.client.send(
+    new ListObjectsV2Command({
+      Bucket: bucket,
+      Prefix: opts.prefix || undefined,
+      Delimiter: opts.delimiter || undefined,
+      MaxKeys: opts.maxKeys,
+      ContinuationToken: opts.continuationToken || undefined,
+      StartAfter: opts.startAfter || undefined,
+    }),
+  );
+  return {
+    objects: (page.Contents ?? []).flatMap((o) =>
+      o.Key === undefined
+        ? []
+        : [
+            {
+              key: o.Key,
+              size: o.Size ?? 0,
+              etag: o.ETag,
+              lastModified: o.LastModified ?? new Date(0),
+              storageClass: o.StorageClass,
+            },
+          ],
+    ),
+    prefixes: (page.CommonPrefixes ?? []).flatMap((p) => (p.Prefix !== undefined ? [p.Prefix] : [])),
+    isTruncated: page.IsTruncated === true,
+    nextContinuationToken: page.NextContinuationToken,
+  };
+}
+
 export function headObject(s3: StoreContext, bucket: string, key: string): Promise<ObjectHead | null> {
   return call({ bucket, key }, async () => {
-    try {
-      const r = await s3.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-      return {
-        bucket,
-        key,
-        size: r.ContentLength ?? 0,
-        etag: stripEtag(r.ETag),
-        lastModified: r.LastModified ?? new Date(0),
-        // HEAD omits x-amz-storage-class for STANDARD objects (S3's documentation says so).
-        storageClass: r.StorageClass ?? 'STANDARD',
-        contentType: r.ContentType,
-        metadata: lowerCaseKeys(r.Metadata),
-        contentDisposition: r.ContentDisposition,
-        cacheControl: r.CacheControl,
-        contentEncoding: r.ContentEncoding,
-      };
-    } catch (e) {
-      if (storeStatusOf(e) !== 404) throw e;
+    let r: HeadResult | 'missing' | undefined = await s3.lean?.headObject(bucket, key);
+    if (r === undefined) {
+      try {
+        r = await s3.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      } catch (e) {
+        if (storeStatusOf(e) !== 404) throw e;
+        r = 'missing';
+      }
+    }
+    if (r === 'missing') {
       // HEAD answers a bare 404 for a missing key and a missing bucket alike.
       if ((await bucketExists(s3, bucket)) === null) {
         throw new AppError('NO_SUCH_BUCKET', `bucket "${bucket}" does not exist`);
       }
       return null;
     }
+    return {
+      bucket,
+      key,
+      size: r.ContentLength ?? 0,
+      etag: stripEtag(r.ETag),
+      lastModified: r.LastModified ?? new Date(0),
+      // HEAD omits x-amz-storage-class for STANDARD objects (S3's documentation says so).
+      storageClass: r.StorageClass ?? 'STANDARD',
+      contentType: r.ContentType,
+      metadata: lowerCaseKeys(r.Metadata),
+      contentDisposition: r.ContentDisposition,
+      cacheControl: r.CacheControl,
+      contentEncoding: r.ContentEncoding,
+    };
   });
 }
 

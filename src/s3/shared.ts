@@ -1,5 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { AppError, isPayloadTooLarge } from '../core/errors.js';
+import type { LeanReads } from './lean-reads.js';
 import type { StoreOptions } from './types.js';
 
 /** What the parts of the store (buckets.ts, objects.ts, …) share: the clients, the settings and S3's wire formats. */
@@ -15,6 +16,8 @@ export interface StoreContext {
   readonly listPageSize: number;
   readonly copyMultipartThreshold: number;
   readonly copyPartSize: number;
+  /** ListObjectsV2 and HeadObject without the SDK's pipeline (./lean-reads.ts), when the store allows it. */
+  readonly lean: LeanReads | undefined;
 }
 
 const GIB = 1024 ** 3;
@@ -29,6 +32,7 @@ export function storeContext(client: S3Client, presignClient: S3Client, options:
     listPageSize: options.listPageSize ?? 1000,
     copyMultipartThreshold: options.copyMultipartThreshold ?? 5 * GIB,
     copyPartSize: options.copyPartSize ?? 512 * 1024 ** 2,
+    lean: options.lean,
   };
 }
 

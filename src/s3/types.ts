@@ -1,3 +1,4 @@
+import type { LeanReads } from './lean-reads.js';
 import type { Readable } from 'node:stream';
 
 /** What the store's methods take and return: plain data, no SDK types (store.ts re-exports them). */
@@ -147,4 +148,6 @@ export interface StoreOptions {
   copyMultipartThreshold?: number;
   /** Part size for UploadPartCopy (raised when the object would need more than 10,000 parts). */
   copyPartSize?: number;
+  /** The lean ListObjectsV2 and HeadObject (./lean-reads.ts); without them every call goes through the SDK. */
+  lean?: LeanReads;
 }

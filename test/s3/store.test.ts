@@ -25,7 +25,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/core/errors.js';
-import { createS3Client, type ResolvedStoreSettings, type StoreCallEvent } from '../../src/s3/client.js';
+import { createS3Client, type ResolvedStoreSettings } from '../../src/s3/client.js';
+import type { StoreCallEvent } from '../../src/s3/instrumentation.js';
 import { toAppError } from '../../src/s3/errors.js';
 import { copySource } from '../../src/s3/copy.js';
 import { stripEtag } from '../../src/s3/shared.js';
@@ -38,31 +39,14 @@ import {
   outcomeOf,
   removeBucket,
   s3Client,
+  storeSettingsFor,
   testStores,
   uniqueBucket,
-  type StoreUnderTest,
 } from '../support/stores.js';
 
 const PART = 5 * MiB;
 /** Small on purpose: every loop over a listing must cross pages in these tests. */
 const PAGE = 3;
-
-function settingsFor(store: StoreUnderTest, overrides: Partial<ResolvedStoreSettings> = {}): ResolvedStoreSettings {
-  return {
-    endpoint: store.endpoint,
-    publicEndpoint: undefined,
-    region: 'us-east-1',
-    accessKeyId: store.credentials.accessKeyId,
-    secretAccessKey: store.credentials.secretAccessKey,
-    forcePathStyle: true,
-    checksum: 'when_required',
-    maxSockets: 16,
-    connectTimeoutMs: 2_000,
-    requestTimeoutMs: 20_000,
-    maxAttempts: 2,
-    ...overrides,
-  };
-}
 
 /** Rejects with the AppError `promise` fails with; fails the test if it resolves or throws something else. */
 async function appErrorOf(promise: Promise<unknown>): Promise<AppError> {
@@ -87,8 +71,8 @@ async function openUploads(client: S3Client, bucket: string, prefix?: string) {
 
 describe.each(testStores())('Store on $name', (storeUT) => {
   const calls: StoreCallEvent[] = [];
-  const client = createS3Client(settingsFor(storeUT), { onCall: (e) => calls.push(e) });
-  const presignClient = createS3Client(settingsFor(storeUT), { forPresign: true });
+  const client = createS3Client(storeSettingsFor(storeUT), { onCall: (e) => calls.push(e) });
+  const presignClient = createS3Client(storeSettingsFor(storeUT), { forPresign: true });
   const store = new Store(client, presignClient, {
     partSize: PART,
     queueSize: 2,
@@ -124,7 +108,9 @@ describe.each(testStores())('Store on $name', (storeUT) => {
 
     it('ping of an unreachable store is BACKEND_UNAVAILABLE, and names no endpoint', async () => {
       const port = await freePort();
-      const deadClient = createS3Client(settingsFor(storeUT, { endpoint: `http://127.0.0.1:${port}`, maxAttempts: 1 }));
+      const deadClient = createS3Client(
+        storeSettingsFor(storeUT, { endpoint: `http://127.0.0.1:${port}`, maxAttempts: 1 }),
+      );
       const dead = new Store(deadClient, deadClient, { partSize: PART, queueSize: 1, maxUploadBytes: MiB });
       const err = await appErrorOf(dead.ping());
       expect(err.code).toBe('BACKEND_UNAVAILABLE');
@@ -409,7 +395,7 @@ describe.each(testStores())('Store on $name', (storeUT) => {
 
     it('deleteObjects sends Content-MD5 and reports every key', async () => {
       const seen: Record<string, string>[] = [];
-      const spy = createS3Client(settingsFor(storeUT));
+      const spy = createS3Client(storeSettingsFor(storeUT));
       spy.middlewareStack.add(
         (next, context) => async (args) => {
           const request = args.request as { headers: Record<string, string>; body: unknown };
@@ -525,7 +511,7 @@ describe.each(testStores())('Store on $name', (storeUT) => {
           await putSource('after');
         }
       });
-      const raced = createS3Client(settingsFor(storeUT, { endpoint: proxy.endpoint }));
+      const raced = createS3Client(storeSettingsFor(storeUT, { endpoint: proxy.endpoint }));
       const racedStore = new Store(raced, raced, {
         partSize: PART,
         queueSize: 1,
@@ -616,7 +602,7 @@ describe.each(testStores())('Store on $name', (storeUT) => {
     });
 
     it('presigned URLs use the public endpoint', async () => {
-      const publicClient = createS3Client(settingsFor(storeUT, { publicEndpoint: 'http://localhost:9999' }), {
+      const publicClient = createS3Client(storeSettingsFor(storeUT, { publicEndpoint: 'http://localhost:9999' }), {
         forPresign: true,
       });
       const publicStore = new Store(client, publicClient, { partSize: PART, queueSize: 1, maxUploadBytes: MiB });
@@ -767,7 +753,7 @@ describe.each(testStores())('Store on $name', (storeUT) => {
 describe.each(testStores().filter((s) => s.name === 'moto'))('versioned bucket on $name', (storeUT) => {
   it('deleteBucket with force removes every version and delete marker', async () => {
     const direct = s3Client(storeUT);
-    const client = createS3Client(settingsFor(storeUT));
+    const client = createS3Client(storeSettingsFor(storeUT));
     const store = new Store(client, client, { partSize: PART, queueSize: 1, maxUploadBytes: MiB, listPageSize: PAGE });
     const name = await createTestBucket(direct, 'store-versions');
     await direct.send(new PutBucketVersioningCommand({ Bucket: name, VersioningConfiguration: { Status: 'Enabled' } }));
@@ -794,7 +780,7 @@ describe.each(testStores().filter((s) => s.name === 'embedded'))(
   "a store's 400 for an argument on $name",
   (storeUT) => {
     const direct = s3Client(storeUT);
-    const client = createS3Client(settingsFor(storeUT, { maxAttempts: 1 }));
+    const client = createS3Client(storeSettingsFor(storeUT, { maxAttempts: 1 }));
     const store = new Store(client, client, { partSize: PART, queueSize: 1, maxUploadBytes: MiB });
     let bucket: string;
 

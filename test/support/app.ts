@@ -23,7 +23,7 @@ import { createApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { createLogger, SecretScrubber } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
-import type { StoreCallEvent } from '../../src/s3/client.js';
+import type { StoreCallEvent } from '../../src/s3/instrumentation.js';
 import type { Store } from '../../src/s3/store.js';
 import type { StoreUnderTest } from './stores.js';
 

@@ -38,6 +38,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
+import type { ResolvedStoreSettings } from '../../src/s3/client.js';
 import type { TestServer } from './app.js';
 import type { StoreCredentials, StoreUnderTest } from './provided.js';
 
@@ -181,4 +182,25 @@ export async function outcomeOf(call: Promise<{ $metadata: { httpStatusCode?: nu
     if (typeof status === 'number') return { ok: false, status, code: UNPARSEABLE_ERROR };
     throw err;
   }
+}
+
+/** The server's store settings for `store` (as src/config makes them), with `overrides`. */
+export function storeSettingsFor(
+  store: StoreUnderTest,
+  overrides: Partial<ResolvedStoreSettings> = {},
+): ResolvedStoreSettings {
+  return {
+    endpoint: store.endpoint,
+    publicEndpoint: undefined,
+    region: 'us-east-1',
+    accessKeyId: store.credentials.accessKeyId,
+    secretAccessKey: store.credentials.secretAccessKey,
+    forcePathStyle: true,
+    checksum: 'when_required',
+    maxSockets: 16,
+    connectTimeoutMs: 2_000,
+    requestTimeoutMs: 20_000,
+    maxAttempts: 2,
+    ...overrides,
+  };
 }

@@ -1,0 +1,103 @@
+import type {
+  FinalizeHandler,
+  FinalizeHandlerArguments,
+  FinalizeRequestMiddleware,
+  HandlerExecutionContext,
+  InitializeHandler,
+  InitializeHandlerArguments,
+  InitializeMiddleware,
+  MetadataBearer,
+} from '@smithy/types';
+import { currentStoreCallBudget } from '../core/store-call-budget.js';
+import { storeStatusOf } from './errors.js';
+import { storeCallSpan, traceparentHeader } from './tracing.js';
+
+/** One finished store command, for metrics and tests. */
+export interface StoreCallEvent {
+  /** The SDK command name without `Command`, e.g. `ListObjectsV2`. */
+  operation: string;
+  outcome: 'ok' | 'error';
+  /** Wall time of the command, retries included, until the response headers arrived. */
+  seconds: number;
+}
+
+type Input = object;
+type Output = MetadataBearer;
+
+/**
+ * What every store call goes through, whether the SDK sends it or the lean
+ * reads (./lean-reads.ts) do: the same middleware, in this order.
+ *  - initialize (once per call, retries included): the request's store-call
+ *    budget, the metrics report, the tracing span;
+ *  - finalizeRequest (each attempt, after signing): the `traceparent` header.
+ */
+export interface StoreCallMiddleware {
+  initialize: { name: string; middleware: InitializeMiddleware<Input, Output> }[];
+  finalizeRequest: { name: string; middleware: FinalizeRequestMiddleware<Input, Output> }[];
+}
+
+export function storeCallMiddleware(onCall: ((event: StoreCallEvent) => void) | undefined): StoreCallMiddleware {
+  return {
+    // The budget first, so it runs outside the reporter: a call refused by the budget was never sent, and is not reported.
+    initialize: [
+      { name: 's3GraphqlStoreCallBudget', middleware: storeCallBudget },
+      ...(onCall ? [{ name: 's3GraphqlCallReporter', middleware: callReporter(onCall) }] : []),
+      { name: 's3GraphqlStoreCallSpan', middleware: storeCallSpan },
+    ],
+    finalizeRequest: [{ name: 's3GraphqlTraceparent', middleware: traceparentHeader }],
+  };
+}
+
+/** The initialize middleware around `handler`, outermost first, as the SDK's stack runs them. */
+export function aroundCall(
+  chain: StoreCallMiddleware,
+  commandName: string,
+  handler: InitializeHandler<Input, Output>,
+): (args: InitializeHandlerArguments<Input>) => ReturnType<InitializeHandler<Input, Output>> {
+  const context: HandlerExecutionContext = { commandName };
+  return chain.initialize.reduceRight((next, { middleware }) => middleware(next, context), handler);
+}
+
+/** The finalizeRequest middleware around `handler` (one attempt), outermost first. */
+export function aroundAttempt(
+  chain: StoreCallMiddleware,
+  commandName: string,
+  handler: FinalizeHandler<Input, Output>,
+): (args: FinalizeHandlerArguments<Input>) => ReturnType<FinalizeHandler<Input, Output>> {
+  const context: HandlerExecutionContext = { commandName };
+  return chain.finalizeRequest.reduceRight((next, { middleware }) => middleware(next, context), handler);
+}
+
+/**
+ * Takes one call from the budget of the request it is made for
+ * (src/core/store-call-budget.ts) before anything else, retries included, so
+ * a call past the budget fails with StoreCallLimitError and is never sent.
+ */
+const storeCallBudget: InitializeMiddleware<Input, Output> = (next, context) => async (args) => {
+  const budget = currentStoreCallBudget();
+  budget?.take(context.commandName, args.input as { UploadId?: unknown });
+  const result = await next(args);
+  if (context.commandName === 'CreateMultipartUploadCommand')
+    budget?.uploadCreated((result.output as { UploadId?: unknown }).UploadId);
+  return result;
+};
+
+/** Reports every command's name, outcome and duration (retries included). */
+function callReporter(onCall: (event: StoreCallEvent) => void): InitializeMiddleware<Input, Output> {
+  return (next, context) => async (args) => {
+    const operation = (context.commandName ?? 'Unknown').replace(/Command$/, '');
+    const started = process.hrtime.bigint();
+    const report = (outcome: StoreCallEvent['outcome']) => {
+      onCall({ operation, outcome, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+    };
+    try {
+      const result = await next(args);
+      report('ok');
+      return result;
+    } catch (err) {
+      // 304 Not Modified is a successful conditional GET, which the SDK throws.
+      report(storeStatusOf(err) === 304 ? 'ok' : 'error');
+      throw err;
+    }
+  };
+}
