@@ -414,6 +414,36 @@ describe('limits on request bodies', () => {
     expect(outcome(chunked)).toBe('PAYLOAD_TOO_LARGE');
   });
 
+  it('a JSON body that is not a JSON object or list is answered with what is wrong with it', async () => {
+    const post = async (body: string) => {
+      const res = await fetch(`${server.base}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...AUTH },
+        body,
+      });
+      return { status: res.status, body: (await res.json()) as unknown };
+    };
+    const refusal = (message: string) => ({
+      errors: [expect.objectContaining({ message, extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }) })],
+    });
+    expect(await post('{not json')).toEqual({ status: 400, body: refusal('POST body sent invalid JSON.') });
+    expect(await post('')).toEqual({ status: 400, body: refusal('POST body sent invalid JSON.') });
+    expect(await post('"text"')).toEqual({
+      status: 400,
+      body: refusal('POST body is expected to be object but received string'),
+    });
+    expect(await post('null')).toEqual({
+      status: 400,
+      body: refusal('POST body is expected to be object but received null'),
+    });
+    expect(await post('{}')).toEqual({ status: 200, body: refusal('Must provide query string.') });
+    expect(await post('{"query": 5}')).toEqual({
+      status: 400,
+      body: refusal('Expected "query" param to be a string, but given number.'),
+    });
+    expect(await post('{"query": "{ __typename }"}')).toEqual({ status: 200, body: { data: { __typename: 'Query' } } });
+  });
+
   it('an upload naming more files than MAX_FILES_PER_REQUEST is refused before any runs', async () => {
     const query = `mutation($a: Upload!, $b: Upload!, $c: Upload!) {
       a: uploadObject(bucket: "${bucket}", key: "a", file: $a) { key }

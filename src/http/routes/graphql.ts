@@ -63,6 +63,45 @@ async function preparseUpload(req: IncomingMessage, res: ServerResponse, deps: G
   delete req.headers['content-length'];
 }
 
+/** JSON bodies this route reads itself (Yoga reads the rest: `application/graphql`, forms). */
+const JSON_TYPES = new Set(['application/json', 'application/graphql+json']);
+
+/**
+ * Reads a JSON body of at most `limit` bytes and hands it to Yoga parsed, as
+ * the upload path does: Yoga would otherwise wrap every body in a counting
+ * TransformStream, a second Request and a stream pipeline whose AbortSignal
+ * ends in a DOMException, which cost a small query a tenth of its CPU time.
+ * A body that does not parse as a JSON object or list goes to Yoga as text,
+ * so Yoga answers it as before. False: the body passed `limit` and the
+ * request was answered.
+ */
+async function preparseJson(req: IncomingMessage, res: ServerResponse, limit: number): Promise<boolean> {
+  const declared = req.headers['content-length'];
+  // Yoga refuses a declared length past the limit (or a malformed one) before reading: its answer, unchanged.
+  if (declared === undefined ? false : !/^\d+$/.test(declared) || Number(declared) > limit) return true;
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    length += chunk.length;
+    if (length > limit) {
+      sendJson(res, 413, errorBody('PAYLOAD_TOO_LARGE', 'Request body too large'), { connection: 'close' });
+      return false;
+    }
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks, length).toString('utf8');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  const usable = typeof parsed === 'object' && parsed !== null && Object.keys(parsed).length > 0;
+  // whatwg-node takes a parsed object as the JSON request, and a string as the body to parse.
+  (req as IncomingMessage & { body?: unknown }).body = usable ? parsed : text;
+  return true;
+}
+
 /**
  * `/graphql`: CSRF is checked before any body byte is read, then the request
  * is admitted (authenticated and charged one to its client's rate limit; the
@@ -114,6 +153,7 @@ export async function graphqlRoute(
       await preparseUpload(req, res, deps);
     } else {
       req.headers['content-type'] = asYogaSpells(header, type);
+      if (JSON_TYPES.has(type) && !(await preparseJson(req, res, deps.config.maxJsonBodyBytes))) return;
     }
   }
   await admitted.budgeted(async () => deps.yoga.handle(req, res, context));
