@@ -21,22 +21,34 @@ export interface ListBucketResult {
   nextContinuationToken: string | undefined;
 }
 
-const NAMED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-const ENTITY = /&(?:#x([0-9a-fA-F]+)|#([0-9]+)|(amp|lt|gt|quot|apos));/g;
+class Unexpected extends Error {}
 
-/** Text content with its character and entity references replaced (String.fromCodePoint throws on a bad one). */
-function decode(raw: string): string {
-  if (!raw.includes('&')) return raw;
-  return raw.replace(ENTITY, (_match, hex: string | undefined, dec: string | undefined, name: string | undefined) =>
-    hex !== undefined
-      ? String.fromCodePoint(Number.parseInt(hex, 16))
-      : dec !== undefined
-        ? String.fromCodePoint(Number(dec))
-        : NAMED[name!]!,
-  );
+const NAMED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+/** One character or entity reference, without its `&` and `;` (String.fromCodePoint throws on a bad number). */
+function entity(name: string): string {
+  const named = NAMED[name];
+  if (named !== undefined) return named;
+  if (/^#x[0-9a-fA-F]+$/.test(name)) return String.fromCodePoint(Number.parseInt(name.slice(2), 16));
+  if (/^#[0-9]+$/.test(name)) return String.fromCodePoint(Number(name.slice(1)));
+  throw new Unexpected(`unknown entity &${name};`);
 }
 
-class Unexpected extends Error {}
+/** Text content with its references replaced; a loop of indexOf, as every ETag holds two `&quot;`. */
+function decode(raw: string): string {
+  let at = raw.indexOf('&');
+  if (at === -1) return raw;
+  let text = '';
+  let from = 0;
+  while (at !== -1) {
+    const end = raw.indexOf(';', at);
+    if (end === -1) throw new Unexpected('an entity has no end');
+    text += raw.slice(from, at) + entity(raw.slice(at + 1, end));
+    from = end + 1;
+    at = raw.indexOf('&', from);
+  }
+  return text + raw.slice(from);
+}
 
 /** The raw text of the first `<name>` element between `from` and `to`, or undefined when there is none. */
 function element(xml: string, name: string, from: number, to: number): string | undefined {

@@ -256,6 +256,11 @@ describe('lean reads: when they are not used', () => {
       undefined,
     );
     expect(parseListBucketResult('<Error><Code>NoSuchBucket</Code></Error>')).toBeUndefined();
+    for (const key of ['&nbsp;', 'a &amp b', '&#xZZ;']) {
+      expect(parseListBucketResult(`${head}<Contents><Key>${key}</Key></Contents></ListBucketResult>`), key).toBe(
+        undefined,
+      );
+    }
     expect(
       parseListBucketResult(
         `${head}<IsTruncated>true</IsTruncated><NextContinuationToken>a&amp;b</NextContinuationToken><Contents><Key>a&lt;&#38;&#x3e;</Key><LastModified>2026-12-05T17:00:00.000Z</LastModified><ETag>&quot;e&quot;</ETag><Size>7</Size></Contents><CommonPrefixes><Prefix>p/</Prefix></CommonPrefixes></ListBucketResult>`,
