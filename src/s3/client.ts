@@ -144,6 +144,7 @@ export function createS3Client(settings: ResolvedStoreSettings, opts: CreateS3Cl
   // when debug is off the middleware goes. Warnings (a full socket pool, a failed stream) still pass.
   if (!opts.logger?.isLevelEnabled?.('debug')) client.middlewareStack.remove('loggerMiddleware');
   addDeleteObjectsContentMd5(client);
+  if (!opts.forPresign && payloadNeedsNoSignature(settings.endpoint)) addUnsignedPayload(client);
   if (!opts.forPresign) {
     const chain = storeCallMiddleware(opts.onCall);
     for (const { name, middleware } of chain.initialize)
@@ -152,6 +153,38 @@ export function createS3Client(settings: ResolvedStoreSettings, opts: CreateS3Cl
       client.middlewareStack.add(middleware, { step: 'finalizeRequest', name, priority: 'low' });
   }
   return client;
+}
+
+/** Commands whose body is an object's bytes, which the signer would hash whole when they are a Buffer. */
+const BODY_COMMANDS = new Set(['PutObjectCommand', 'UploadPartCommand']);
+
+/**
+ * Whether the bytes on the way to the store are already safe from change:
+ * over TLS, or over loopback (the embedded store, a store beside the server).
+ */
+function payloadNeedsNoSignature(endpoint: string): boolean {
+  const { protocol, hostname } = new URL(endpoint);
+  return protocol === 'https:' || hostname === 'localhost' || hostname === '[::1]' || /^127\./.test(hostname);
+}
+
+/**
+ * Uploads sent as UNSIGNED-PAYLOAD, as the SDK already sends streamed ones:
+ * for a Buffer body (lib-storage's parts, a small file's one PutObject) the
+ * signer would otherwise hash every byte with SHA-256, and the store hash
+ * them again to check it, about 3 ms of CPU per MiB between the two, for an
+ * integrity TLS or loopback already gives. Plain HTTP to another host keeps
+ * the signed payload.
+ */
+function addUnsignedPayload(client: S3Client): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (BODY_COMMANDS.has(context.commandName ?? '') && HttpRequest.isInstance(args.request)) {
+        args.request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+      }
+      return next(args);
+    },
+    { step: 'build', name: 's3GraphqlUnsignedPayload', priority: 'low' },
+  );
 }
 
 /**
