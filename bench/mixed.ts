@@ -10,6 +10,8 @@
  * ours: the store on its own worker thread (`npm start`); baseline: the
  * store on the API's thread (the server before the worker, kept as an
  * internal option of createApp). Same build, same run, a fresh data dir each.
+ * With `--before <ref>`, that commit's server (as it started the embedded
+ * store) is a third side, and ours is also given against it.
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -103,11 +105,17 @@ class Client {
 
 const seeded = (i: number) => `seed-${String(i % LISTED).padStart(3, '0')}`;
 
-/** One server, seeded with LISTED objects; then `rounds` timed runs of the mixed load. Returns operations per second per run. */
-async function measure(sameThread: boolean, round: number): Promise<number> {
+interface Side {
+  name: string;
+  sameThread: boolean;
+  ref?: string;
+}
+
+/** One server, seeded with LISTED objects, under one timed run of the mixed load. Returns its operations per second. */
+async function measure(side: Side, round: number): Promise<number> {
   const dataDir = await mkdtemp(join(tmpdir(), 's3-graphql-bench-mixed-'));
   const unregister = onInterrupt(() => rm(dataDir, { recursive: true, force: true }));
-  const api = await startEmbeddedApi(dataDir, sameThread);
+  const api = await startEmbeddedApi(dataDir, side.sameThread, side.ref);
   const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
   const base = api.child.info.endpoint;
   try {
@@ -146,23 +154,31 @@ async function measure(sameThread: boolean, round: number): Promise<number> {
 export const group: BenchGroup = {
   name: 'mixed',
   description: 'mixed load from 12 clients on the embedded default: store on a worker thread vs on the API thread',
-  async run({ rounds, log }) {
-    const sides = [false, true];
+  async run({ rounds, before, log }) {
+    const ours: Side = { name: 'worker thread', sameThread: false };
+    const sameThread: Side = { name: 'API thread', sameThread: true };
+    const sides = [ours, sameThread];
+    if (before !== undefined) sides.push({ name: `before (${before})`, sameThread: false, ref: before });
     // Warm-up: one run of each (disk caches, the compiled build).
-    for (const sameThread of sides) await measure(sameThread, -1);
-    const pairs = new Pairs();
+    for (const side of sides) await measure(side, -1);
+    const pairs = new Map(sides.slice(1).map((side) => [side, new Pairs()]));
     for (let round = 0; round < rounds; round++) {
-      const rate = new Map<boolean, number>();
-      for (const sameThread of rotation(sides, round)) rate.set(sameThread, await measure(sameThread, round));
-      pairs.add(rate.get(false)!, rate.get(true)!);
-      log(`round ${round + 1}/${rounds}: ${rate.get(false)!.toFixed(0)} vs ${rate.get(true)!.toFixed(0)} operations/s`);
+      const rate = new Map<Side, number>();
+      for (const side of rotation(sides, round)) rate.set(side, await measure(side, round));
+      for (const [side, pair] of pairs) pair.add(rate.get(ours)!, rate.get(side)!);
+      log(
+        `round ${round + 1}/${rounds} (${sides.map((s) => s.name).join(' / ')}): ${sides.map((s) => rate.get(s)!.toFixed(0)).join(' / ')} operations/s`,
+      );
     }
-    return [
-      pairs.row(
-        'mixed load, 12 clients: store on a worker thread vs on the API thread',
+    const notes = `${CLIENTS} × ${OPERATIONS_PER_CLIENT} operations (1 MiB uploads and downloads, ${LISTED}-object listings, HEADs in equal numbers), every byte checked`;
+    return [...pairs].map(([side, pair]) =>
+      pair.row(
+        side === sameThread
+          ? 'mixed load, 12 clients: store on a worker thread vs on the API thread'
+          : `mixed load, 12 clients: this server vs ${side.name}`,
         'operations/s',
-        `aim ratio ≥ 1.5; ${CLIENTS} × ${OPERATIONS_PER_CLIENT} operations (1 MiB uploads and downloads, ${LISTED}-object listings, HEADs in equal numbers), every byte checked`,
+        side === sameThread ? `same build; ${notes}` : `aim ratio ≥ 1.5; ${notes}`,
       ),
-    ];
+    );
   },
 };

@@ -43,9 +43,14 @@ export async function startApi(store: RunningStore, ref?: string): Promise<Api> 
  * Starts the API server in its own process with the embedded store (no
  * S3_ENDPOINT) in a fresh data dir, as `npm start` runs it: the store on its
  * worker thread, or with `sameThread` on the API's thread (as before).
- * Anonymous on loopback, no rate limit.
+ * Anonymous on loopback, no rate limit. With `ref`, the server's code is that
+ * commit's (`--before`), started as that commit starts it.
  */
-export async function startEmbeddedApi(dataDir: string, sameThread: boolean): Promise<Omit<Api, 'token'>> {
+export async function startEmbeddedApi(
+  dataDir: string,
+  sameThread: boolean,
+  ref?: string,
+): Promise<Omit<Api, 'token'>> {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     NODE_ENV: 'production',
@@ -58,6 +63,6 @@ export async function startEmbeddedApi(dataDir: string, sameThread: boolean): Pr
     RATE_LIMIT_PER_MINUTE: '0',
   };
   for (const name of ['TMPDIR', 'TMP', 'TEMP']) if (process.env[name] !== undefined) env[name] = process.env[name];
-  const child = await startChild<ApiInfo>('run-api.ts', sameThread ? ['same-thread'] : [], env);
+  const child = await startChild<ApiInfo>('run-api.ts', sameThread ? ['same-thread'] : [], env, ref);
   return { child, url: `${child.info.endpoint}/graphql` };
 }
