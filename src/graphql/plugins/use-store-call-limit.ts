@@ -1,5 +1,6 @@
 import { getOperationAST, GraphQLError, parse, type DocumentNode, type GraphQLSchema } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { LRUCache } from 'lru-cache';
 import {
   DEFAULT_MAX_BATCH_OPERATIONS,
   DEFAULT_MAX_QUERY_TOKENS,
@@ -90,16 +91,29 @@ export function useStoreCallLimit<TContext extends object = object>(options: Sto
     ratePerMinute: options.ratePerMinute ?? 0,
   };
   const costs = new WeakMap<Request, RequestCost>();
-  const estimate = (params: Params): number => {
-    if (typeof params.query !== 'string') return 0;
-    let document: DocumentNode;
-    try {
-      document = parse(params.query, { maxTokens: limits.maxTokens, noLocation: true });
-    } catch {
-      // Yoga's own parser reports it.
-      return 0;
+  // Clients send the same few documents again and again (as Yoga's own parse cache assumes); false: it does not parse.
+  // Bounded by the documents' text too (a document may be up to MAX_JSON_BODY_BYTES): 4 MiB of it, the trees a few times that.
+  const parsed = new LRUCache<string, DocumentNode | false>({
+    max: 1024,
+    maxSize: 4 * 1024 * 1024,
+    sizeCalculation: (_document, query) => query.length + 1,
+  });
+  const documentOf = (query: string): DocumentNode | false => {
+    let document = parsed.get(query);
+    if (document === undefined) {
+      try {
+        document = parse(query, { maxTokens: limits.maxTokens, noLocation: true });
+      } catch {
+        // Yoga's own parser reports it.
+        document = false;
+      }
+      parsed.set(query, document);
     }
-    return estimateStoreCalls(schema, document, params.operationName, params.variables);
+    return document;
+  };
+  const estimate = (params: Params): number => {
+    const document = typeof params.query === 'string' ? documentOf(params.query) : false;
+    return document ? estimateStoreCalls(schema, document, params.operationName, params.variables) : 0;
   };
   return {
     onRequestParse({ request, serverContext }) {
