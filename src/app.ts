@@ -8,7 +8,7 @@ import { createLeanReads } from './s3/lean-reads.js';
 import { Store } from './s3/store.js';
 import { createServer, EMBEDDED_PREFIX } from './http/server.js';
 import type { DrainOutcome } from './http/drain.js';
-import { createRateLimiter } from './security/shared-rate-limit.js';
+import { createRateLimiter } from './security/rate-limit.js';
 import { createYogaApp } from './graphql/yoga.js';
 
 interface AppDeps {
@@ -122,7 +122,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   // whose secret signs listing cursors unless CURSOR_SECRET is set.
   const deps: AppDeps = { config: { ...config, store: storeSettings }, store, logger, metrics };
   const yoga = createYogaApp(deps);
-  const rateLimiter = createRateLimiter(config, logger.child({ component: 'rate-limit' }), {
+  const rateLimiter = await createRateLimiter(config, logger.child({ component: 'rate-limit' }), {
     shared: (up) => metrics.rateLimitShared(up),
   });
   const { server, drain } = createServer({ ...deps, yoga, embedded, rateLimiter });

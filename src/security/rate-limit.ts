@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import { AppError } from '../core/errors.js';
 
 /** Most clients (keys or addresses) tracked at once; the least recently seen is forgotten first. */
@@ -105,4 +106,26 @@ export function rateLimitedError(retryAfterSeconds: number, perMinute: number): 
       http: { status: 429, headers: { 'retry-after': String(retryAfterSeconds) } },
     },
   );
+}
+
+/** What the shared limiter reports: whether the count is shared (Redis answers) or per replica (it does not). */
+export interface SharedRateLimitEvents {
+  shared(up: boolean): void;
+}
+
+/**
+ * The rate limiter of RATE_LIMIT_PER_MINUTE: shared through Redis with
+ * REDIS_URL, else this process's own. The Redis client and
+ * rate-limiter-flexible (about 4 MiB of heap) are only loaded with REDIS_URL.
+ */
+export async function createRateLimiter(
+  settings: { rateLimitPerMinute: number; redisUrl: string | undefined },
+  logger: Logger,
+  events: SharedRateLimitEvents,
+): Promise<Limiter> {
+  if (settings.redisUrl === undefined || settings.rateLimitPerMinute === 0) {
+    return new RateLimiter(settings.rateLimitPerMinute);
+  }
+  const { SharedRateLimiter } = await import('./shared-rate-limit.js');
+  return new SharedRateLimiter(settings.rateLimitPerMinute, settings.redisUrl, logger, events);
 }

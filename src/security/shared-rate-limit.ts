@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import { type Limiter, type RateDecision, RateLimiter } from './rate-limit.js';
+import type { Limiter, RateDecision, SharedRateLimitEvents } from './rate-limit.js';
 
 /** A Redis command with no answer after this long is given up, and the request counted in memory instead. */
 const COMMAND_TIMEOUT_MS = 250;
@@ -11,11 +11,6 @@ const CONNECT_TIMEOUT_MS = 1_000;
 const MAX_RECONNECT_DELAY_MS = 2_000;
 const WINDOW_SECONDS = 60;
 const KEY_PREFIX = 's3graphql-rate';
-
-/** What the shared limiter reports: whether the count is shared (Redis answers) or per replica (it does not). */
-export interface SharedRateLimitEvents {
-  shared(up: boolean): void;
-}
 
 /** rate-limiter-flexible's memory limiter, telling `onUse` each time it stands in for Redis. */
 class Insurance extends RateLimiterMemory {
@@ -57,7 +52,7 @@ class Insurance extends RateLimiterMemory {
  * reconnecting on its own, and it is the client rate-limiter-flexible's Redis
  * limiter is built and documented around.
  */
-class SharedRateLimiter implements Limiter {
+export class SharedRateLimiter implements Limiter {
   private readonly redis: Redis;
   private readonly limiter: RateLimiterRedis;
   /** Whether Redis is known to be out of reach (undefined: not known yet). */
@@ -135,16 +130,4 @@ class SharedRateLimiter implements Limiter {
       'Redis is out of reach: the rate limit is counted in this replica’s memory until it answers again',
     );
   }
-}
-
-/** The rate limiter of RATE_LIMIT_PER_MINUTE: shared through Redis with REDIS_URL, else this process's own. */
-export function createRateLimiter(
-  settings: { rateLimitPerMinute: number; redisUrl: string | undefined },
-  logger: Logger,
-  events: SharedRateLimitEvents,
-): Limiter {
-  if (settings.redisUrl === undefined || settings.rateLimitPerMinute === 0) {
-    return new RateLimiter(settings.rateLimitPerMinute);
-  }
-  return new SharedRateLimiter(settings.rateLimitPerMinute, settings.redisUrl, logger, events);
 }
