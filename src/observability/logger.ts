@@ -5,7 +5,6 @@
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from '../config/index.js';
-import { AppError } from '../core/errors.js';
 import { currentRequestScope } from '../core/request-scope.js';
 
 /** What stands in a log line where a secret was. */
@@ -153,7 +152,9 @@ export function errorDetails(err: unknown, depth = 0): Record<string, unknown> {
   if (!(err instanceof Error)) return { value: typeof err === 'string' ? err : typeof err };
   const e = err as Error & { code?: unknown; Code?: unknown; $metadata?: { httpStatusCode?: unknown } };
   const out: Record<string, unknown> = { type: err.name, message: err.message };
-  const code = err instanceof AppError ? err.code : (e.Code ?? e.code);
+  // An AppError's `code`, a store error's `Code`, a system error's `code` (no import of AppError: the store's
+  // worker thread logs through this too, and AppError would load graphql-js there).
+  const code = e.Code ?? e.code;
   if (typeof code === 'string' || typeof code === 'number') out.code = code;
   if (typeof e.$metadata?.httpStatusCode === 'number') out.status = e.$metadata.httpStatusCode;
   if (err.cause !== undefined && depth < MAX_CAUSES) out.cause = errorDetails(err.cause, depth + 1);
