@@ -15,8 +15,8 @@ import type { StoreContext } from './shared.js';
  * uploadStream's writer: a body of unknown length into one object, with a
  * memory bound that does not depend on the body's size.
  *
- * A body of at most `partSize` bytes is one PutObject of its own chunks. A
- * longer one is a multipart upload whose parts are copied into a pool of at
+ * A body of at most `partSize` bytes is one PutObject; a longer one is a
+ * multipart upload. Past its first MiB, a body is copied into a pool of at
  * most `queueSize + 1` buffers of `partSize` bytes, allocated as needed and
  * only for this upload: `queueSize` parts in flight and the one filling.
  * A buffer is filled again only once the UploadPart that carried it has
@@ -24,17 +24,18 @@ import type { StoreContext } from './shared.js';
  * read). While every slot is busy, the body is not read, which slows the
  * client down instead of buffering more.
  *
- * So one upload holds at most partSize × (queueSize + 1) bytes of parts, plus
- * the first part's chunks while they are copied into the pool. lib-storage's
- * Upload, used before, `Buffer.concat`s a new buffer for every part: those
- * outlive the young generation's collections while their part uploads, and
- * piled up as garbage until a full collection, so the peak grew with the
- * file's size.
+ * So one upload holds at most partSize × (queueSize + 1) bytes of parts
+ * (40 MiB with the defaults), whatever the body's size. lib-storage's Upload,
+ * used before, `Buffer.concat`s a new buffer for every part: those outlive
+ * the young generation's collections while their part uploads, and piled up
+ * as garbage until a full collection, so the peak grew with the file's size.
  *
- * A pool per upload rather than per process: a shared pool would either keep
- * its buffers (and their memory) while the server is idle or make uploads
- * wait for one another; how many uploads run at once is bounded where
- * requests are admitted.
+ * A pool per upload rather than one per process: a shared pool would keep
+ * its memory while the server is idle, or make an upload wait for another's
+ * buffers without reading its client, which the slow-client guard
+ * (MIN_UPLOAD_BYTES_PER_SECOND) would then cut. How many uploads run at once
+ * is bounded by the connection limits (MAX_CONNECTIONS and
+ * MAX_CONNECTIONS_PER_CLIENT), as it was with lib-storage.
  */
 
 export interface UploadTarget {
@@ -44,52 +45,63 @@ export interface UploadTarget {
   metadata?: Record<string, string> | undefined;
 }
 
+/**
+ * A body up to this size is kept as the chunks it came in, so a small file
+ * costs its own size; a larger one is copied into the pool from here on, so
+ * its first part does not linger as chunks outliving the young generation.
+ */
+const SMALL_BODY_BYTES = 1024 * 1024;
+
 /** Writes `chunks` to the target; on any failure a multipart upload it opened is aborted before this rejects. */
 export async function writeObject(
   s3: StoreContext,
   target: UploadTarget,
   chunks: AsyncIterable<Buffer>,
 ): Promise<void> {
-  const { partSize } = s3;
-  let first: Buffer[] | undefined = [];
-  let firstBytes = 0;
+  let small: Buffer[] | undefined = [];
+  let smallBytes = 0;
   let parts: PartWriter | undefined;
   try {
     for await (const chunk of chunks) {
-      if (first === undefined) {
+      if (small === undefined) {
         await parts!.add(chunk);
         continue;
       }
-      first.push(chunk);
-      firstBytes += chunk.length;
-      if (firstBytes <= partSize) continue;
-      // More than one part: from here on the chunks go through the pool.
-      const kept = first;
-      first = undefined;
+      small.push(chunk);
+      smallBytes += chunk.length;
+      if (smallBytes <= SMALL_BODY_BYTES) continue;
       parts = new PartWriter(s3, target);
-      for (const c of kept) await parts.add(c);
+      for (const c of small) await parts.add(c);
+      small = undefined;
     }
-    if (first !== undefined) {
-      const body = first.length === 1 ? first[0]! : Buffer.concat(first, firstBytes);
-      await s3.client.send(
-        new PutObjectCommand({
-          Bucket: target.bucket,
-          Key: target.key,
-          Body: body,
-          ContentType: target.contentType,
-          Metadata: target.metadata,
-        }),
-      );
-      return;
+    if (small !== undefined) {
+      await putObject(s3, target, small.length === 1 ? small[0]! : Buffer.concat(small, smallBytes));
+    } else {
+      await parts!.finish();
     }
-    await parts!.complete();
   } catch (e) {
     await parts?.abort();
     throw e;
   }
 }
 
-/** One multipart upload fed chunk by chunk, its parts sent from a bounded pool of buffers. */
+function putObject(s3: StoreContext, target: UploadTarget, body: Buffer) {
+  return s3.client.send(
+    new PutObjectCommand({
+      Bucket: target.bucket,
+      Key: target.key,
+      Body: body,
+      ContentType: target.contentType,
+      Metadata: target.metadata,
+    }),
+  );
+}
+
+/**
+ * A body fed chunk by chunk into a bounded pool of part buffers: one
+ * PutObject when it ends within the first part, else a multipart upload (a
+ * full part is sent once the next byte shows that another part follows).
+ */
 class PartWriter {
   private readonly free: Buffer[] = [];
   private filling: Buffer | undefined;
@@ -106,23 +118,27 @@ class PartWriter {
     private readonly target: UploadTarget,
   ) {}
 
-  /** Copies chunk into the pool, sending each part as it fills; waits while every slot is in flight. */
+  /** Copies chunk into the pool, sending each full part; waits while every slot is in flight. */
   async add(chunk: Buffer): Promise<void> {
     const { partSize } = this.s3;
     let offset = 0;
     while (offset < chunk.length) {
+      if (this.filled === partSize) await this.sendFilling();
       this.filling ??= this.take();
       const n = Math.min(partSize - this.filled, chunk.length - offset);
       chunk.copy(this.filling, this.filled, offset, offset + n);
       this.filled += n;
       offset += n;
-      if (this.filled === partSize) await this.sendFilling();
     }
   }
 
-  /** Sends the last part, waits for every part and completes the upload. */
-  async complete(): Promise<void> {
-    if (this.filled > 0) await this.sendFilling();
+  /** The whole body is in: one PutObject if it fits in one part, else the last part and the completion. */
+  async finish(): Promise<void> {
+    if (this.partNumber === 0) {
+      await putObject(this.s3, this.target, this.filling!.subarray(0, this.filled));
+      return;
+    }
+    await this.sendFilling();
     await this.settled();
     if (this.failure) throw this.failure.error;
     const parts = this.done.sort((a, b) => a.PartNumber! - b.PartNumber!);
