@@ -53,7 +53,11 @@ function patternBody(size: number, onChunk: () => void = () => undefined): Reada
   return Readable.from(chunks(), { objectMode: false });
 }
 
-function settingsFor(store: StoreUnderTest, endpoint = store.endpoint): ResolvedStoreSettings {
+function settingsFor(
+  store: StoreUnderTest,
+  endpoint = store.endpoint,
+  checksum: ResolvedStoreSettings['checksum'] = 'when_required',
+): ResolvedStoreSettings {
   return {
     endpoint,
     publicEndpoint: undefined,
@@ -61,7 +65,7 @@ function settingsFor(store: StoreUnderTest, endpoint = store.endpoint): Resolved
     accessKeyId: store.credentials.accessKeyId,
     secretAccessKey: store.credentials.secretAccessKey,
     forcePathStyle: true,
-    checksum: 'when_required',
+    checksum,
     maxSockets: 16,
     connectTimeoutMs: 2_000,
     requestTimeoutMs: 20_000,
@@ -69,8 +73,8 @@ function settingsFor(store: StoreUnderTest, endpoint = store.endpoint): Resolved
   };
 }
 
-function storeAt(store: StoreUnderTest, endpoint?: string): Store {
-  const client = createS3Client(settingsFor(store, endpoint));
+function storeAt(store: StoreUnderTest, endpoint?: string, checksum?: ResolvedStoreSettings['checksum']): Store {
+  const client = createS3Client(settingsFor(store, endpoint, checksum));
   return new Store(client, client, { partSize: PART, queueSize: QUEUE, maxUploadBytes: 256 * MiB });
 }
 
@@ -119,6 +123,33 @@ describe.each(testStores())('uploadStream parts on $name', (storeUT) => {
     const two = await store.uploadStream(bucket, 'pool/two.bin', patternBody(PART + 1), { maxBytes: PART + 1 });
     expect(two.etag).toMatch(/-2$/);
     expect(await storedDigest('pool/two.bin')).toEqual(await sha256Of(patternBody(PART + 1)));
+  });
+
+  it('with S3_CHECKSUM=when_supported the upload announces CRC32 and its parts carry theirs', async () => {
+    let announced: unknown;
+    const partChecksums: unknown[] = [];
+    const proxy = await startStoreProxy(storeUT.endpoint, async (req) => {
+      const url = new URL(req.url ?? '/', 'http://proxy');
+      if (req.method === 'POST' && url.searchParams.has('uploads')) announced = req.headers['x-amz-checksum-algorithm'];
+      if (url.searchParams.has('partNumber')) partChecksums.push(req.headers['x-amz-checksum-crc32']);
+    });
+    const key = 'pool/crc.bin';
+    try {
+      const size = 2 * PART + 3;
+      const store = storeAt(storeUT, proxy.endpoint, 'when_supported');
+      const head = await store.uploadStream(bucket, key, patternBody(size), { maxBytes: size });
+      expect(head.etag).toMatch(/-3$/);
+      expect(announced).toBe('CRC32');
+      expect(partChecksums).toEqual([expect.any(String), expect.any(String), expect.any(String)]);
+      expect(await storedDigest(key)).toEqual(await sha256Of(patternBody(size)));
+    } finally {
+      await proxy.close();
+    }
+    // The object has a checksum in the store where it keeps one (moto; the embedded store keeps none).
+    if (storeUT.name === 'moto') {
+      const stored = await direct.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: 'ENABLED' }));
+      expect(stored.ChecksumCRC32).toEqual(expect.any(String));
+    }
   });
 
   it('a part the SDK retries is sent again from a buffer nobody refilled meanwhile', async () => {
