@@ -109,8 +109,8 @@ describe.each(testStores())('uploadStream parts on $name', (storeUT) => {
       }),
       { maxBytes: size },
     );
-    // lib-storage's fresh buffer per part lets the garbage of ten parts pile up here.
-    expect((peak - before) / MiB).toBeLessThan((POOL + 4 * MiB) / MiB);
+    // A few MiB for the streams and the SDK; lib-storage (a fresh buffer per part) reached 31 MiB here.
+    expect((peak - before) / MiB).toBeLessThan((POOL + 6 * MiB) / MiB);
     expect(head).toMatchObject({ size, etag: expect.stringMatching(/-10$/) });
     expect(await storedDigest('pool/large.bin')).toEqual(await sha256Of(patternBody(size)));
     expect(await openUploads('pool/large.bin')).toEqual([]);
