@@ -225,7 +225,7 @@ export function toAppError(err: unknown, context: ErrorContext = {}): AppError {
 export type ErrorMapping = ErrorContext | ((err: unknown) => AppError | Promise<AppError>);
 
 /**
- * Runs one store call (SDK commands, a paginator loop, lib-storage, a
+ * Runs one store call (SDK commands, a paginator loop, an upload's parts, a
  * presigner) and maps whatever it throws: the one `catch` every store call
  * ends in.
  */

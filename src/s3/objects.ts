@@ -1,11 +1,11 @@
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { AppError } from '../core/errors.js';
 import { bucketExists } from './buckets.js';
 import { call, storeStatusOf, s3ErrorName, toAppError } from './errors.js';
 import type { HeadResult } from './lean-reads.js';
 import type { ListBucketResult } from './list-xml.js';
+import { writeObject } from './part-upload.js';
 import { lowerCaseKeys, sourceStreamError, stripEtag, type StoreContext } from './shared.js';
 import type { GetOptions, GetResult, ObjectHead, ObjectPage, UploadOptions } from './types.js';
 
@@ -180,9 +180,10 @@ export async function getObject(s3: StoreContext, bucket: string, key: string, o
 }
 
 /**
- * lib-storage sends one PutObject, or a multipart upload with `queueSize`
- * parts in flight; a counting stream in front of it enforces the limit, and
- * `leavePartsOnError: false` aborts the multipart upload when it stops.
+ * writeObject (part-upload.ts) sends one PutObject, or a multipart upload
+ * with `queueSize` parts in flight from a bounded pool of part buffers; a
+ * counting stream in front of it enforces the limit, and it aborts the
+ * multipart upload when it stops.
  */
 export async function uploadStream(
   s3: StoreContext,
@@ -222,14 +223,10 @@ export async function uploadStream(
 
   await call({ bucket, key }, async () => {
     try {
-      const upload = new Upload({
-        client: s3.client,
-        params: { Bucket: bucket, Key: key, Body: counter, ContentType: opts.contentType, Metadata: opts.metadata },
-        partSize: s3.partSize,
-        queueSize: s3.queueSize,
-        leavePartsOnError: false,
-      });
-      await upload.done();
+      // Not destroyed when writeObject stops reading: the catch below does, once it has read stoppedBy and
+      // sourceError, or the premature close that destroying it causes would pass for the source's failure.
+      const chunks = counter.iterator({ destroyOnReturn: false });
+      await writeObject(s3, { bucket, key, contentType: opts.contentType, metadata: opts.metadata }, chunks);
     } catch (e) {
       counter.destroy();
       if (stoppedBy) throw stoppedBy;

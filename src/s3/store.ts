@@ -128,9 +128,10 @@ export class Store {
   }
 
   /**
-   * Streams body into an object with lib-storage: one PutObject when it fits
-   * in one part, else a multipart upload with `queueSize` parts in flight.
-   * Memory: about partSize × (queueSize + 1) bytes. Past maxBytes, on abort of
+   * Streams body into an object: one PutObject when it fits in one part, else
+   * a multipart upload with `queueSize` parts in flight (part-upload.ts).
+   * Memory: at most partSize × (queueSize + 1) bytes of parts, whatever the
+   * body's size. Past maxBytes, on abort of
    * `signal` or when body fails, the upload stops and its multipart upload is
    * aborted before this rejects, so nothing is left in the store.
    */

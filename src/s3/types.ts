@@ -132,7 +132,7 @@ export interface PartInfo {
 }
 
 export interface StoreOptions {
-  /** lib-storage part size for uploadStream (at least 5 MiB). */
+  /** Part size of uploadStream's multipart uploads (at least 5 MiB). */
   partSize: number;
   /** Parts uploaded concurrently by one uploadStream. */
   queueSize: number;

@@ -348,7 +348,7 @@ describe('the store calls a request makes, capped as they are sent', () => {
     expect(server.calls.length).toBe(5);
   });
 
-  it('the HEADs of a DataLoader batch and the calls of a lib-storage upload are counted in their request', async () => {
+  it('the HEADs of a DataLoader batch and the calls of a multipart uploadStream are counted in their request', async () => {
     const budget = new StoreCallBudget(3);
     const loaders = createLoaders(server.store);
     const heads = await withStoreCallBudget(budget, () =>

@@ -145,15 +145,25 @@ export interface StoreProxy {
  * A plain HTTP proxy in front of a store on loopback: every request goes to
  * `target` unchanged (Host included, so SigV4 signatures still verify), after
  * `before(req)` has run. Lets a test act between two store calls of the
- * server, e.g. replace a copy's source after its HEAD.
+ * server, e.g. replace a copy's source after its HEAD. When `before` gives a
+ * number, a status, the proxy reads the request's body and answers that status
+ * with an S3 `InternalError` body itself: the store never sees the request.
  */
 export async function startStoreProxy(
   target: string,
-  before: (req: IncomingMessage) => Promise<void>,
+  before: (req: IncomingMessage) => Promise<unknown>,
 ): Promise<StoreProxy> {
   const server = createHttpServer((req, res) => {
     before(req)
-      .then(() => {
+      .then((status) => {
+        if (typeof status === 'number') {
+          req.resume();
+          req.once('end', () => {
+            res.writeHead(status, { 'content-type': 'application/xml' });
+            res.end('<Error><Code>InternalError</Code><Message>failed by the test proxy</Message></Error>');
+          });
+          return;
+        }
         const upstream = httpRequest(
           new URL(req.url ?? '/', target),
           { method: req.method, headers: req.headers },
