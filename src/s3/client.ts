@@ -169,7 +169,7 @@ function payloadNeedsNoSignature(endpoint: string): boolean {
 
 /**
  * Uploads sent as UNSIGNED-PAYLOAD, as the SDK already sends streamed ones:
- * for a Buffer body (lib-storage's parts, a small file's one PutObject) the
+ * for a Buffer body (the part pool's parts, a small file's one PutObject) the
  * signer would otherwise hash every byte with SHA-256, and the store hash
  * them again to check it, about 3 ms of CPU per MiB between the two, for an
  * integrity TLS or loopback already gives. Plain HTTP to another host keeps
