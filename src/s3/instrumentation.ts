@@ -1,10 +1,6 @@
 import type {
-  FinalizeHandler,
-  FinalizeHandlerArguments,
   FinalizeRequestMiddleware,
   HandlerExecutionContext,
-  InitializeHandler,
-  InitializeHandlerArguments,
   InitializeMiddleware,
   MetadataBearer,
 } from '@smithy/types';
@@ -48,24 +44,18 @@ export function storeCallMiddleware(onCall: ((event: StoreCallEvent) => void) | 
   };
 }
 
-/** The initialize middleware around `handler`, outermost first, as the SDK's stack runs them. */
-export function aroundCall(
-  chain: StoreCallMiddleware,
+/**
+ * `handler` wrapped in the middleware of one step (`chain.initialize` around
+ * a call, `chain.finalizeRequest` around one attempt), outermost first, as
+ * the SDK's stack runs them.
+ */
+export function around<Handler>(
+  step: { middleware: (next: Handler, context: HandlerExecutionContext) => Handler }[],
   commandName: string,
-  handler: InitializeHandler<Input, Output>,
-): (args: InitializeHandlerArguments<Input>) => ReturnType<InitializeHandler<Input, Output>> {
+  handler: Handler,
+): Handler {
   const context: HandlerExecutionContext = { commandName };
-  return chain.initialize.reduceRight((next, { middleware }) => middleware(next, context), handler);
-}
-
-/** The finalizeRequest middleware around `handler` (one attempt), outermost first. */
-export function aroundAttempt(
-  chain: StoreCallMiddleware,
-  commandName: string,
-  handler: FinalizeHandler<Input, Output>,
-): (args: FinalizeHandlerArguments<Input>) => ReturnType<FinalizeHandler<Input, Output>> {
-  const context: HandlerExecutionContext = { commandName };
-  return chain.finalizeRequest.reduceRight((next, { middleware }) => middleware(next, context), handler);
+  return step.reduceRight((next, { middleware }) => middleware(next, context), handler);
 }
 
 /**

@@ -3,9 +3,9 @@ import type { Readable } from 'node:stream';
 import type { HeadObjectCommandOutput, S3Client } from '@aws-sdk/client-s3';
 import { HttpRequest, type HttpResponse } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { Checksum, MetadataBearer, SourceData } from '@smithy/types';
+import type { Checksum, FinalizeHandler, InitializeHandler, MetadataBearer, SourceData } from '@smithy/types';
 import type { ResolvedStoreSettings } from './client.js';
-import { aroundAttempt, aroundCall, storeCallMiddleware, type StoreCallEvent } from './instrumentation.js';
+import { around, storeCallMiddleware, type StoreCallEvent } from './instrumentation.js';
 import { parseErrorAnswer, parseListBucketResult, type ListBucketResult } from './list-xml.js';
 
 /**
@@ -183,14 +183,18 @@ export function createLeanReads(
   /** One attempt: sign, add the traceparent, send; the answer, or AskTheSdk. */
   async function send(commandName: string, request: HttpRequest): Promise<HttpResponse> {
     const signed = (await signer.sign(request)) as HttpRequest;
-    const attempt = aroundAttempt(chain, commandName, async (args) => {
-      try {
-        const { response } = await handler.handle(args.request as HttpRequest);
-        return { output: { $metadata: {} }, response };
-      } catch (e) {
-        throw new AskTheSdk(undefined, e);
-      }
-    });
+    const attempt = around<FinalizeHandler<object, MetadataBearer>>(
+      chain.finalizeRequest,
+      commandName,
+      async (args) => {
+        try {
+          const { response } = await handler.handle(args.request as HttpRequest);
+          return { output: { $metadata: {} }, response };
+        } catch (e) {
+          throw new AskTheSdk(undefined, e);
+        }
+      },
+    );
     const { response } = await attempt({ input: {}, request: signed });
     return response as HttpResponse;
   }
@@ -214,7 +218,7 @@ export function createLeanReads(
     run: () => Promise<T>,
   ): Promise<T | undefined> {
     let result: T | undefined;
-    const call = aroundCall(chain, commandName, async () => {
+    const call = around<InitializeHandler<object, MetadataBearer>>(chain.initialize, commandName, async () => {
       result = await run();
       return { output: { $metadata: { httpStatusCode: 200 } }, response: undefined };
     });
