@@ -5,11 +5,12 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { eventually, startServer, type TestServer } from '../support/app.js';
+import { testStores } from '../support/stores.js';
 
 let server: TestServer;
 
 beforeAll(async () => {
-  server = await startServer(undefined, { RATE_LIMIT_PER_MINUTE: '0' });
+  server = await startServer(testStores()[0], { RATE_LIMIT_PER_MINUTE: '0' });
 });
 
 afterAll(async () => {
