@@ -62,6 +62,15 @@ export class StoreCallBudget {
     this.made += 1;
   }
 
+  /**
+   * Gives back one counted call that the store never answered for the caller:
+   * a lean read (src/s3/lean-reads.ts) that hands its call to the SDK, which
+   * then takes it again.
+   */
+  giveBack(): void {
+    if (this.made > 0) this.made -= 1;
+  }
+
   /** The request created the multipart upload `uploadId`: it may abort it past the limit. */
   uploadCreated(uploadId: unknown): void {
     if (typeof uploadId === 'string') this.created.add(uploadId);

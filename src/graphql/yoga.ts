@@ -5,7 +5,9 @@
  * `createYogaApp`, which `src/http/routes/graphql.ts` hands requests to.
  */
 import { createYoga, type Plugin } from 'graphql-yoga';
+import type { DocumentNode } from 'graphql';
 import { createContext, listingCursorsOf, type Context, type ContextDeps, type ServerContext } from './context.js';
+import { documentCache } from './documents.js';
 import { maskError } from './errors.js';
 import { useAccessNotes } from './plugins/use-access-notes.js';
 import { useDocumentLimits } from './plugins/use-document-limits.js';
@@ -70,6 +72,8 @@ export function createYogaApp(deps: YogaDeps) {
     // JSON and application/graphql bodies (uploads have their own limits in src/http/upload.ts).
     maxRequestBodySize: config.maxJsonBodyBytes,
     batching: config.maxBatchOperations > 1 && { limit: config.maxBatchOperations },
+    // Yoga's own caches hold 1024 documents whatever their size: bounded by their heap instead (documents.ts).
+    parserAndValidationCache: { documentCache: documentCache<DocumentNode>(), errorCache: documentCache<object>() },
     // GraphiQL is served by the HTTP layer from our own build (src/http/routes/graphiql.ts), not from a CDN.
     graphiql: false,
     landingPage: false,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { isIPv4 } from 'node:net';
 import { S3Client } from '@aws-sdk/client-s3';
 import { HttpRequest } from '@smithy/protocol-http';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -164,7 +165,9 @@ const BODY_COMMANDS = new Set(['PutObjectCommand', 'UploadPartCommand']);
  */
 function payloadNeedsNoSignature(endpoint: string): boolean {
   const { protocol, hostname } = new URL(endpoint);
-  return protocol === 'https:' || hostname === 'localhost' || hostname === '[::1]' || /^127\./.test(hostname);
+  // An IPv4 literal in 127/8, not a name that merely begins with "127." (127.0.0.1.example.com resolves anywhere).
+  const loopbackV4 = isIPv4(hostname) && hostname.startsWith('127.');
+  return protocol === 'https:' || hostname === 'localhost' || hostname === '[::1]' || loopbackV4;
 }
 
 /**

@@ -4,6 +4,7 @@ import type { HeadObjectCommandOutput, S3Client } from '@aws-sdk/client-s3';
 import { HttpRequest, type HttpResponse } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { Checksum, FinalizeHandler, InitializeHandler, MetadataBearer, SourceData } from '@smithy/types';
+import { currentStoreCallBudget } from '../core/store-call-budget.js';
 import type { ResolvedStoreSettings } from './client.js';
 import { around, storeCallMiddleware, type StoreCallEvent } from './instrumentation.js';
 import { parseErrorAnswer, parseListBucketResult, type ListBucketResult } from './list-xml.js';
@@ -101,6 +102,15 @@ class AskTheSdk extends Error {
   constructor(status: number | undefined, cause?: unknown) {
     super(status === undefined ? 'the lean call failed' : `the store answered ${status}`, { cause });
     this.$metadata = { httpStatusCode: status };
+  }
+}
+
+/** A HEAD answered 404: the call's answer (counted, reported as the SDK's 404 is), with nothing to ask the SDK. */
+class Missing extends Error {
+  readonly $metadata: MetadataBearer['$metadata'] = { httpStatusCode: 404 };
+
+  constructor() {
+    super('the store answered 404');
   }
 }
 
@@ -226,8 +236,11 @@ export function createLeanReads(
       await call({ input });
       return result;
     } catch (e) {
-      if (e instanceof AskTheSdk) return undefined;
-      throw e;
+      if (e instanceof Missing) return undefined;
+      if (!(e instanceof AskTheSdk)) throw e;
+      // The SDK makes this call again and takes it from the budget then: one call of the request's, not two.
+      currentStoreCallBudget()?.giveBack();
+      return undefined;
     }
   }
 
@@ -241,7 +254,11 @@ export function createLeanReads(
         if (input.startAfter) query['start-after'] = input.startAfter;
         const response = await send('ListObjectsV2Command', request(`/${encodeSegment(input.bucket)}`, 'GET', query));
         const status = response.statusCode;
-        const text = (await readBody(response.body as Readable)) ?? '';
+        // A body the network cut is retried by the SDK, as it retries the same failure before the headers.
+        const text =
+          (await readBody(response.body as Readable).catch((e: unknown) => {
+            throw new AskTheSdk(status, e);
+          })) ?? '';
         if (status !== 200) {
           const refusal = status >= 400 && status < 500 && status !== 429 ? parseErrorAnswer(text) : undefined;
           if (refusal === undefined || RETRIED_BY_SDK.has(refusal.code)) throw new AskTheSdk(status);
@@ -259,7 +276,10 @@ export function createLeanReads(
         const path = `/${encodeSegment(bucket)}/${key.split('/').map(encodeSegment).join('/')}`;
         const response = await send('HeadObjectCommand', request(path, 'HEAD', {}));
         (response.body as Readable).resume();
-        if (response.statusCode === 404) missing = true;
+        if (response.statusCode === 404) {
+          missing = true;
+          throw new Missing();
+        }
         const head = response.statusCode === 200 ? headResult(response.headers) : undefined;
         if (head === undefined) throw new AskTheSdk(response.statusCode);
         return head;

@@ -8,6 +8,7 @@ import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Clien
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StoreCallBudget, withStoreCallBudget } from '../../src/core/store-call-budget.js';
 import { createS3Client } from '../../src/s3/client.js';
 import { toAppError } from '../../src/s3/errors.js';
 import type { StoreCallEvent } from '../../src/s3/instrumentation.js';
@@ -155,6 +156,15 @@ describe.each(testStores())('lean reads on $name', (store: StoreUnderTest) => {
     ]);
   });
 
+  it("a HEAD answered 404 is one call of the request's budget, and a listing one", async () => {
+    const budget = new StoreCallBudget(10);
+    await withStoreCallBudget(budget, async () => {
+      expect(await lean.headObject(bucket, 'no such key')).toBe('missing');
+      await lean.listObjectsV2({ bucket, maxKeys: 1 });
+    });
+    expect(budget.calls).toBe(2);
+  });
+
   it('leaves a call the network broke to the SDK, which makes it again', async () => {
     let requests = 0;
     const proxy = await startStoreProxy(store.endpoint, async () => {
@@ -187,11 +197,32 @@ describe.each(testStores())('lean reads on $name', (store: StoreUnderTest) => {
 describe('lean reads: what they leave to the SDK', () => {
   let scripted: Server;
   let endpoint: string;
+  /** Requests per bucket name. */
+  const seen = new Map<string, number>();
+  const listing =
+    '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>b</Name><IsTruncated>false</IsTruncated><Contents><Key>k</Key><Size>1</Size><LastModified>2026-01-01T00:00:00.000Z</LastModified></Contents></ListBucketResult>';
 
   beforeAll(async () => {
     // A store that answers by bucket name: a refusal, what the SDK retries, and what it reads its own way.
     scripted = createServer((req, res) => {
-      const bucket = new URL(req.url ?? '/', 'http://x').pathname.split('/')[1];
+      const bucket = new URL(req.url ?? '/', 'http://x').pathname.split('/')[1] ?? '';
+      const nth = (seen.get(bucket) ?? 0) + 1;
+      seen.set(bucket, nth);
+      if (bucket === 'cut-once' || bucket === 'busy-once') {
+        if (nth === 1 && bucket === 'cut-once') {
+          // Headers and half the body, then the connection breaks.
+          res.writeHead(200, { 'content-type': 'application/xml', 'content-length': String(listing.length) });
+          res.write(listing.slice(0, 100));
+          setTimeout(() => res.socket?.destroy(), 20);
+          return;
+        }
+        if (nth === 1) {
+          res.writeHead(503, { 'content-type': 'application/xml' });
+          return res.end('<Error><Code>SlowDown</Code><Message>later</Message></Error>');
+        }
+        res.writeHead(200, { 'content-type': 'application/xml' });
+        return res.end(listing);
+      }
       const answer = (status: number, code: string) => {
         res.writeHead(status, { 'content-type': 'application/xml', 'x-amz-request-id': 'R1' });
         res.end(
@@ -228,6 +259,32 @@ describe('lean reads: what they leave to the SDK', () => {
     for (const bucket of ['timed-out', 'skewed', 'throttled', 'moved', 'garbled', 'broken']) {
       expect(await lean.listObjectsV2({ bucket, maxKeys: 1 }), bucket).toBeUndefined();
     }
+    client.destroy();
+  });
+
+  it('leaves a listing whose body the network cut to the SDK, which reads it again', async () => {
+    const [store] = testStores();
+    const settings = storeSettingsFor(store!, { endpoint });
+    const client = createS3Client(settings);
+    const lean = createLeanReads(client, settings, { debug: false })!;
+    const through = new Store(client, client, { partSize: 5 * 1024 * 1024, queueSize: 1, maxUploadBytes: 1024, lean });
+    const page = await through.listObjects('cut-once', { maxKeys: 1000 });
+    expect(page.objects.map((o) => o.key)).toEqual(['k']);
+    expect(seen.get('cut-once')).toBe(2);
+    client.destroy();
+  });
+
+  it("a call handed back to the SDK is one call of the request's budget, not two", async () => {
+    const [store] = testStores();
+    const settings = storeSettingsFor(store!, { endpoint });
+    const client = createS3Client(settings);
+    const lean = createLeanReads(client, settings, { debug: false })!;
+    const through = new Store(client, client, { partSize: 5 * 1024 * 1024, queueSize: 1, maxUploadBytes: 1024, lean });
+    const budget = new StoreCallBudget(1);
+    const page = await withStoreCallBudget(budget, () => through.listObjects('busy-once', { maxKeys: 1000 }));
+    expect(page.objects.map((o) => o.key)).toEqual(['k']);
+    expect(seen.get('busy-once')).toBe(2);
+    expect(budget.calls).toBe(1);
     client.destroy();
   });
 });

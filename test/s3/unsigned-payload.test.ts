@@ -3,7 +3,8 @@
  * the server nor the store hashes the bytes for the signature. A proxy in
  * front of each store records the header every upload request carries.
  */
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { HttpRequest } from '@smithy/protocol-http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '../../src/s3/client.js';
 import { Store } from '../../src/s3/store.js';
@@ -71,5 +72,35 @@ describe.each(testStores())('upload payload signing on $name', (store: StoreUnde
     const headers = await uploadThrough(mapped);
     expect(headers).toHaveLength(3);
     for (const header of headers) expect(header).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe('which endpoints count as loopback', () => {
+  /** The payload header of a PutObject as signed for `endpoint`, caught before it is sent (these names need not resolve). */
+  async function signedPayloadFor(endpoint: string): Promise<string | undefined> {
+    const [store] = testStores();
+    const client = createS3Client(storeSettingsFor(store!, { endpoint }));
+    let header: string | undefined;
+    client.middlewareStack.add(
+      () => async (args) => {
+        if (HttpRequest.isInstance(args.request)) header = args.request.headers['x-amz-content-sha256'];
+        throw new Error('caught before sending');
+      },
+      { step: 'deserialize', name: 'testCatchSigned', priority: 'low' },
+    );
+    await client
+      .send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: Buffer.from('bytes') }))
+      .catch(() => undefined);
+    client.destroy();
+    return header;
+  }
+
+  it('a host name that only begins like 127.x is another host: its bytes are signed', async () => {
+    expect(await signedPayloadFor('http://127.0.0.1:9')).toBe('UNSIGNED-PAYLOAD');
+    expect(await signedPayloadFor('http://localhost:9')).toBe('UNSIGNED-PAYLOAD');
+    expect(await signedPayloadFor('http://[::1]:9')).toBe('UNSIGNED-PAYLOAD');
+    for (const endpoint of ['http://127.0.0.1.example.com:9', 'http://127.attacker.example:9']) {
+      expect(await signedPayloadFor(endpoint), endpoint).toMatch(/^[0-9a-f]{64}$/);
+    }
   });
 });

@@ -1,6 +1,5 @@
 import { getOperationAST, GraphQLError, parse, type DocumentNode, type GraphQLSchema } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { LRUCache } from 'lru-cache';
 import {
   DEFAULT_MAX_BATCH_OPERATIONS,
   DEFAULT_MAX_QUERY_TOKENS,
@@ -9,7 +8,7 @@ import {
 import type { ErrorCode } from '../../core/errors.js';
 import type { ServerContext } from '../context.js';
 import { estimateStoreCalls } from '../cost.js';
-import { limitError, operationName } from '../documents.js';
+import { documentCache, limitError, operationName } from '../documents.js';
 
 /** One operation of an HTTP request, as Yoga's request parser gives it. */
 interface Params {
@@ -92,12 +91,7 @@ export function useStoreCallLimit<TContext extends object = object>(options: Sto
   };
   const costs = new WeakMap<Request, RequestCost>();
   // Clients send the same few documents again and again (as Yoga's own parse cache assumes); false: it does not parse.
-  // Bounded by the documents' text too (a document may be up to MAX_JSON_BODY_BYTES): 4 MiB of it, the trees a few times that.
-  const parsed = new LRUCache<string, DocumentNode | false>({
-    max: 1024,
-    maxSize: 4 * 1024 * 1024,
-    sizeCalculation: (_document, query) => query.length + 1,
-  });
+  const parsed = documentCache<DocumentNode | false>();
   const documentOf = (query: string): DocumentNode | false => {
     let document = parsed.get(query);
     if (document === undefined) {

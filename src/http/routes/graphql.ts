@@ -81,13 +81,19 @@ async function preparseJson(req: IncomingMessage, res: ServerResponse, limit: nu
   if (declared === undefined ? false : !/^\d+$/.test(declared) || Number(declared) > limit) return true;
   const chunks: Buffer[] = [];
   let length = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    length += chunk.length;
-    if (length > limit) {
-      sendJson(res, 413, errorBody('PAYLOAD_TOO_LARGE', 'Request body too large'), { connection: 'close' });
-      return false;
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      length += chunk.length;
+      if (length > limit) {
+        sendJson(res, 413, errorBody('PAYLOAD_TOO_LARGE', 'Request body too large'), { connection: 'close' });
+        return false;
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (e) {
+    // The client went away mid-body: nobody to answer, and no server error (the request line logs it as aborted).
+    if (req.destroyed) return false;
+    throw e;
   }
   const text = Buffer.concat(chunks, length).toString('utf8');
   let parsed: unknown;
