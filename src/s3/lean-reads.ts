@@ -192,7 +192,9 @@ export function createLeanReads(
 
   /** One attempt: sign, add the traceparent, send; the answer, or AskTheSdk. */
   async function send(commandName: string, request: HttpRequest): Promise<HttpResponse> {
-    const signed = (await signer.sign(request)) as HttpRequest;
+    // The SDK's estimate of how far this machine's clock is off the store's (learned from a clock-skew refusal).
+    const signingDate = new Date(Date.now() + client.config.systemClockOffset);
+    const signed = (await signer.sign(request, { signingDate })) as HttpRequest;
     const attempt = around<FinalizeHandler<object, MetadataBearer>>(
       chain.finalizeRequest,
       commandName,

@@ -7,7 +7,7 @@
 import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { StoreCallBudget, withStoreCallBudget } from '../../src/core/store-call-budget.js';
 import { createS3Client } from '../../src/s3/client.js';
 import { toAppError } from '../../src/s3/errors.js';
@@ -164,6 +164,43 @@ describe.each(testStores())('lean reads on $name', (store: StoreUnderTest) => {
     });
     expect(budget.calls).toBe(2);
   });
+
+  // Only the embedded store checks the request's date (moto takes any signature).
+  it.runIf(store.name === 'embedded')(
+    'signs with the clock offset the SDK learned from a clock-skew refusal',
+    async () => {
+      const dates: string[] = [];
+      const proxy = await startStoreProxy(store.endpoint, async (req) => {
+        dates.push(String(req.headers['x-amz-date']));
+      });
+      // This process's clock an hour ahead of the store's (Date only: the SDK's retry timers stay real).
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(Date.now() + 3_600_000);
+      const settings = storeSettingsFor(store, { endpoint: proxy.endpoint });
+      const client = createS3Client(settings);
+      try {
+        const skewed = createLeanReads(client, settings, { debug: false })!;
+        const through = new Store(client, client, {
+          partSize: 5 * 1024 * 1024,
+          queueSize: 1,
+          maxUploadBytes: 1024,
+          lean: skewed,
+        });
+        const all = [...KEYS, 'described & more'].sort();
+        // Refused as skewed, handed to the SDK, refused again, and the SDK's retry corrects its clock.
+        expect((await through.listObjects(bucket, { maxKeys: 1000 })).objects.map((o) => o.key).sort()).toEqual(all);
+        expect(dates).toHaveLength(3);
+        dates.length = 0;
+        // From then on the lean call is signed with the SDK's correction, and answered at once.
+        expect((await through.listObjects(bucket, { maxKeys: 1000 })).objects.map((o) => o.key).sort()).toEqual(all);
+        expect(dates).toHaveLength(1);
+      } finally {
+        vi.useRealTimers();
+        client.destroy();
+        await proxy.close();
+      }
+    },
+  );
 
   it('leaves a call the network broke to the SDK, which makes it again', async () => {
     let requests = 0;
