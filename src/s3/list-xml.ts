@@ -55,7 +55,11 @@ function element(xml: string, name: string, from: number, to: number): string | 
   const open = xml.indexOf(`<${name}>`, from);
   if (open === -1 || open >= to) {
     const empty = xml.indexOf(`<${name}/>`, from);
-    return empty !== -1 && empty < to ? '' : undefined;
+    if (empty !== -1 && empty < to) return '';
+    // With attributes (or a namespace prefix's spacing) it is an element this reader does not know: not "missing".
+    const other = xml.indexOf(`<${name} `, from);
+    if (other !== -1 && other < to) throw new Unexpected(`${name} has attributes`);
+    return undefined;
   }
   const start = open + name.length + 2;
   const close = xml.indexOf(`</${name}>`, start);
@@ -86,6 +90,9 @@ function listedObject(xml: string, from: number, to: number): ListedObject | und
   if (!Number.isSafeInteger(size)) throw new Unexpected('Size is not a whole number');
   const modified = element(xml, 'LastModified', from, to);
   const lastModified = new Date(modified === undefined ? 0 : modified);
+  // Without Z or an offset, Date would read it as this machine's local time; the SDK refuses it.
+  if (modified !== undefined && !/(?:Z|[+-]\d\d:?\d\d)$/.test(modified))
+    throw new Unexpected('LastModified has no zone');
   if (Number.isNaN(lastModified.getTime())) throw new Unexpected('LastModified is not a date');
   const etag = element(xml, 'ETag', from, to);
   const storageClass = element(xml, 'StorageClass', from, to);

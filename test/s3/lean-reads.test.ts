@@ -350,6 +350,14 @@ describe('lean reads: when they are not used', () => {
       undefined,
     );
     expect(parseListBucketResult('<Error><Code>NoSuchBucket</Code></Error>')).toBeUndefined();
+    expect(
+      parseListBucketResult(`${head}<Contents><Key xml:space="preserve">k</Key></Contents></ListBucketResult>`),
+    ).toBe(undefined);
+    expect(
+      parseListBucketResult(
+        `${head}<Contents><Key>k</Key><LastModified>2026-12-05T17:00:00.000</LastModified></Contents></ListBucketResult>`,
+      ),
+    ).toBeUndefined();
     for (const key of ['&nbsp;', 'a &amp b', '&#xZZ;']) {
       expect(parseListBucketResult(`${head}<Contents><Key>${key}</Key></Contents></ListBucketResult>`), key).toBe(
         undefined,
