@@ -59,6 +59,21 @@ export function around<Handler>(
 }
 
 /**
+ * A lean read (./lean-reads.ts) handing its call to the SDK, which makes it
+ * again: like an attempt the SDK retries, it is one call, so it is neither
+ * taken from the budget nor reported twice. Its status (when the store
+ * answered) marks the tracing span of the attempt.
+ */
+export class HandedToSdk extends Error {
+  readonly $metadata: MetadataBearer['$metadata'];
+
+  constructor(status: number | undefined, cause?: unknown) {
+    super(status === undefined ? 'the lean call failed' : `the store answered ${status}`, { cause });
+    this.$metadata = { httpStatusCode: status };
+  }
+}
+
+/**
  * Takes one call from the budget of the request it is made for
  * (src/core/store-call-budget.ts) before anything else, retries included, so
  * a call past the budget fails with StoreCallLimitError and is never sent.
@@ -66,13 +81,20 @@ export function around<Handler>(
 const storeCallBudget: InitializeMiddleware<Input, Output> = (next, context) => async (args) => {
   const budget = currentStoreCallBudget();
   budget?.take(context.commandName, args.input as { UploadId?: unknown });
-  const result = await next(args);
+  let result: Awaited<ReturnType<typeof next>>;
+  try {
+    result = await next(args);
+  } catch (err) {
+    // The SDK takes it again when it makes the call.
+    if (err instanceof HandedToSdk) budget?.giveBack();
+    throw err;
+  }
   if (context.commandName === 'CreateMultipartUploadCommand')
     budget?.uploadCreated((result.output as { UploadId?: unknown }).UploadId);
   return result;
 };
 
-/** Reports every command's name, outcome and duration (retries included). */
+/** Reports every command's name, outcome and duration (retries, and a lean read's hand-over, included). */
 function callReporter(onCall: (event: StoreCallEvent) => void): InitializeMiddleware<Input, Output> {
   return (next, context) => async (args) => {
     const operation = (context.commandName ?? 'Unknown').replace(/Command$/, '');
@@ -85,8 +107,9 @@ function callReporter(onCall: (event: StoreCallEvent) => void): InitializeMiddle
       report('ok');
       return result;
     } catch (err) {
-      // 304 Not Modified is a successful conditional GET, which the SDK throws.
-      report(storeStatusOf(err) === 304 ? 'ok' : 'error');
+      // 304 Not Modified is a successful conditional GET, which the SDK throws; a call handed to the SDK is
+      // reported once the SDK has made it.
+      if (!(err instanceof HandedToSdk)) report(storeStatusOf(err) === 304 ? 'ok' : 'error');
       throw err;
     }
   };

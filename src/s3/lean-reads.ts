@@ -4,9 +4,8 @@ import type { HeadObjectCommandOutput, S3Client } from '@aws-sdk/client-s3';
 import { HttpRequest, type HttpResponse } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { Checksum, FinalizeHandler, InitializeHandler, MetadataBearer, SourceData } from '@smithy/types';
-import { currentStoreCallBudget } from '../core/store-call-budget.js';
 import type { ResolvedStoreSettings } from './client.js';
-import { around, storeCallMiddleware, type StoreCallEvent } from './instrumentation.js';
+import { around, HandedToSdk, storeCallMiddleware, type StoreCallEvent } from './instrumentation.js';
 import { parseErrorAnswer, parseListBucketResult, type ListBucketResult } from './list-xml.js';
 
 /**
@@ -95,16 +94,6 @@ function bytes(data: SourceData): Buffer {
 const encodeSegment = (segment: string) =>
   encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
-/** Why the SDK is asked instead: carries the status, so the metrics and the span record the attempt as failed. */
-class AskTheSdk extends Error {
-  readonly $metadata: MetadataBearer['$metadata'];
-
-  constructor(status: number | undefined, cause?: unknown) {
-    super(status === undefined ? 'the lean call failed' : `the store answered ${status}`, { cause });
-    this.$metadata = { httpStatusCode: status };
-  }
-}
-
 /** A HEAD answered 404: the call's answer (counted, reported as the SDK's 404 is), with nothing to ask the SDK. */
 class Missing extends Error {
   readonly $metadata: MetadataBearer['$metadata'] = { httpStatusCode: 404 };
@@ -190,7 +179,7 @@ export function createLeanReads(
   const handler = client.config.requestHandler;
   const chain = storeCallMiddleware(opts.onCall);
 
-  /** One attempt: sign, add the traceparent, send; the answer, or AskTheSdk. */
+  /** One attempt: sign, add the traceparent, send; the answer, or HandedToSdk. */
   async function send(commandName: string, request: HttpRequest): Promise<HttpResponse> {
     // The SDK's estimate of how far this machine's clock is off the store's (learned from a clock-skew refusal).
     const signingDate = new Date(Date.now() + client.config.systemClockOffset);
@@ -203,7 +192,7 @@ export function createLeanReads(
           const { response } = await handler.handle(args.request as HttpRequest);
           return { output: { $metadata: {} }, response };
         } catch (e) {
-          throw new AskTheSdk(undefined, e);
+          throw new HandedToSdk(undefined, e);
         }
       },
     );
@@ -238,11 +227,8 @@ export function createLeanReads(
       await call({ input });
       return result;
     } catch (e) {
-      if (e instanceof Missing) return undefined;
-      if (!(e instanceof AskTheSdk)) throw e;
-      // The SDK makes this call again and takes it from the budget then: one call of the request's, not two.
-      currentStoreCallBudget()?.giveBack();
-      return undefined;
+      if (e instanceof Missing || e instanceof HandedToSdk) return undefined;
+      throw e;
     }
   }
 
@@ -259,15 +245,15 @@ export function createLeanReads(
         // A body the network cut is retried by the SDK, as it retries the same failure before the headers.
         const text =
           (await readBody(response.body as Readable).catch((e: unknown) => {
-            throw new AskTheSdk(status, e);
+            throw new HandedToSdk(status, e);
           })) ?? '';
         if (status !== 200) {
           const refusal = status >= 400 && status < 500 && status !== 429 ? parseErrorAnswer(text) : undefined;
-          if (refusal === undefined || RETRIED_BY_SDK.has(refusal.code)) throw new AskTheSdk(status);
+          if (refusal === undefined || RETRIED_BY_SDK.has(refusal.code)) throw new HandedToSdk(status);
           throw new StoreRefusal(refusal.code, refusal.message, status, response.headers['x-amz-request-id']);
         }
         const page = parseListBucketResult(text);
-        if (page === undefined) throw new AskTheSdk(200);
+        if (page === undefined) throw new HandedToSdk(200);
         return page;
       });
     },
@@ -283,7 +269,7 @@ export function createLeanReads(
           throw new Missing();
         }
         const head = response.statusCode === 200 ? headResult(response.headers) : undefined;
-        if (head === undefined) throw new AskTheSdk(response.statusCode);
+        if (head === undefined) throw new HandedToSdk(response.statusCode);
         return head;
       });
       return missing ? 'missing' : head;

@@ -287,7 +287,8 @@ describe('lean reads: what they leave to the SDK', () => {
     const [store] = testStores();
     const settings = storeSettingsFor(store!, { endpoint });
     const client = createS3Client(settings);
-    const lean = createLeanReads(client, settings, { debug: false })!;
+    const reported: StoreCallEvent[] = [];
+    const lean = createLeanReads(client, settings, { debug: false, onCall: (e) => reported.push(e) })!;
     await expect(lean.listObjectsV2({ bucket: 'refused', maxKeys: 1 })).rejects.toMatchObject({
       name: 'AccessDenied',
       message: 'said & done',
@@ -296,6 +297,8 @@ describe('lean reads: what they leave to the SDK', () => {
     for (const bucket of ['timed-out', 'skewed', 'throttled', 'moved', 'garbled', 'broken']) {
       expect(await lean.listObjectsV2({ bucket, maxKeys: 1 }), bucket).toBeUndefined();
     }
+    // The refusal is the call's answer; a call handed to the SDK is reported when the SDK has made it.
+    expect(reported.map(({ operation, outcome }) => [operation, outcome])).toEqual([['ListObjectsV2', 'error']]);
     client.destroy();
   });
 
