@@ -73,6 +73,12 @@ describe('limits on GraphQL documents and requests', () => {
     );
   });
 
+  it("a document graphql-js gives up validating is refused in words, not with its bare 'Validation aborted.'", async () => {
+    const fields = (n: number) => `{ ${Array(n).fill('__typename').join(' ')} }`;
+    expect((await server.gql(fields(600), {}, AUTH)).body).toEqual({ data: { __typename: 'Query' } });
+    expect(await refused(fields(900), 'VALIDATION_WORK')).toMatch(/^The document is too complex to validate/);
+  });
+
   it('depth counts through fragments, however often they are spread', async () => {
     // __schema and types, then three levels in each of F1 to F3, and four levels and a field in F4: 2 + 9 + 5 = 16.
     const hop = (name: string, next: string) =>

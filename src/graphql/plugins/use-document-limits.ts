@@ -204,12 +204,26 @@ function documentLimitsRule(limits: Required<Omit<DocumentLimitsOptions, 'maxTok
 }
 
 /**
+ * graphql-js gives up validating a document whose fields would take too long
+ * to compare with each other (OverlappingFieldsCanBeMergedRule's work budget:
+ * about 800 fields of one name in one selection, well under MAX_QUERY_TOKENS)
+ * and says only "Validation aborted.".
+ */
+const isValidationAborted = (error: Error) => error.message === 'Validation aborted.';
+
+const tooMuchValidationWork = () =>
+  new GraphQLError(
+    'The document is too complex to validate: it selects too many fields that must be compared with each other (such as hundreds of fields of the same name in one selection). Ask for fewer fields.',
+    { extensions: { code: 'BAD_USER_INPUT' satisfies ErrorCode, limit: 'VALIDATION_WORK' } },
+  );
+
+/**
  * The Yoga plugin: documents are parsed with graphql's `maxTokens` (parsing
  * stops at the first token over the limit, so an oversized document costs
  * no more than the limit), and validated with `documentLimitsRule`. Each
  * refusal is BAD_USER_INPUT with `extensions.limit` naming the setting
- * (MAX_QUERY_TOKENS, MAX_QUERY_DEPTH, MAX_QUERY_ALIASES, MAX_QUERY_DIRECTIVES)
- * or NESTED_LISTING.
+ * (MAX_QUERY_TOKENS, MAX_QUERY_DEPTH, MAX_QUERY_ALIASES, MAX_QUERY_DIRECTIVES),
+ * NESTED_LISTING, or VALIDATION_WORK (graphql-js's own budget, above).
  */
 export function useDocumentLimits<TContext extends object = object>(
   options: DocumentLimitsOptions = {},
@@ -239,6 +253,10 @@ export function useDocumentLimits<TContext extends object = object>(
     },
     onValidate({ addValidationRule }) {
       addValidationRule(rule);
+      return ({ valid, result, setResult }) => {
+        if (valid || !result.some(isValidationAborted)) return;
+        setResult(result.map((error) => (isValidationAborted(error) ? tooMuchValidationWork() : error)));
+      };
     },
   };
 }
