@@ -40,4 +40,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
 # Kubernetes: terminationGracePeriodSeconds: 60), or the drain is killed mid-way (README, "Shutdown").
 STOPSIGNAL SIGTERM
 # What `npm start` runs, without npm (one process; see the README's "Memory" section for the flag).
-CMD ["node", "--max-semi-space-size=1", "dist/main.js"]
+CMD ["node", "--max-semi-space-size=1", "--expose-gc", "dist/main.js"]
