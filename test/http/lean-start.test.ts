@@ -136,7 +136,12 @@ describe('npm start', () => {
     try {
       const [server, ...others] = childrenOf(npm.child.pid!);
       expect(others).toEqual([]);
-      expect(commandLine(server!)).toEqual([expect.stringMatching(/(^|\/)node$/), expect.any(String), 'dist/main.js']);
+      expect(commandLine(server!)).toEqual([
+        expect.stringMatching(/(^|\/)node$/),
+        '--max-semi-space-size=1',
+        '--expose-gc',
+        'dist/main.js',
+      ]);
       expect(childrenOf(server!)).toEqual([]);
 
       const bytes = await randomBytes(3 * MiB + 17, 'lean-start');
