@@ -81,25 +81,7 @@ async function main() {
     fail([describeStartupError(err, 'PORT')]);
   }
 
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const lines = [`s3-graphql is serving GraphQL at http://${host}:${port}/graphql`];
-  if (config.console) lines.push(`  console:    open http://${host}:${port}/ in a browser`);
-  if (config.graphiql) lines.push(`  GraphiQL:   open http://${host}:${port}/graphql in a browser`);
-  if (app.embedded) {
-    lines.push(
-      `  embedded S3 store: ${app.embedded.endpoint}  (data in ${config.dataDir})`,
-      `  store key id:      ${app.embedded.credentials.accessKeyId}  (secret in ${config.dataDir}/.credentials.json)`,
-    );
-  } else {
-    lines.push(`  store:      ${app.storeSettings.endpoint}`);
-  }
-  process.stdout.write(`${lines.join('\n')}\n`);
-  // Once serving, so that a failed start still says only what stopped it.
-  const notice = nodeSupportNotice();
-  if (notice !== undefined) process.stderr.write(`s3-graphql: ${notice}\n`);
-
+  // Before the banner: whoever waits for it (a supervisor, a test) may send SIGTERM the moment it appears.
   // A second signal while draining changes nothing: the drain has its own deadline (SHUTDOWN_TIMEOUT_MS).
   let stopping = false;
   const stop = (signal: string) => {
@@ -126,6 +108,25 @@ async function main() {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const lines = [`s3-graphql is serving GraphQL at http://${host}:${port}/graphql`];
+  if (config.console) lines.push(`  console:    open http://${host}:${port}/ in a browser`);
+  if (config.graphiql) lines.push(`  GraphiQL:   open http://${host}:${port}/graphql in a browser`);
+  if (app.embedded) {
+    lines.push(
+      `  embedded S3 store: ${app.embedded.endpoint}  (data in ${config.dataDir})`,
+      `  store key id:      ${app.embedded.credentials.accessKeyId}  (secret in ${config.dataDir}/.credentials.json)`,
+    );
+  } else {
+    lines.push(`  store:      ${app.storeSettings.endpoint}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  // Once serving, so that a failed start still says only what stopped it.
+  const notice = nodeSupportNotice();
+  if (notice !== undefined) process.stderr.write(`s3-graphql: ${notice}\n`);
 }
 
 main().catch((err: unknown) => {
