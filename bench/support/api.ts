@@ -12,14 +12,13 @@ export interface Api {
 }
 
 /**
- * Starts the API server in its own process, configured from the environment
- * as in production (the Docker image's NODE_ENV=production), pointed at
- * `store`, with one admin API key and no rate limit (the benchmarks send
- * hundreds of requests a minute). With `ref`, the server's code is that
- * commit's (`--before`).
+ * The environment every benchmarked API server runs with, as in production
+ * (the Docker image's NODE_ENV=production): loopback on a random port, quiet
+ * logs, no rate limit (the benchmarks send hundreds of requests a minute),
+ * the temporary directory of this process (upload spools go to the server's
+ * os.tmpdir()), and `settings`.
  */
-export async function startApi(store: RunningStore, ref?: string): Promise<Api> {
-  const token = randomBytes(24).toString('hex');
+function serverEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     NODE_ENV: 'production',
@@ -28,13 +27,27 @@ export async function startApi(store: RunningStore, ref?: string): Promise<Api> 
     PORT: '0',
     LOG_LEVEL: 'warn',
     RATE_LIMIT_PER_MINUTE: '0',
+    ...settings,
+  };
+  for (const name of ['TMPDIR', 'TMP', 'TEMP']) if (process.env[name] !== undefined) env[name] = process.env[name];
+  return env;
+}
+
+/**
+ * Starts the API server in its own process, configured from the environment
+ * as in production (the Docker image's NODE_ENV=production), pointed at
+ * `store`, with one admin API key and no rate limit (the benchmarks send
+ * hundreds of requests a minute). With `ref`, the server's code is that
+ * commit's (`--before`).
+ */
+export async function startApi(store: RunningStore, ref?: string): Promise<Api> {
+  const token = randomBytes(24).toString('hex');
+  const env = serverEnv({
     S3_ENDPOINT: store.info.endpoint,
     S3_ACCESS_KEY_ID: store.info.accessKeyId,
     S3_SECRET_ACCESS_KEY: store.info.secretAccessKey,
     API_KEYS: JSON.stringify({ keys: [{ name: 'bench', token, grants: [{ bucket: '*', role: 'admin' }] }] }),
-  };
-  // Upload spools go to the server's os.tmpdir().
-  for (const name of ['TMPDIR', 'TMP', 'TEMP']) if (process.env[name] !== undefined) env[name] = process.env[name];
+  });
   const child = await startChild<ApiInfo>('run-api.ts', [], env, ref);
   return { child, token, url: `${child.info.endpoint}/graphql` };
 }
@@ -51,18 +64,7 @@ export async function startEmbeddedApi(
   sameThread: boolean,
   ref?: string,
 ): Promise<Omit<Api, 'token'>> {
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    NODE_ENV: 'production',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    EMBEDDED_S3_PORT: '0',
-    DATA_DIR: dataDir,
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT_PER_MINUTE: '0',
-  };
-  for (const name of ['TMPDIR', 'TMP', 'TEMP']) if (process.env[name] !== undefined) env[name] = process.env[name];
+  const env = serverEnv({ EMBEDDED_S3_PORT: '0', DATA_DIR: dataDir });
   const child = await startChild<ApiInfo>('run-api.ts', sameThread ? ['same-thread'] : [], env, ref);
   return { child, url: `${child.info.endpoint}/graphql` };
 }
