@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { AppError } from '../core/errors.js';
 import { MAX_PART_NUMBER as MAX_PARTS } from '../core/s3-rules.js';
+import { bodyBytesDone } from '../core/young-garbage.js';
 import type { StoreContext } from './shared.js';
 
 /**
@@ -25,8 +26,9 @@ import type { StoreContext } from './shared.js';
  * client down instead of buffering more.
  *
  * So one upload holds at most partSize × (queueSize + 1) bytes of parts
- * (40 MiB with the defaults), whatever the body's size. lib-storage's Upload,
- * used before, `Buffer.concat`s a new buffer for every part: those outlive
+ * (40 MiB with the defaults, 24 MiB on the embedded store), whatever the
+ * body's size. lib-storage's Upload, used before, `Buffer.concat`s a new
+ * buffer for every part: those outlive
  * the young generation's collections while their part uploads, and piled up
  * as garbage until a full collection, so the peak grew with the file's size.
  *
@@ -130,6 +132,7 @@ class PartWriter {
       this.filled += n;
       offset += n;
     }
+    bodyBytesDone(chunk.length);
   }
 
   /** The whole body is in: one PutObject if it fits in one part, else the last part and the completion. */

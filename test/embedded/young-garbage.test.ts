@@ -1,8 +1,10 @@
 /**
  * The embedded store's writes run a minor collection every 4 MiB when the
  * process has `gc` (npm start's --expose-gc), so the 64 KiB socket reads of a
- * body are freed while young (src/embedded/storage/files.ts). Here `gc` is a
- * recording stand-in: vitest's workers run without the flag.
+ * body are freed while young (src/core/young-garbage.ts, called by
+ * src/embedded/storage/files.ts; test/s3/part-upload.test.ts checks the API
+ * side). Here `gc` is a recording stand-in: vitest's workers run without the
+ * flag.
  */
 import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

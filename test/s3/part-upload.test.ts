@@ -116,6 +116,31 @@ describe.each(testStores())('uploadStream parts on $name', (storeUT) => {
     expect(await openUploads('pool/large.bin')).toEqual([]);
   });
 
+  it('runs a minor collection per 4 MiB it copies into its parts when the process has gc, none without', async () => {
+    const store = storeAt(storeUT);
+    const size = 18 * MiB;
+    const calls: unknown[] = [];
+    const realGc = globalThis.gc;
+    try {
+      globalThis.gc = ((options?: unknown) => {
+        calls.push(options);
+      }) as NodeJS.GCFunction;
+      await store.uploadStream(bucket, 'young/with-gc.bin', patternBody(size), { maxBytes: size });
+      // Four full 4 MiB steps (the count is this thread's, so an earlier upload may have started one).
+      expect(calls.length).toBeGreaterThanOrEqual(4);
+      expect(calls.length).toBeLessThanOrEqual(5);
+      expect(calls.every((c) => JSON.stringify(c) === '{"type":"minor"}')).toBe(true);
+
+      globalThis.gc = undefined;
+      await store.uploadStream(bucket, 'young/without.bin', patternBody(size), { maxBytes: size });
+    } finally {
+      globalThis.gc = realGc;
+    }
+    const digest = await sha256Of(patternBody(size));
+    expect(await storedDigest('young/with-gc.bin')).toEqual(digest);
+    expect(await storedDigest('young/without.bin')).toEqual(digest);
+  });
+
   it('a body of exactly one part is one PutObject; one byte more is two parts', async () => {
     const store = storeAt(storeUT);
     const one = await store.uploadStream(bucket, 'pool/one.bin', patternBody(PART), { maxBytes: PART + 1 });

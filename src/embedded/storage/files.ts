@@ -8,31 +8,12 @@ import { createHash, type Hash } from 'node:crypto';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { bodyBytesDone } from '../../core/young-garbage.js';
 import { errors } from '../errors.js';
 
 /** Reads and writes move at most this much at a time (and a file sink buffers at most this much). */
 export const IO_CHUNK = 1024 * 1024;
 const SYNC_EVERY = 16 * 1024 * 1024;
-
-/**
- * A body arrives as 64 KiB socket reads, buffers outside V8's heap whose
- * JavaScript objects are tiny: the young generation fills so slowly that V8
- * collects the dead ones only when about 64 MiB of them have piled up (its
- * external-memory trigger), and the store's peak memory under an upload grew
- * by that much. When the process runs with `--expose-gc` (as `npm start` and
- * the Docker image do), a minor collection, a scavenge of the young
- * generation costing well under a millisecond, runs every COLLECT_EVERY bytes
- * the store writes, and frees them while they are young.
- */
-const COLLECT_EVERY = 4 * 1024 * 1024;
-let writtenSinceCollection = 0;
-
-function wrote(bytes: number): void {
-  writtenSinceCollection += bytes;
-  if (writtenSinceCollection < COLLECT_EVERY) return;
-  writtenSinceCollection = 0;
-  globalThis.gc?.({ type: 'minor' });
-}
 
 export function isErrno(err: unknown, ...codes: string[]): boolean {
   return err instanceof Error && codes.includes((err as NodeJS.ErrnoException).code ?? '');
@@ -120,7 +101,7 @@ class FileSink extends Writable {
     writeFully(this.fh, buffers, this.size).then(() => {
       this.size += length;
       this.unsynced += length;
-      wrote(length);
+      bodyBytesDone(length);
       if (this.unsynced >= SYNC_EVERY && !this.syncing) {
         this.unsynced = 0;
         this.syncing = this.fh.datasync().then(
