@@ -33,6 +33,10 @@ describe('loadConfig', () => {
     expect(c.dataDir).toBe('./data');
     expect(c.embeddedPort).toBe(9000);
     expect(c.maxUploadBytes).toBe(5 * 1024 ** 3);
+    expect(c.uploadPartSize).toBe(8 * 1024 ** 2);
+    // On loopback to its own disk the embedded store is as fast with 2 parts in flight as with 4.
+    expect(c.uploadQueueSize).toBe(2);
+    expect(loadConfig({ UPLOAD_QUEUE_SIZE: '6' }).uploadQueueSize).toBe(6);
     expect(c.logLevel).toBe('info');
     expect(c.graphiql).toBe(true);
     expect(c.introspection).toBe(true);
@@ -52,6 +56,7 @@ describe('loadConfig', () => {
     expect(c.store.forcePathStyle).toBe(false);
     expect(c.store.checksum).toBe('when_supported');
     expect(c.maxUploadBytes).toBe(512 * 1024 ** 2);
+    expect(c.uploadQueueSize).toBe(4);
   });
 
   it('accepts the RUSTFS_* aliases', () => {

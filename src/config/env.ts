@@ -46,6 +46,16 @@ export const DEFAULT_MAX_QUERY_DEPTH = 15;
  */
 export const DEFAULT_RATE_LIMIT_PER_MINUTE = 6000;
 
+/**
+ * Parts of one `uploadObject` in flight by default (UPLOAD_QUEUE_SIZE), each
+ * holding an UPLOAD_PART_SIZE buffer. A store across a network needs several
+ * parts on the wire to keep its link busy; the embedded store, on loopback
+ * and writing to this machine's disk, takes a 1 GiB upload as fast with 2 as
+ * with 4, and 2 hold 16 MiB less at the peak.
+ */
+export const DEFAULT_UPLOAD_QUEUE_SIZE = 4;
+export const EMBEDDED_UPLOAD_QUEUE_SIZE = 2;
+
 /** Aliased fields in one operation by default (MAX_QUERY_ALIASES). */
 export const DEFAULT_MAX_QUERY_ALIASES = 30;
 /** Directives in one operation by default (MAX_QUERY_DIRECTIVES). */
@@ -75,7 +85,8 @@ export const envSchema = z.object({
   EMBEDDED_S3_PORT: int(0, 65535).default(9000),
   MAX_UPLOAD_BYTES: byteSize(1).default(5 * KIB ** 3),
   UPLOAD_PART_SIZE: byteSize(5 * KIB ** 2).default(8 * KIB ** 2),
-  UPLOAD_QUEUE_SIZE: int(1, 64).default(4),
+  /** Default: DEFAULT_UPLOAD_QUEUE_SIZE, or EMBEDDED_UPLOAD_QUEUE_SIZE with the embedded store. */
+  UPLOAD_QUEUE_SIZE: int(1, 64).optional(),
   MAX_PART_BYTES: byteSize(5 * KIB ** 2).default(5 * KIB ** 3),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   API_KEYS: z.string().optional(),

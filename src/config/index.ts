@@ -6,7 +6,13 @@
  * upload rules in upload-rules.ts.
  */
 import { readApiKeys, type ApiKeyConfig } from './api-keys.js';
-import { ALIASES, DEFAULT_RATE_LIMIT_PER_MINUTE, envSchema } from './env.js';
+import {
+  ALIASES,
+  DEFAULT_RATE_LIMIT_PER_MINUTE,
+  DEFAULT_UPLOAD_QUEUE_SIZE,
+  EMBEDDED_UPLOAD_QUEUE_SIZE,
+  envSchema,
+} from './env.js';
 import { readCorsOrigins, readPublicUrl } from './origins.js';
 import { readUploadRules } from './upload-rules.js';
 import { withoutUserinfo } from './userinfo.js';
@@ -193,7 +199,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddedPort: e.EMBEDDED_S3_PORT,
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
     uploadPartSize: e.UPLOAD_PART_SIZE,
-    uploadQueueSize: e.UPLOAD_QUEUE_SIZE,
+    uploadQueueSize:
+      e.UPLOAD_QUEUE_SIZE ?? (e.S3_ENDPOINT === undefined ? EMBEDDED_UPLOAD_QUEUE_SIZE : DEFAULT_UPLOAD_QUEUE_SIZE),
     maxPartBytes: e.MAX_PART_BYTES,
     logLevel: e.LOG_LEVEL,
     apiKeys,
