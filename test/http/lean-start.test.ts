@@ -73,6 +73,13 @@ function childrenOf(pid: number): number[] {
 }
 
 const commandLine = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+const environmentOf = (pid: number): Record<string, string> =>
+  Object.fromEntries(
+    readFileSync(`/proc/${pid}/environ`, 'utf8')
+      .split('\0')
+      .filter(Boolean)
+      .map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]),
+  );
 
 function storeClient(endpoint: string, credentials: { accessKeyId: string; secretAccessKey: string }) {
   return new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials, maxAttempts: 1 });
@@ -140,8 +147,12 @@ describe('npm start', () => {
         expect.stringMatching(/(^|\/)node$/),
         '--max-semi-space-size=1',
         '--expose-gc',
+        '--v8-pool-size=1',
         'dist/main.js',
       ]);
+      // glibc's malloc settings, for the server alone: npm itself runs without them.
+      expect(environmentOf(server!)).toMatchObject({ MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072' });
+      expect(environmentOf(npm.child.pid!).MALLOC_ARENA_MAX).toBeUndefined();
       expect(childrenOf(server!)).toEqual([]);
 
       const bytes = await randomBytes(3 * MiB + 17, 'lean-start');
