@@ -5,6 +5,7 @@
  * ever echoed back. The variables are in env.ts, API keys in api-keys.ts,
  * upload rules in upload-rules.ts.
  */
+import { isLoopbackHost } from '../core/loopback.js';
 import { readApiKeys, type ApiKeyConfig } from './api-keys.js';
 import {
   ALIASES,
@@ -121,9 +122,6 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
-
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/i;
-const isLoopbackHost = (host: string) => LOOPBACK.test(host);
 
 /** Reads and validates the settings; throws ConfigError listing every problem. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {

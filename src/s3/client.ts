@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { isIPv4 } from 'node:net';
 import { S3Client } from '@aws-sdk/client-s3';
 import { HttpRequest } from '@smithy/protocol-http';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { StoreSettings } from '../config/index.js';
+import { isLoopbackHost } from '../core/loopback.js';
 import { storeCallMiddleware, type StoreCallEvent } from './instrumentation.js';
 import { quietSdkNodeWarning } from './node-support.js';
 
@@ -145,8 +145,8 @@ export function createS3Client(settings: ResolvedStoreSettings, opts: CreateS3Cl
   // when debug is off the middleware goes. Warnings (a full socket pool, a failed stream) still pass.
   if (!opts.logger?.isLevelEnabled?.('debug')) client.middlewareStack.remove('loggerMiddleware');
   addDeleteObjectsContentMd5(client);
-  if (!opts.forPresign && payloadNeedsNoSignature(settings.endpoint)) addUnsignedPayload(client);
   if (!opts.forPresign) {
+    if (payloadNeedsNoSignature(settings.endpoint)) addUnsignedPayload(client);
     const chain = storeCallMiddleware(opts.onCall);
     for (const { name, middleware } of chain.initialize)
       client.middlewareStack.add(middleware, { step: 'initialize', name, priority: 'high' });
@@ -165,9 +165,7 @@ const BODY_COMMANDS = new Set(['PutObjectCommand', 'UploadPartCommand']);
  */
 function payloadNeedsNoSignature(endpoint: string): boolean {
   const { protocol, hostname } = new URL(endpoint);
-  // An IPv4 literal in 127/8, not a name that merely begins with "127." (127.0.0.1.example.com resolves anywhere).
-  const loopbackV4 = isIPv4(hostname) && hostname.startsWith('127.');
-  return protocol === 'https:' || hostname === 'localhost' || hostname === '[::1]' || loopbackV4;
+  return protocol === 'https:' || isLoopbackHost(hostname);
 }
 
 /**
