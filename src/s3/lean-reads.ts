@@ -2,8 +2,10 @@ import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { HeadObjectCommandOutput, S3Client } from '@aws-sdk/client-s3';
 import { HttpRequest, type HttpResponse } from '@smithy/protocol-http';
+import { isClockSkewError, isThrottlingError, isTransientError } from '@smithy/core/retry';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { Checksum, FinalizeHandler, InitializeHandler, MetadataBearer, SourceData } from '@smithy/types';
+import { readAtMost } from '../core/read-body.js';
 import type { ResolvedStoreSettings } from './client.js';
 import { around, HandedToSdk, storeCallMiddleware, type StoreCallEvent } from './instrumentation.js';
 import { parseErrorAnswer, parseListBucketResult, type ListBucketResult } from './list-xml.js';
@@ -103,34 +105,13 @@ class Missing extends Error {
   }
 }
 
-/** Codes of 4xx answers the SDK retries (throttling, timeouts, clock skew): left to it. */
-const RETRIED_BY_SDK = new Set([
-  'RequestTimeout',
-  'RequestTimeTooSkewed',
-  'RequestExpired',
-  'RequestInTheFuture',
-  'InvalidSignatureException',
-  'SignatureDoesNotMatch',
-  'Throttling',
-  'ThrottlingException',
-  'ThrottledException',
-  'TooManyRequestsException',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'RequestLimitExceeded',
-  'SlowDown',
-  'BandwidthLimitExceeded',
-  'ProvisionedThroughputExceededException',
-  'TransactionInProgressException',
-  'PriorRequestNotComplete',
-  'EC2ThrottledException',
-]);
-
 /** A store's refusal, with what ./errors.ts reads of the SDK's own exceptions: the code, the status, the fault. */
 class StoreRefusal extends Error {
   readonly Code: string;
   readonly $fault = 'client';
   readonly $metadata: MetadataBearer['$metadata'];
+  /** Never set; typed as the SDK's error classifiers take it. */
+  declare readonly cause?: Error;
 
   constructor(code: string, message: string, status: number, requestId: string | undefined) {
     super(message);
@@ -140,19 +121,9 @@ class StoreRefusal extends Error {
   }
 }
 
-async function readBody(body: Readable): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    length += chunk.length;
-    if (length > MAX_BODY_BYTES) {
-      body.destroy();
-      return undefined;
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, length).toString('utf8');
-}
+/** Whether the SDK's retry strategy would try `refusal` again (a throttle, a clock skew, a timeout): left to it. */
+const retriedBySdk = (refusal: StoreRefusal) =>
+  isThrottlingError(refusal) || isClockSkewError(refusal) || isTransientError(refusal);
 
 /**
  * The lean reads for a store addressed path-style (the default, and what
@@ -243,14 +214,16 @@ export function createLeanReads(
         const response = await send('ListObjectsV2Command', request(`/${encodeSegment(input.bucket)}`, 'GET', query));
         const status = response.statusCode;
         // A body the network cut is retried by the SDK, as it retries the same failure before the headers.
-        const text =
-          (await readBody(response.body as Readable).catch((e: unknown) => {
-            throw new HandedToSdk(status, e);
-          })) ?? '';
+        const body = await readAtMost(response.body as Readable, MAX_BODY_BYTES).catch((e: unknown) => {
+          throw new HandedToSdk(status, e);
+        });
+        const text = body?.toString('utf8') ?? '';
         if (status !== 200) {
-          const refusal = status >= 400 && status < 500 && status !== 429 ? parseErrorAnswer(text) : undefined;
-          if (refusal === undefined || RETRIED_BY_SDK.has(refusal.code)) throw new HandedToSdk(status);
-          throw new StoreRefusal(refusal.code, refusal.message, status, response.headers['x-amz-request-id']);
+          const answer = status >= 400 && status < 500 ? parseErrorAnswer(text) : undefined;
+          if (answer === undefined) throw new HandedToSdk(status);
+          const refusal = new StoreRefusal(answer.code, answer.message, status, response.headers['x-amz-request-id']);
+          if (retriedBySdk(refusal)) throw new HandedToSdk(status);
+          throw refusal;
         }
         const page = parseListBucketResult(text);
         if (page === undefined) throw new HandedToSdk(200);

@@ -3,7 +3,7 @@ import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-
 import { AppError } from '../core/errors.js';
 import { bucketExists } from './buckets.js';
 import { call, storeStatusOf, s3ErrorName, toAppError } from './errors.js';
-import type { HeadResult } from './lean-reads.js';
+import type { HeadResult, ListInput } from './lean-reads.js';
 import type { ListBucketResult } from './list-xml.js';
 import { writeObject } from './part-upload.js';
 import { lowerCaseKeys, sourceStreamError, stripEtag, type StoreContext } from './shared.js';
@@ -20,12 +20,11 @@ function headersOf(err: unknown): Record<string, string> {
   return response?.headers ?? {};
 }
 
+/** One listing call's options: ListObjectsV2's, but its bucket. */
+type ListOptions = Omit<ListInput, 'bucket'>;
+
 /** A GraphQL page is one page of the store's: a plain command, no paginator (the lean read when there is one). */
-export function listObjects(
-  s3: StoreContext,
-  bucket: string,
-  opts: { prefix?: string; delimiter?: string; maxKeys: number; continuationToken?: string; startAfter?: string },
-): Promise<ObjectPage> {
+export function listObjects(s3: StoreContext, bucket: string, opts: ListOptions): Promise<ObjectPage> {
   return call({ bucket }, async () => {
     const page = (await s3.lean?.listObjectsV2({ bucket, ...opts })) ?? (await sdkListObjects(s3, bucket, opts));
     return {
@@ -43,11 +42,7 @@ export function listObjects(
   });
 }
 
-async function sdkListObjects(
-  s3: StoreContext,
-  bucket: string,
-  opts: { prefix?: string; delimiter?: string; maxKeys: number; continuationToken?: string; startAfter?: string },
-): Promise<ListBucketResult> {
+async function sdkListObjects(s3: StoreContext, bucket: string, opts: ListOptions): Promise<ListBucketResult> {
   const page = await s3.client.send(
     new ListObjectsV2Command({
       Bucket: bucket,

@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { readAtMost } from '../../core/read-body.js';
 import { requestBody } from '../auth/body.js';
 import type { RequestBody } from '../auth/chunked.js';
 import type { VerifiedRequest } from '../auth/sigv4.js';
@@ -93,18 +94,9 @@ export async function readDocument(ctx: Ctx, limit: number): Promise<Buffer> {
   const tooBig = () => new S3Error('MaxMessageLengthExceeded', 'Your request was too big.');
   const declared = declaredLength(ctx.req);
   if (declared !== undefined && declared > limit) throw tooBig();
-  const decoded = body(ctx);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of decoded) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
-      decoded.destroy();
-      throw tooBig();
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  const document = await readAtMost(body(ctx), limit);
+  if (document === undefined) throw tooBig();
+  return document;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../../config/index.js';
+import { readAtMost } from '../../core/read-body.js';
 import type { ServerContext } from '../../graphql/context.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { CSRF_MESSAGE, isCsrfSuspect, mediaType } from '../../security/csrf.js';
@@ -79,23 +80,19 @@ async function preparseJson(req: IncomingMessage, res: ServerResponse, limit: nu
   const declared = req.headers['content-length'];
   // Yoga refuses a declared length past the limit (or a malformed one) before reading: its answer, unchanged.
   if (declared === undefined ? false : !/^\d+$/.test(declared) || Number(declared) > limit) return true;
-  const chunks: Buffer[] = [];
-  let length = 0;
+  let body: Buffer | undefined;
   try {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      length += chunk.length;
-      if (length > limit) {
-        sendJson(res, 413, errorBody('PAYLOAD_TOO_LARGE', 'Request body too large'), { connection: 'close' });
-        return false;
-      }
-      chunks.push(chunk);
-    }
+    body = await readAtMost(req as AsyncIterable<Buffer>, limit);
   } catch (e) {
     // The client went away mid-body: nobody to answer, and no server error (the request line logs it as aborted).
     if (req.destroyed) return false;
     throw e;
   }
-  const text = Buffer.concat(chunks, length).toString('utf8');
+  if (body === undefined) {
+    sendJson(res, 413, errorBody('PAYLOAD_TOO_LARGE', 'Request body too large'), { connection: 'close' });
+    return false;
+  }
+  const text = body.toString('utf8');
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
