@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ApiInfo } from '../run-api.js';
 import { startChild, type ChildServer } from './child.js';
+import { startSettings } from './start-settings.js';
 import type { RunningStore } from './stores.js';
 
 export interface Api {
@@ -16,10 +17,11 @@ export interface Api {
  * (the Docker image's NODE_ENV=production): loopback on a random port, quiet
  * logs, no rate limit (the benchmarks send hundreds of requests a minute),
  * the temporary directory of this process (upload spools go to the server's
- * os.tmpdir()), and `settings`.
+ * os.tmpdir()), and `settings`; `start` is what the start script sets.
  */
-function serverEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
+function serverEnv(start: Record<string, string>, settings: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
+    ...start,
     PATH: process.env.PATH,
     NODE_ENV: 'production',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
@@ -35,20 +37,22 @@ function serverEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
 
 /**
  * Starts the API server in its own process, configured from the environment
- * as in production (the Docker image's NODE_ENV=production), pointed at
- * `store`, with one admin API key and no rate limit (the benchmarks send
- * hundreds of requests a minute). With `ref`, the server's code is that
+ * as in production (the Docker image's NODE_ENV=production), with the node
+ * flags and environment of the start script, pointed at `store`, with one
+ * admin API key and no rate limit (the benchmarks send hundreds of requests
+ * a minute). With `ref`, the server's code and start settings are that
  * commit's (`--before`).
  */
 export async function startApi(store: RunningStore, ref?: string): Promise<Api> {
   const token = randomBytes(24).toString('hex');
-  const env = serverEnv({
+  const start = await startSettings(ref);
+  const env = serverEnv(start.env, {
     S3_ENDPOINT: store.info.endpoint,
     S3_ACCESS_KEY_ID: store.info.accessKeyId,
     S3_SECRET_ACCESS_KEY: store.info.secretAccessKey,
     API_KEYS: JSON.stringify({ keys: [{ name: 'bench', token, grants: [{ bucket: '*', role: 'admin' }] }] }),
   });
-  const child = await startChild<ApiInfo>('run-api.ts', [], env, ref);
+  const child = await startChild<ApiInfo>('run-api.ts', [], env, ref, start.nodeFlags);
   return { child, token, url: `${child.info.endpoint}/graphql` };
 }
 
@@ -64,7 +68,8 @@ export async function startEmbeddedApi(
   sameThread: boolean,
   ref?: string,
 ): Promise<Omit<Api, 'token'>> {
-  const env = serverEnv({ EMBEDDED_S3_PORT: '0', DATA_DIR: dataDir });
-  const child = await startChild<ApiInfo>('run-api.ts', sameThread ? ['same-thread'] : [], env, ref);
+  const start = await startSettings(ref);
+  const env = serverEnv(start.env, { EMBEDDED_S3_PORT: '0', DATA_DIR: dataDir });
+  const child = await startChild<ApiInfo>('run-api.ts', sameThread ? ['same-thread'] : [], env, ref, start.nodeFlags);
   return { child, url: `${child.info.endpoint}/graphql` };
 }

@@ -23,18 +23,19 @@ export interface ChildServer<Info> {
 }
 
 /**
- * Starts `bench/<script>.ts` as plain JavaScript under Node (see build.ts) and
- * waits for its ready line; with `ref`, in the project built with that
- * commit's `src/`.
+ * Starts `bench/<script>.ts` as plain JavaScript under Node (see build.ts),
+ * with `nodeFlags` before it, and waits for its ready line; with `ref`, in
+ * the project built with that commit's `src/`.
  */
 export async function startChild<Info>(
   script: string,
   args: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
   ref?: string,
+  nodeFlags: readonly string[] = [],
 ): Promise<ChildServer<Info>> {
   const entry = join(await builtProject(ref), 'bench', script.replace(/\.ts$/, '.js'));
-  const child = spawn(process.execPath, [entry, ...args], {
+  const child = spawn(process.execPath, [...nodeFlags, entry, ...args], {
     env,
     stdio: ['pipe', 'pipe', 'inherit'],
   });
