@@ -43,4 +43,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
 STOPSIGNAL SIGTERM
 # What `npm start` runs, without npm (one process; see the README's "Memory" section for the flags and
 # the two MALLOC_ settings above).
-CMD ["node", "--max-semi-space-size=1", "--expose-gc", "--v8-pool-size=1", "dist/main.js"]
+CMD ["node", "--max-semi-space-size=2", "--expose-gc", "--v8-pool-size=1", "dist/main.js"]

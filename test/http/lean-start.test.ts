@@ -145,7 +145,7 @@ describe('npm start', () => {
       expect(others).toEqual([]);
       expect(commandLine(server!)).toEqual([
         expect.stringMatching(/(^|\/)node$/),
-        '--max-semi-space-size=1',
+        '--max-semi-space-size=2',
         '--expose-gc',
         '--v8-pool-size=1',
         'dist/main.js',
