@@ -17,7 +17,8 @@ export interface Api {
  * (the Docker image's NODE_ENV=production): loopback on a random port, quiet
  * logs, no rate limit (the benchmarks send hundreds of requests a minute),
  * the temporary directory of this process (upload spools go to the server's
- * os.tmpdir()), and `settings`; `start` is what the start script sets.
+ * os.tmpdir()), and `settings`. `start` is what the start script sets; the
+ * bench's own variables win over it (the scripts set only glibc's).
  */
 function serverEnv(start: Record<string, string>, settings: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
@@ -58,10 +59,11 @@ export async function startApi(store: RunningStore, ref?: string): Promise<Api> 
 
 /**
  * Starts the API server in its own process with the embedded store (no
- * S3_ENDPOINT) in a fresh data dir, as `npm start` runs it: the store on its
- * worker thread, or with `sameThread` on the API's thread (as before).
- * Anonymous on loopback, no rate limit. With `ref`, the server's code is that
- * commit's (`--before`), started as that commit starts it.
+ * S3_ENDPOINT) in a fresh data dir, as `npm start` runs it: with the node
+ * flags and environment of the start script, the store on its worker thread,
+ * or with `sameThread` on the API's thread (as before). Anonymous on
+ * loopback, no rate limit. With `ref`, the server's code and start settings
+ * are that commit's (`--before`).
  */
 export async function startEmbeddedApi(
   dataDir: string,
