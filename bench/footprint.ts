@@ -18,14 +18,13 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { root } from './support/build.js';
 import { onInterrupt } from './support/cleanup.js';
 import { expectCount } from './support/body.js';
 import { MiB, Pairs, rotation, type BenchGroup, type Row } from './support/harness.js';
 import { graphqlData, multipartRequest, readJson, send } from './support/http.js';
 import { peakTreeMemory, processTree, treeMemory, treeOnce } from './support/tree.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const SIZES = [64 * MiB, 256 * MiB, 1024 * MiB] as const;
 /**
  * A start-up allocates far more than the server keeps: idle is read, and every upload starts, once the garbage

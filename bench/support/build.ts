@@ -19,7 +19,8 @@ import { onInterrupt } from './cleanup.js';
  * was next to the server as it is, in the same rounds.
  */
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
+/** The project's directory (with a trailing slash). */
+export const root = fileURLToPath(new URL('../..', import.meta.url));
 
 async function* typeScriptFiles(dir: string): AsyncGenerator<string> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {

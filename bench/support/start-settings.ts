@@ -1,14 +1,12 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { root } from './build.js';
 
 export interface StartSettings {
   env: Record<string, string>;
   nodeFlags: string[];
 }
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
  * Parses a start script of the form `[VAR=value …] [exec] node [--flag[=value] …] entry.js`,

@@ -28,9 +28,9 @@ import type { StoreContext } from './shared.js';
  * So one upload holds at most partSize × (queueSize + 1) bytes of parts
  * (40 MiB with the defaults, 24 MiB on the embedded store), whatever the
  * body's size. lib-storage's Upload, used before, `Buffer.concat`s a new
- * buffer for every part: those outlive
- * the young generation's collections while their part uploads, and piled up
- * as garbage until a full collection, so the peak grew with the file's size.
+ * buffer for every part: those outlive the young generation's collections
+ * while their part uploads, and piled up as garbage until a full
+ * collection, so the peak grew with the file's size.
  *
  * A pool per upload rather than one per process: a shared pool would keep
  * its memory while the server is idle, or make an upload wait for another's
